@@ -1,0 +1,30 @@
+# flowbox developer commands. `make run` and `make test` set themselves up on a fresh machine.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench conformance clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/flowbox run examples/orders.json
+
+test: $(STAMP)
+	$(BIN)/ruff check src nodes ui tests bench
+	$(BIN)/pytest -q
+	$(PY) ../shared/conformance/run.py --flowbox $(BIN)/flowbox tests/cases $(wildcard ../shared/conformance/cases)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src nodes ui tests bench
+
+bench: $(STAMP)
+	$(BIN)/python bench/engine.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

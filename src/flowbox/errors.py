@@ -1,0 +1,111 @@
+"""Every exception flowbox raises, in one tree.
+
+    FlowboxError
+    ├─ ConfigError                  bad settings, a missing optional driver
+    ├─ WorkflowInvalid              cycle, unknown node type, bad connection, bad parameter
+    │                               -> HTTP 422 / exit code 2; names the node (and field)
+    ├─ NotFound                     no such workflow/execution/variable -> 404
+    ├─ Conflict                     name taken, stale version -> 409
+    ├─ NodeError                    a node failed -> execution "error", exit code 1
+    │   ├─ ExpressionError          a {{ }} expression failed (names node, parameter, expression)
+    │   ├─ NodeTimeout              a node (or its code) ran past its time limit
+    │   └─ StopAndError             raised on purpose by the stopAndError node
+    ├─ CredentialError              missing, cannot decrypt, test failed
+    └─ StoreError                   the database failed
+    DuplicateNodeType(ValueError)   registry misuse at import time
+
+The API and the CLI each map this tree to status/exit codes in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FlowboxError(Exception):
+    """Base of every flowbox error. `code` is the machine-readable name used in JSON errors."""
+
+    code = "error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as the `{"code", "message", "details"}` object of the HTTP API."""
+        return {"code": self.code, "message": self.message, "details": self.details or None}
+
+
+class ConfigError(FlowboxError):
+    code = "config_error"
+
+
+class WorkflowInvalid(FlowboxError):
+    """The workflow cannot run. `node` (and `field`) say where."""
+
+    code = "workflow_invalid"
+
+    def __init__(self, message: str, *, node: str | None = None, field: str | None = None) -> None:
+        super().__init__(message, node=node, field=field)
+        self.node = node
+        self.field = field
+
+
+class NotFound(FlowboxError):
+    code = "not_found"
+
+    def __init__(self, kind: str, id: str) -> None:
+        super().__init__(f"{kind} {id!r} not found", kind=kind, id=id)
+        self.kind = kind
+        self.id = id
+
+
+class Conflict(FlowboxError):
+    code = "conflict"
+
+
+class NodeError(FlowboxError):
+    """A node failed while running. The runner fills in `node` when the node did not."""
+
+    code = "node_error"
+
+    def __init__(self, message: str, *, node: str | None = None, item_index: int | None = None,
+                 description: str | None = None) -> None:
+        super().__init__(message, node=node, itemIndex=item_index)
+        self.node = node
+        self.item_index = item_index
+        self.description = description
+
+
+class ExpressionError(NodeError):
+    code = "expression_error"
+
+    def __init__(self, message: str, *, node: str | None = None, parameter: str | None = None,
+                 expression: str | None = None, item_index: int | None = None) -> None:
+        where = f"parameter '{parameter}'" if parameter else "expression"
+        text = f"{where}: {{{{{expression}}}}}: {message}" if expression is not None else f"{where}: {message}"
+        super().__init__(text, node=node, item_index=item_index)
+        self.parameter = parameter
+        self.expression = expression
+        self.reason = message
+
+
+class NodeTimeout(NodeError):
+    code = "node_timeout"
+
+
+class StopAndError(NodeError):
+    code = "stop_and_error"
+
+
+class CredentialError(FlowboxError):
+    code = "credential_error"
+
+
+class StoreError(FlowboxError):
+    code = "store_error"
+
+
+class DuplicateNodeType(ValueError):
+    """Two node modules declared the same `type`."""

@@ -1,0 +1,255 @@
+"""The node SDK: what a node module needs to declare and run a node.
+
+A node is one module in `flowbox.nodes` (or a third-party package) holding one
+`@node(...)`-decorated async function::
+
+    @node(type="limit", display_name="Limit", group="transform",
+          description="Keep only the first or last N items",
+          params=[Param("max", "number", default=1, min=0, required=True),
+                  Param("keep", "options", default="first", options=["first", "last"])])
+    async def limit(ctx: Context, items: list[Item]) -> list[list[Item]]:
+        n = ctx.param("max")
+        return [items[:n] if ctx.param("keep") == "first" else items[-n:] if n else []]
+
+The function returns one list of items per output. Nodes with several inputs
+(`inputs=2`, Merge) receive a list of input lists instead of `items`.
+The parameter list is the single source for validation, the `/api/v1/nodes`
+catalog and the editor's parameter panel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+PARAM_KINDS = frozenset(
+    {"string", "number", "boolean", "options", "json", "collection", "list", "credential", "code", "datetime"}
+)
+
+
+class Item:
+    """One item flowing between nodes: `json` data, optional `binary` data, and its lineage.
+
+    `source` is the input item this one was made from (the "paired item"), so
+    `$("Earlier node").item` can walk back several nodes.
+    """
+
+    __slots__ = ("json", "binary", "source")
+
+    def __init__(self, json: dict[str, Any] | None = None, binary: dict[str, Any] | None = None,
+                 source: Item | None = None) -> None:
+        self.json = json if json is not None else {}
+        self.binary = binary
+        self.source = source
+
+    def derive(self, json: dict[str, Any], binary: dict[str, Any] | None | bool = True) -> Item:
+        """A new item made from this one (keeps lineage; keeps binary unless given)."""
+        return Item(json, self.binary if binary is True else binary or None, self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The n8n-shaped `{"json": ..., "binary": ...}` form."""
+        return {"json": self.json, "binary": self.binary} if self.binary else {"json": self.json}
+
+    def __repr__(self) -> str:
+        return f"Item({self.json!r})"
+
+
+def make_items(values: Iterable[Any], source: Item | None = None) -> list[Item]:
+    """Items from plain dicts or n8n-style `{"json": ..}` dicts (anything else is refused)."""
+    out = []
+    for value in values:
+        if isinstance(value, Item):
+            out.append(value)
+        elif isinstance(value, dict) and "json" in value and isinstance(value["json"], dict) and (
+            set(value) <= {"json", "binary", "pairedItem"}
+        ):
+            out.append(Item(value["json"], value.get("binary") or None, source))
+        elif isinstance(value, dict):
+            out.append(Item(value, None, source))
+        else:
+            raise TypeError(f"an item must be a JSON object, got {type(value).__name__}: {value!r:.80}")
+    return out
+
+
+@dataclass(frozen=True)
+class Param:
+    """One node parameter as the editor, the catalog and validation see it.
+
+    kind: string|number|boolean|options|json|collection|list|credential|code|datetime.
+    `options` lists the allowed values of an "options" parameter; `fields` describes
+    the rows of a "list" parameter or the keys of a "collection"; `show_if` is
+    n8n's displayOptions.show: {"other_param": [values that show this one]}.
+    """
+
+    name: str
+    kind: str
+    default: Any = None
+    label: str | None = None
+    required: bool = False
+    options: tuple[Any, ...] | list[Any] | None = None
+    show_if: Mapping[str, Iterable[Any]] | None = None
+    min: float | None = None
+    max: float | None = None
+    description: str = ""
+    fields: tuple[Param, ...] | list[Param] = ()
+    placeholder: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in PARAM_KINDS:
+            raise ValueError(f"parameter {self.name!r}: unknown kind {self.kind!r}")
+        if self.options is not None:
+            object.__setattr__(self, "options", tuple(self.options))
+        object.__setattr__(self, "fields", tuple(self.fields))
+
+    def shown(self, params: Mapping[str, Any]) -> bool:
+        """Whether this parameter applies given the node's other parameter values."""
+        if not self.show_if:
+            return True
+        return all(params.get(key) in tuple(values) for key, values in self.show_if.items())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON schema of this parameter for the catalog and the editor."""
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "label": self.label or label_of(self.name),
+                               "default": self.default, "required": self.required,
+                               "description": self.description}
+        if self.options is not None:
+            out["options"] = list(self.options)
+        if self.show_if:
+            out["showIf"] = {k: list(v) for k, v in self.show_if.items()}
+        if self.min is not None:
+            out["min"] = self.min
+        if self.max is not None:
+            out["max"] = self.max
+        if self.fields:
+            out["fields"] = [f.to_dict() for f in self.fields]
+        if self.placeholder:
+            out["placeholder"] = self.placeholder
+        return out
+
+
+def label_of(name: str) -> str:
+    """`waitBetweenTries` -> `Wait Between Tries`."""
+    words, word = [], ""
+    for ch in name:
+        if ch.isupper() and word:
+            words.append(word)
+            word = ch
+        else:
+            word += ch
+    words.append(word)
+    return " ".join(w[:1].upper() + w[1:] for w in words if w)
+
+
+NodeFunction = Callable[..., Awaitable[list[list[Item]]]]
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A node type: its description and its function.
+
+    `outputs` is a count, or a function of the node's parameters for nodes whose
+    outputs depend on them (Switch). `trigger` nodes start executions and take the
+    run's input items as their own input.
+    """
+
+    type: str
+    display_name: str
+    group: str
+    description: str
+    params: tuple[Param, ...]
+    fn: NodeFunction
+    inputs: int = 1
+    outputs: int | Callable[[Mapping[str, Any]], int] = 1
+    output_names: tuple[str, ...] | Callable[[Mapping[str, Any]], tuple[str, ...]] = ()
+    version: int = 1
+    trigger: bool = False
+    icon: str = ""
+    credentials: tuple[str, ...] = ()
+    module: str = ""
+
+    def output_count(self, params: Mapping[str, Any]) -> int:
+        """How many outputs a node with these parameters has (before `onError: errorOutput`)."""
+        return self.outputs(params) if callable(self.outputs) else self.outputs
+
+    def output_labels(self, params: Mapping[str, Any]) -> list[str]:
+        """Names for the outputs (handles on the canvas)."""
+        names = self.output_names(params) if callable(self.output_names) else self.output_names
+        n = self.output_count(params)
+        return [names[i] if i < len(names) else ("" if n == 1 else f"output {i}") for i in range(n)]
+
+    def param(self, name: str) -> Param | None:
+        for p in self.params:
+            if p.name == name:
+                return p
+        return None
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The catalog entry (`flowbox nodes --json`, `/api/v1/nodes`)."""
+        static_outputs = None if callable(self.outputs) else self.outputs
+        return {
+            "type": self.type, "displayName": self.display_name, "group": self.group,
+            "description": self.description, "version": self.version, "inputs": self.inputs,
+            "outputs": static_outputs, "outputNames": self.output_labels(self.defaults()),
+            "trigger": self.trigger, "icon": self.icon, "credentials": list(self.credentials),
+            "params": [p.to_dict() for p in self.params],
+        }
+
+
+class Context(Protocol):
+    """What a node function gets besides its items. Implemented by the engine.
+
+    param(name, i)   the parameter evaluated for input item i (expressions resolved)
+    raw_param(name)  the parameter as written in the workflow (no evaluation)
+    state            a dict kept across runs of this node within one execution (Loop)
+    """
+
+    node_name: str
+    node_type: str
+    run_index: int
+    state: dict[str, Any]
+    timezone: str
+    continue_on_fail: bool
+
+    def param(self, name: str, i: int = 0, default: Any = None) -> Any: ...
+
+    def raw_param(self, name: str, default: Any = None) -> Any: ...
+
+    def error(self, message: str, item_index: int | None = None, description: str | None = None) -> Exception: ...
+
+    @property
+    def http(self) -> Any: ...
+
+    async def credential(self, type_: str) -> dict[str, Any] | None: ...
+
+    async def run_workflow(self, ref: str, items: list[Item]) -> list[Item]: ...
+
+    async def run_code(self, code: str, mode: str, items: list[Item], timeout: float) -> list[Any]: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+    def log(self, message: str) -> None: ...
+
+
+def node(*, type: str, display_name: str, group: str, description: str, params: Iterable[Param] = (),
+         inputs: int = 1, outputs: int | Callable[[Mapping[str, Any]], int] = 1,
+         output_names: tuple[str, ...] | Callable[[Mapping[str, Any]], tuple[str, ...]] = (),
+         version: int = 1, trigger: bool = False, icon: str = "",
+         credentials: Iterable[str] = ()) -> Callable[[NodeFunction], NodeFunction]:
+    """Declare a node type; registers it in `flowbox.registry` at import time."""
+
+    def wrap(fn: NodeFunction) -> NodeFunction:
+        from flowbox import registry
+
+        spec = NodeSpec(type=type, display_name=display_name, group=group, description=description,
+                        params=tuple(params), fn=fn, inputs=inputs, outputs=outputs,
+                        output_names=output_names, version=version, trigger=trigger, icon=icon,
+                        credentials=tuple(credentials), module=fn.__module__)
+        registry.register(spec)
+        fn.spec = spec  # type: ignore[attr-defined]
+        return fn
+
+    return wrap

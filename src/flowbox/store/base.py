@@ -1,0 +1,164 @@
+"""The Store protocol and the records it returns.
+
+The Store is the truth about workflows, their versions, executions and variables.
+Implementations: `SqliteStore` (default, one file in the data dir) and, for
+scale-out, a PostgreSQL one; both pass `tests/store/test_contract.py`.
+Methods return dataclasses, never rows; a missing record raises `NotFound`.
+Timestamps are aware UTC datetimes. Workflow and execution ids are strings.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+T = TypeVar("T")
+
+EXECUTION_STATUSES = ("new", "queued", "running", "waiting", "success", "error", "canceled", "crashed")
+
+
+def new_id() -> str:
+    """A 26-character id that sorts by creation time (48-bit ms clock + 80 random bits, base32)."""
+    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+    out = []
+    for _ in range(26):
+        value, rem = divmod(value, 32)
+        out.append(alphabet[rem])
+    return "".join(reversed(out))
+
+
+@dataclass
+class Page(Generic[T]):
+    """One page of a list; pass `next_cursor` back as `cursor` for the next one (None: no more)."""
+
+    data: list[T]
+    next_cursor: str | None = None
+
+
+@dataclass
+class WorkflowRecord:
+    """A stored workflow. `data` is the whole n8n-shaped workflow JSON (name, nodes, connections, ...)."""
+
+    id: str
+    name: str
+    data: dict[str, Any]
+    active: bool = False
+    version: int = 1
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass
+class WorkflowVersion:
+    """A saved version of a workflow (each save keeps the previous one)."""
+
+    workflow_id: str
+    version: int
+    data: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass
+class NodeRun:
+    """One run of one node inside an execution, as stored.
+
+    `outputs` is one list per output of the items' json; `binary` (same shape, or None)
+    holds items' binary parts; `paired` (same shape, or None) holds for each output item
+    the index of its input item; `error` is the error message or None.
+    """
+
+    node: str
+    run_index: int
+    outputs: list[list[dict[str, Any]]]
+    error: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    binary: list[list[dict[str, Any] | None]] | None = None
+    paired: list[list[int | None]] | None = None
+    source: str | None = None
+
+
+@dataclass
+class ExecutionRecord:
+    """One execution of a workflow.
+
+    `nodes` maps node name -> its runs in order (filled by `get_execution`, empty in lists).
+    `error` is `{"node": ..., "message": ...}` or None. `workflow_data` is the workflow as it ran.
+    """
+
+    id: str
+    workflow_id: str | None
+    status: str
+    mode: str
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: dict[str, Any] | None = None
+    last_node: str | None = None
+    workflow_data: dict[str, Any] | None = None
+    input: list[dict[str, Any]] | None = None
+    nodes: dict[str, list[NodeRun]] = field(default_factory=dict)
+    retry_of: str | None = None
+    wait_till: datetime | None = None
+
+
+class Store(Protocol):
+    """Storage for workflows, executions and variables. All methods are coroutines."""
+
+    async def open(self) -> None:
+        """Connect and apply pending migrations."""
+
+    async def close(self) -> None: ...
+
+    # workflows
+    async def create_workflow(self, name: str, data: dict[str, Any], active: bool = False,
+                              id: str | None = None) -> WorkflowRecord: ...
+
+    async def update_workflow(self, id: str, *, name: str | None = None, data: dict[str, Any] | None = None,
+                              active: bool | None = None) -> WorkflowRecord:
+        """Saving new `data` bumps `version` and keeps the previous data as a version."""
+
+    async def get_workflow(self, id: str) -> WorkflowRecord: ...
+
+    async def list_workflows(self, *, search: str | None = None, active: bool | None = None,
+                             limit: int = 50, cursor: str | None = None) -> Page[WorkflowRecord]: ...
+
+    async def delete_workflow(self, id: str) -> None: ...
+
+    async def list_versions(self, workflow_id: str) -> list[WorkflowVersion]: ...
+
+    # executions
+    async def create_execution(self, *, workflow_id: str | None, mode: str, status: str = "running",
+                               workflow_data: dict[str, Any] | None = None,
+                               input: list[dict[str, Any]] | None = None,
+                               retry_of: str | None = None) -> ExecutionRecord: ...
+
+    async def set_execution_status(self, id: str, status: str, *, wait_till: datetime | None = None) -> None: ...
+
+    async def append_node_run(self, execution_id: str, run: NodeRun) -> None:
+        """Record a finished node run as soon as it finishes (so a crash keeps it)."""
+
+    async def finish_execution(self, id: str, status: str, *, error: dict[str, Any] | None = None,
+                               last_node: str | None = None) -> None: ...
+
+    async def get_execution(self, id: str) -> ExecutionRecord:
+        """The execution with its `nodes` filled in."""
+
+    async def list_executions(self, *, workflow_id: str | None = None, status: str | None = None,
+                              limit: int = 50, cursor: str | None = None) -> Page[ExecutionRecord]:
+        """Newest first; without `nodes`."""
+
+    async def delete_execution(self, id: str) -> None: ...
+
+    async def prune_executions(self, *, older_than: datetime | None = None, keep: int | None = None) -> int:
+        """Delete finished executions older than a time and/or beyond the newest `keep`; returns the count."""
+
+    # variables
+    async def get_variables(self) -> dict[str, str]: ...
+
+    async def set_variable(self, key: str, value: str) -> None: ...
+
+    async def delete_variable(self, key: str) -> None: ...
