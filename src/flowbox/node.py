@@ -166,6 +166,7 @@ class NodeSpec:
     trigger: bool = False
     icon: str = ""
     credentials: tuple[str, ...] = ()
+    cycle_ok: bool = False
     module: str = ""
 
     def output_count(self, params: Mapping[str, Any]) -> int:
@@ -238,8 +239,11 @@ def node(*, type: str, display_name: str, group: str, description: str, params: 
          inputs: int = 1, outputs: int | Callable[[Mapping[str, Any]], int] = 1,
          output_names: tuple[str, ...] | Callable[[Mapping[str, Any]], tuple[str, ...]] = (),
          version: int = 1, trigger: bool = False, icon: str = "",
-         credentials: Iterable[str] = ()) -> Callable[[NodeFunction], NodeFunction]:
-    """Declare a node type; registers it in `flowbox.registry` at import time."""
+         credentials: Iterable[str] = (), cycle_ok: bool = False) -> Callable[[NodeFunction], NodeFunction]:
+    """Declare a node type; registers it in `flowbox.registry` at import time.
+
+    `cycle_ok` marks the node (Loop) through which a cycle may pass.
+    """
 
     def wrap(fn: NodeFunction) -> NodeFunction:
         from flowbox import registry
@@ -247,9 +251,59 @@ def node(*, type: str, display_name: str, group: str, description: str, params: 
         spec = NodeSpec(type=type, display_name=display_name, group=group, description=description,
                         params=tuple(params), fn=fn, inputs=inputs, outputs=outputs,
                         output_names=output_names, version=version, trigger=trigger, icon=icon,
-                        credentials=tuple(credentials), module=fn.__module__)
+                        credentials=tuple(credentials), cycle_ok=cycle_ok, module=fn.__module__)
         registry.register(spec)
         fn.spec = spec  # type: ignore[attr-defined]
         return fn
 
     return wrap
+
+
+# ---------------------------------------------------------------- helpers for node authors
+
+_NOTHING = object()
+
+
+def get_path(data: Any, path: str, default: Any = None) -> Any:
+    """`get_path({"a": {"b": 1}}, "a.b") == 1`; list indexes work (`items.0.name`); missing gives `default`."""
+    if path in data if isinstance(data, dict) else False:
+        return data[path]
+    current = data
+    for key in path.split("."):
+        if isinstance(current, dict):
+            current = current.get(key, _NOTHING)
+        elif isinstance(current, list) and key.lstrip("-").isdigit() and -len(current) <= int(key) < len(current):
+            current = current[int(key)]
+        else:
+            return default
+        if current is _NOTHING:
+            return default
+    return current
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of `data` with dotted `path` set to `value` (nested dicts copied on the way, not mutated)."""
+    keys = path.split(".")
+    out = dict(data)
+    current = out
+    for key in keys[:-1]:
+        nxt = current.get(key)
+        nxt = dict(nxt) if isinstance(nxt, dict) else {}
+        current[key] = nxt
+        current = nxt
+    current[keys[-1]] = value
+    return out
+
+
+def remove_path(data: dict[str, Any], path: str) -> dict[str, Any]:
+    """A copy of `data` without dotted `path` (unchanged when the path is missing)."""
+    if path in data:
+        out = dict(data)
+        del out[path]
+        return out
+    keys = path.split(".")
+    parent = get_path(data, ".".join(keys[:-1])) if len(keys) > 1 else data
+    if not isinstance(parent, dict) or keys[-1] not in parent:
+        return data
+    pruned = {k: v for k, v in parent.items() if k != keys[-1]}
+    return set_path(data, ".".join(keys[:-1]), pruned)

@@ -1,0 +1,319 @@
+"""HTTP Request: one request per input item, the response as items (DESIGN §5, credentials §8).
+
+httpx is imported only when the node runs; requests share `ctx.http` and run at most
+`CONCURRENCY` at a time, output kept in input order. A failing item fails the node
+(onError "stop"), becomes `{"error": ...}` ("continue") or goes to the error output
+("errorOutput") while the other items still succeed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import json
+import re
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from flowbox.errors import FlowboxError
+from flowbox.node import Context, Item, Param, node
+
+CONCURRENCY = 10
+MAX_RETRY_WAIT = 30.0
+BODY_METHODS = ["POST", "PUT", "PATCH", "DELETE"]
+AUTH_TYPES = ["httpHeaderAuth", "httpBasicAuth", "httpBearerAuth", "httpQueryAuth", "oAuth2Api"]
+
+
+class RequestFailed(Exception):
+    """One item's request failed; the message is what the user sees."""
+
+
+@node(
+    type="httpRequest", display_name="HTTP Request", group="core", icon="globe",
+    description="Make an HTTP request per item and output the response",
+    credentials=AUTH_TYPES,
+    params=[
+        Param("method", "options", default="GET", required=True,
+              options=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]),
+        Param("url", "string", default="", required=True, placeholder="https://example.com/api",
+              description="Absolute http:// or https:// URL"),
+        Param("authentication", "options", default="none", options=["none", *AUTH_TYPES],
+              description="Sign the request with the node's credential of this type"),
+        Param("query", "json", default={}, description="Query parameters {name: value} (a list value repeats the name)"),
+        Param("headers", "json", default={}, description="Request headers {name: value}"),
+        Param("bodyType", "options", default="json", options=["json", "form", "raw"],
+              show_if={"method": BODY_METHODS}),
+        Param("body", "json", default=None, show_if={"method": BODY_METHODS},
+              description="json: any JSON value; form: {field: value} sent url-encoded; raw: text sent as is"),
+        Param("contentType", "string", default="text/plain", show_if={"bodyType": ["raw"]},
+              description="Content-Type of a raw body"),
+        Param("timeout", "number", default=30, min=0, description="Seconds to wait for the response (0: no limit)"),
+        Param("response", "options", default="json", options=["json", "text", "binary"],
+              description="json: a JSON object gives one item, a JSON list one item per element "
+                          "(non-object elements as {\"data\": value}); text: {\"data\": text}; "
+                          "binary: the body in binary property \"data\""),
+        Param("fullResponse", "boolean", default=False,
+              description="Output {statusCode, headers, body} instead of the body alone (a list body stays one item)"),
+        Param("ignoreHttpStatusErrors", "boolean", default=False,
+              description="Output non-2xx responses instead of failing"),
+        Param("retries", "number", default=0, min=0, max=10,
+              description="Retries after a connection error, a timeout, a 5xx or a 429 "
+                          f"(backoff 0.5 s doubling, Retry-After honoured up to {MAX_RETRY_WAIT:g} s)"),
+    ],
+)
+async def http_request(ctx: Context, items: list[Item]) -> list[list[Item]]:
+    """Send each item's request; route failures by the node's onError setting."""
+    on_error = getattr(ctx, "on_error", "stop")
+    results: list[list[Item] | str | None] = [None] * len(items)
+    credentials: dict[str, asyncio.Future[dict[str, Any]]] = {}
+    next_index = 0
+    failed = False
+
+    async def worker() -> None:
+        nonlocal next_index, failed
+        while next_index < len(items) and not (failed and on_error == "stop"):
+            i = next_index
+            next_index += 1
+            try:
+                results[i] = await _request(ctx, items[i], i, credentials)
+            except Exception as exc:  # one item failing must not stop the others' requests
+                results[i] = _message(exc)
+                failed = True
+
+    await asyncio.gather(*(worker() for _ in range(min(CONCURRENCY, len(items)))))
+    ok: list[Item] = []
+    errors: list[Item] = []
+    for i, result in enumerate(results):
+        if isinstance(result, list):
+            ok.extend(result)
+        elif isinstance(result, str):
+            if on_error == "continue":
+                ok.append(items[i].derive({"error": result}, binary=None))
+            elif on_error == "errorOutput":
+                errors.append(items[i].derive({**items[i].json, "error": result}))
+            else:
+                raise ctx.error(result, item_index=i)
+    return [ok, errors] if on_error == "errorOutput" else [ok]
+
+
+async def _request(ctx: Context, item: Item, i: int,
+                   credentials: dict[str, asyncio.Future[dict[str, Any]]]) -> list[Item]:
+    """Build, send (with retries) and decode the request of item `i`."""
+    import httpx
+
+    method = str(ctx.param("method", i) or "GET").upper()
+    url = str(ctx.param("url", i) or "").strip()
+    if not re.match(r"(?i)https?://", url):
+        raise RequestFailed(f"URL must start with http:// or https://, got {url!r}")
+    query = _pairs(ctx.param("query", i), "query")
+    headers = {k: _text(v) for k, v in _pairs(ctx.param("headers", i), "headers").items()}
+    auth = str(ctx.param("authentication", i) or "none")
+    if auth != "none":
+        if auth not in credentials:
+            credentials[auth] = asyncio.ensure_future(_credential(ctx, auth))
+        _sign(auth, await credentials[auth], headers, query)
+    content: bytes | None = None
+    form: dict[str, Any] | None = None
+    body = ctx.param("body", i) if method in BODY_METHODS else None
+    if body is not None and body != "":
+        content, form = _encode_body(str(ctx.param("bodyType", i) or "json"), body, headers, ctx, i)
+    seconds = float(ctx.param("timeout", i) or 0)
+    timeout = httpx.Timeout(seconds if seconds > 0 else None)
+    retries = int(ctx.param("retries", i) or 0)
+    where = f"{method} {url}"
+    response = None
+    for attempt in range(retries + 1):
+        last = attempt == retries
+        try:
+            response = await ctx.http.request(method, url, params=query, headers=headers, content=content,
+                                              data=form, timeout=timeout)
+        except httpx.TimeoutException:
+            if last:
+                raise RequestFailed(f"{where}: no response within {seconds:g} s (timeout)") from None
+        except httpx.TransportError as exc:
+            if last:
+                raise RequestFailed(f"{where}: could not connect: {exc or type(exc).__name__}") from None
+        except (httpx.InvalidURL, httpx.HTTPError) as exc:
+            raise RequestFailed(f"{where}: {exc}") from None
+        else:
+            if last or not (response.status_code >= 500 or response.status_code == 429):
+                break
+        await ctx.sleep(_retry_wait(response, attempt))
+        response = None
+    assert response is not None
+    status = response.status_code
+    if not 200 <= status < 300 and not _flag(ctx.param("ignoreHttpStatusErrors", i)):
+        raise RequestFailed(f"{where} failed with status {status} {response.reason_phrase}: "
+                            f"{_snippet(response.text)}".rstrip(": "))
+    return _decode(ctx, item, i, response, where)
+
+
+def _decode(ctx: Context, item: Item, i: int, response: Any, where: str) -> list[Item]:
+    """The response as output items, per the `response` and `fullResponse` parameters."""
+    kind = str(ctx.param("response", i) or "json")
+    full = _flag(ctx.param("fullResponse", i))
+    binary = None
+    if kind == "binary":
+        mime = response.headers.get("content-type", "application/octet-stream").split(";")[0].strip()
+        binary = {"data": {"data": base64.b64encode(response.content).decode("ascii"), "mimeType": mime,
+                           "fileName": _file_name(response)}}
+        body: Any = None
+    elif kind == "text":
+        body = response.text
+    elif not response.content.strip():
+        body = None
+    else:
+        try:
+            body = json.loads(response.content)
+        except ValueError as exc:
+            raise RequestFailed(f"{where}: the response is not valid JSON ({exc}); set 'response' to 'text' "
+                                f"to read it as text. It starts: {_snippet(response.text)}") from None
+    if full:
+        out = {"statusCode": response.status_code, "headers": dict(response.headers), "body": body}
+        return [item.derive(out, binary=binary)]
+    if kind == "text":
+        return [item.derive({"data": body}, binary=None)]
+    if isinstance(body, list):
+        return [item.derive(e if isinstance(e, dict) else {"data": e}, binary=None) for e in body]
+    if body is None:
+        return [item.derive({}, binary=binary)]
+    return [item.derive(body if isinstance(body, dict) else {"data": body}, binary=None)]
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, FlowboxError):
+        return exc.message
+    if isinstance(exc, (RequestFailed, ValueError, TypeError)):
+        return str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _flag(value: Any) -> bool:
+    return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+async def _credential(ctx: Context, type_: str) -> dict[str, Any]:
+    data = await ctx.credential(type_)
+    if not data:
+        raise RequestFailed(f"authentication {type_!r} needs a {type_} credential: choose one in the node's "
+                            f"credentials")
+    return data
+
+
+def _sign(type_: str, cred: dict[str, Any], headers: dict[str, str], query: dict[str, Any]) -> None:
+    """Add the credential to the request (it replaces a header or query value of the same name)."""
+    if type_ == "httpHeaderAuth":
+        _set_header(headers, str(cred.get("name") or "Authorization"), _text(cred.get("value")))
+    elif type_ == "httpBasicAuth":
+        user = _text(cred.get("user", cred.get("username")))
+        token = base64.b64encode(f"{user}:{_text(cred.get('password'))}".encode()).decode("ascii")
+        _set_header(headers, "Authorization", f"Basic {token}")
+    elif type_ == "httpBearerAuth":
+        _set_header(headers, "Authorization", f"Bearer {_text(cred.get('token'))}")
+    elif type_ == "httpQueryAuth":
+        query[str(cred.get("name") or "")] = _text(cred.get("value"))
+    elif type_ == "oAuth2Api":
+        token = cred.get("accessToken") or cred.get("access_token") or (
+            (cred.get("oauthTokenData") or {}).get("access_token"))
+        if not token:
+            raise RequestFailed("the oAuth2Api credential has no access token")
+        _set_header(headers, "Authorization", f"Bearer {token}")
+    else:
+        raise RequestFailed(f"unknown authentication {type_!r}")
+
+
+def _set_header(headers: dict[str, str], name: str, value: str) -> None:
+    """Set a header, dropping any spelling of the same name in another case."""
+    for key in [k for k in headers if k.lower() == name.lower()]:
+        del headers[key]
+    headers[name] = value
+
+
+def _encode_body(body_type: str, body: Any, headers: dict[str, str], ctx: Context,
+                 i: int) -> tuple[bytes | None, dict[str, Any] | None]:
+    """(content, form) for httpx, setting Content-Type unless a header gives it."""
+    has_type = any(k.lower() == "content-type" for k in headers)
+    if body_type == "form":
+        if isinstance(body, str):  # a JSON object text, or already url-encoded "a=1&b=2"
+            body = json.loads(body) if body.lstrip().startswith("{") else dict(parse_qsl(body))
+        if not isinstance(body, dict):
+            raise RequestFailed(f"a form body must be an object {{field: value}}, got {type(body).__name__}")
+        return None, {k: [_text(x) for x in v] if isinstance(v, list) else _text(v) for k, v in body.items()}
+    if body_type == "raw":
+        if not has_type:
+            _set_header(headers, "Content-Type", str(ctx.param("contentType", i) or "text/plain"))
+        text = body if isinstance(body, str) else json.dumps(body, default=_json_default)
+        return text.encode(), None
+    if not has_type:
+        _set_header(headers, "Content-Type", "application/json")
+    if isinstance(body, str):
+        try:  # a JSON text is sent as given; any other string as a JSON string
+            json.loads(body)
+            return body.encode(), None
+        except ValueError:
+            pass
+    return json.dumps(body, default=_json_default).encode(), None
+
+
+def _pairs(value: Any, name: str) -> dict[str, Any]:
+    """A {name: value} dict from a dict, a JSON text or n8n's [{name, value}] list."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise RequestFailed(f"parameter '{name}' must be an object {{name: value}}, got {value!r:.80}") from None
+    if isinstance(value, list) and all(isinstance(p, dict) and "name" in p for p in value):
+        return {str(p["name"]): p.get("value") for p in value}
+    if not isinstance(value, dict):
+        raise RequestFailed(f"parameter '{name}' must be an object {{name: value}}, got {type(value).__name__}")
+    return {str(k): v for k, v in value.items() if v is not None}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=_json_default)
+    return _json_default(value) if isinstance(value, (dt.date, dt.time)) else str(value)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    return str(value)
+
+
+def _snippet(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _retry_wait(response: Any, attempt: int) -> float:
+    """Seconds before the next try: Retry-After (seconds or HTTP date) or 0.5 s doubling, capped."""
+    wait = 0.5 * 2 ** attempt
+    header = response.headers.get("retry-after") if response is not None else None
+    if header:
+        try:
+            wait = float(header)
+        except ValueError:
+            try:
+                wait = (parsedate_to_datetime(header) - dt.datetime.now(dt.UTC)).total_seconds()
+            except (TypeError, ValueError):
+                pass
+    return max(0.0, min(wait, MAX_RETRY_WAIT))
+
+
+def _file_name(response: Any) -> str:
+    disposition = response.headers.get("content-disposition", "")
+    found = re.search(r"filename\*=(?:UTF-8'')?([^;]+)|filename=\"?([^\";]+)", disposition, re.I)
+    if found:
+        return unquote((found.group(1) or found.group(2)).strip().strip('"'))
+    return unquote(urlsplit(str(response.url)).path.rsplit("/", 1)[-1]) or "data"

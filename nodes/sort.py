@@ -1,0 +1,41 @@
+"""Sort: order items by one or more fields."""
+
+from typing import Any
+
+from flowbox.node import Context, Item, Param, get_path, node
+
+
+def _key(value: Any) -> tuple[int, Any]:
+    # None last; numbers before strings; anything else by its text
+    if value is None:
+        return (3, 0)
+    if isinstance(value, bool):
+        return (0, int(value))
+    if isinstance(value, (int, float)):
+        return (0, value)
+    if isinstance(value, str):
+        return (1, value)
+    return (2, str(value))
+
+
+@node(type="sort", display_name="Sort", group="transform", icon="arrow-up-down",
+      description="Sort items by fields, ascending or descending",
+      params=[Param("fields", "list", [], required=True, fields=(
+          Param("field", "string", "", required=True, description="Field path, e.g. customer.name"),
+          Param("order", "options", "asc", options=("asc", "desc")),
+      ))])
+async def sort(ctx: Context, items: list[Item]) -> list[list[Item]]:
+    fields = ctx.param("fields") or []
+    if isinstance(fields, dict):
+        fields = [fields]
+    out = list(items)
+    for spec in reversed(fields):  # stable sorts, last key first
+        path = spec.get("field") if isinstance(spec, dict) else str(spec)
+        if not path:
+            raise ctx.error("every sort key needs a 'field'")
+        desc = isinstance(spec, dict) and spec.get("order") == "desc"
+        if "." in path:
+            out.sort(key=lambda it, p=path: _key(get_path(it.json, p)), reverse=desc)
+        else:
+            out.sort(key=lambda it, p=path: _key(it.json.get(p)), reverse=desc)
+    return [out]

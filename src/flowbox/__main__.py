@@ -1,0 +1,3 @@
+from flowbox.cli import main
+
+main()

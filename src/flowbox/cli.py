@@ -1,0 +1,296 @@
+"""The `flowbox` command line (DESIGN §6).
+
+Exit codes: 0 success, 1 the workflow failed, 2 the workflow or the command line
+is invalid (message on stderr naming what is wrong). Errors map to exit codes in
+one place, `main()`. The run path imports neither the web stack nor httpx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from flowbox import __version__
+from flowbox.errors import FlowboxError, NodeError, NotFound, WorkflowInvalid
+
+T = TypeVar("T")
+
+
+class UsageError(FlowboxError):
+    code = "usage"
+
+
+def data_dir_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+                        help="Where flowbox keeps its data (default: FLOWBOX_DATA_DIR or the user data dir)")(fn)
+
+
+async def _with_store(data_dir: str | None, work: Callable[[Any, Any], Awaitable[T]]) -> T:
+    from flowbox import registry
+    from flowbox.settings import Settings
+    from flowbox.store import open_store
+
+    settings = Settings.load(data_dir)
+    settings.ensure_dirs()
+    registry.load(settings.nodes_dir)
+    store = open_store(settings.database_url)
+    await store.open()
+    try:
+        return await work(store, settings)
+    finally:
+        await store.close()
+
+
+def _dump(value: Any) -> str:
+    import orjson
+
+    return orjson.dumps(value, default=_jsonable).decode()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (set, frozenset, tuple)) or hasattr(value, "__iter__"):
+        return list(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="flowbox")
+def cli() -> None:
+    """flowbox: self-hosted workflow automation."""
+
+
+def _read_input(input_json: str | None, input_file: str | None) -> Any:
+    if input_json is not None and input_file is not None:
+        raise UsageError("give --input or --input-file, not both")
+    text = input_json
+    if input_file is not None:
+        try:
+            text = Path(input_file).read_text()
+        except OSError as exc:
+            raise UsageError(f"--input-file: cannot read {input_file}: {exc.strerror}") from None
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"--input is not valid JSON: {exc}") from None
+
+
+@cli.command()
+@click.argument("workflow")
+@click.option("--input", "input_json", help="Trigger items: a JSON object (one item) or a list of objects")
+@click.option("--input-file", type=click.Path(dir_okay=False), help="Read the input JSON from a file")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with every node's output")
+@click.option("--no-save", is_flag=True, help="Do not record the execution in the history")
+@data_dir_option
+def run(workflow: str, input_json: str | None, input_file: str | None, as_json: bool, no_save: bool,
+        data_dir: str | None) -> None:
+    """Run a workflow file (FILE.json) or a stored workflow (its id)."""
+    from flowbox import services
+    from flowbox.workflow import load_workflow, validate
+
+    raw_input = _read_input(input_json, input_file)
+    items = services.parse_input(raw_input)
+    path = Path(workflow)
+
+    async def work(store: Any, settings: Any) -> Any:
+        if path.is_file():
+            wf = load_workflow(path)
+            base_dir = path.resolve().parent
+        elif path.suffix == ".json" or "/" in workflow:
+            raise UsageError(f"workflow file {workflow} not found")
+        else:
+            try:
+                wf = await services.load_stored(store, workflow)
+            except NotFound:
+                raise UsageError(f"no workflow file or stored workflow named {workflow!r}") from None
+            base_dir = None
+        validate(wf)
+        progress = None if as_json else _progress
+        return await services.execute(store, wf, items, mode="cli", save=not no_save,
+                                      on_node_run=progress, base_dir=base_dir)
+
+    result = asyncio.run(_with_store(data_dir, work))
+    if as_json:
+        sys.stdout.write(_dump(result.to_json()) + "\n")
+    else:
+        _summary(result)
+    if result.status != "success":
+        sys.exit(1)
+
+
+async def _progress(run: Any) -> None:
+    count = sum(len(o) for o in run.outputs)
+    ms = (run.finished_at - run.started_at).total_seconds() * 1000 if run.started_at and run.finished_at else 0
+    mark = click.style("x", fg="red") if run.error else click.style("✓", fg="green")
+    click.echo(f"  {mark} {run.node:<30} {count:>7} item{'s' if count != 1 else ' '}  {ms:8.1f} ms", err=True)
+
+
+def _summary(result: Any) -> None:
+    if result.status == "success":
+        items = result.last_output()
+        click.echo(_dump([i.json for i in items[:20]]))
+        more = f" (showing 20 of {len(items)})" if len(items) > 20 else ""
+        click.echo(click.style(f"success: execution {result.execution_id or '(not saved)'}, "
+                               f"last node '{result.last_node}'{more}", fg="green"), err=True)
+    else:
+        err = result.error or {}
+        click.echo(click.style(f"error in node '{err.get('node')}': {err.get('message')}", fg="red"), err=True)
+
+
+@cli.command(name="import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@data_dir_option
+def import_(files: tuple[str, ...], data_dir: str | None) -> None:
+    """Import workflow JSON files (one workflow or a list per file) into the store."""
+    from flowbox import services
+
+    async def work(store: Any, settings: Any) -> None:
+        for name in files:
+            try:
+                data = json.loads(Path(name).read_text())
+            except OSError as exc:
+                raise UsageError(f"cannot read {name}: {exc.strerror}") from None
+            except ValueError as exc:
+                raise WorkflowInvalid(f"{name} is not valid JSON: {exc}") from None
+            for wf in data if isinstance(data, list) else [data]:
+                try:
+                    record = await services.save_workflow(store, wf)
+                except WorkflowInvalid as exc:
+                    raise WorkflowInvalid(f"{name}: {exc.message}", node=exc.node, field=exc.field) from None
+                click.echo(f"{record.id}\t{record.name}\tversion {record.version}")
+
+    asyncio.run(_with_store(data_dir, work))
+
+
+@cli.command()
+@click.argument("ids", nargs=-1)
+@click.option("--out", type=click.Path(file_okay=False), help="Write one <id>.json per workflow into this folder")
+@data_dir_option
+def export(ids: tuple[str, ...], out: str | None, data_dir: str | None) -> None:
+    """Export stored workflows as JSON (all of them when no id is given)."""
+    from flowbox import services
+
+    async def work(store: Any, settings: Any) -> list[dict[str, Any]]:
+        if ids:
+            records = [await store.get_workflow(i) for i in ids]
+        else:
+            records, cursor = [], None
+            while True:
+                page = await store.list_workflows(limit=200, cursor=cursor)
+                records += page.data
+                cursor = page.next_cursor
+                if not cursor:
+                    break
+        return [services.workflow_to_json(r) for r in records]
+
+    workflows = asyncio.run(_with_store(data_dir, work))
+    if out:
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        for wf in workflows:
+            (folder / f"{wf['id']}.json").write_text(json.dumps(wf, indent=2, ensure_ascii=False) + "\n")
+        click.echo(f"exported {len(workflows)} workflow(s) to {folder}", err=True)
+    else:
+        click.echo(json.dumps(workflows[0] if len(ids) == 1 else workflows, indent=2, ensure_ascii=False))
+
+
+@cli.command()
+@click.option("--workflow", "workflow_id", help="Only executions of this workflow id")
+@click.option("--status", type=click.Choice(["new", "queued", "running", "waiting", "success", "error",
+                                             "canceled", "crashed"]))
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table")
+@data_dir_option
+def executions(workflow_id: str | None, status: str | None, limit: int, as_json: bool, data_dir: str | None) -> None:
+    """List recorded executions, newest first."""
+    from flowbox import services
+
+    async def work(store: Any, settings: Any) -> Any:
+        return await store.list_executions(workflow_id=workflow_id, status=status, limit=limit)
+
+    page = asyncio.run(_with_store(data_dir, work))
+    rows = [services.execution_to_json(r, with_nodes=False) for r in page.data]
+    if as_json:
+        click.echo(_dump({"data": rows, "nextCursor": page.next_cursor}))
+        return
+    if not rows:
+        click.echo("no executions", err=True)
+        return
+    click.echo(f"{'ID':<27} {'STATUS':<8} {'MODE':<11} {'STARTED':<25} {'WORKFLOW':<27} LAST NODE")
+    for r in rows:
+        click.echo(f"{r['id']:<27} {r['status']:<8} {r['mode']:<11} {r['startedAt'] or '':<25} "
+                   f"{r['workflowId'] or '-':<27} {r['lastNode'] or ''}")
+
+
+@cli.command()
+@click.argument("execution_id")
+@data_dir_option
+def execution(execution_id: str, data_dir: str | None) -> None:
+    """Show one execution with every node's output, as JSON."""
+    from flowbox import services
+
+    async def work(store: Any, settings: Any) -> Any:
+        return await store.get_execution(execution_id)
+
+    record = asyncio.run(_with_store(data_dir, work))
+    click.echo(_dump(services.execution_to_json(record)))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the catalog with parameter schemas as JSON")
+@data_dir_option
+def nodes(as_json: bool, data_dir: str | None) -> None:
+    """List the node types this flowbox knows."""
+    from flowbox import registry
+    from flowbox.settings import Settings
+
+    registry.load(Settings.load(data_dir).nodes_dir)
+    specs = registry.catalog()
+    if as_json:
+        click.echo(_dump([s.to_dict() for s in specs]))
+        return
+    group = None
+    for spec in specs:
+        if spec.group != group:
+            group = spec.group
+            click.echo(click.style(group, bold=True))
+        click.echo(f"  {spec.type:<20} {spec.description}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: runs the click group and maps flowbox errors to exit codes."""
+    try:
+        cli.main(args=argv, prog_name="flowbox", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (WorkflowInvalid, UsageError) as exc:
+        click.echo(f"flowbox: {exc.message}", err=True)
+        sys.exit(2)
+    except NotFound as exc:
+        click.echo(f"flowbox: {exc.message}", err=True)
+        sys.exit(2)
+    except NodeError as exc:
+        click.echo(f"flowbox: node '{exc.node}': {exc.message}", err=True)
+        sys.exit(1)
+    except FlowboxError as exc:
+        click.echo(f"flowbox: {exc.message}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

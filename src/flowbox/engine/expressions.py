@@ -1,0 +1,597 @@
+"""`{{ ... }}` expressions: Python in a sandbox (DESIGN §4).
+
+A template is parsed once (`compile_value`) and evaluated per item. Inside the
+braces is a Python *expression* rewritten before it runs:
+
+- `$name` becomes the hidden name `_S_name` (`$("Node")` calls `_S_`);
+- every attribute read `a.b` goes through `_G_attr`, which allows only public,
+  non-mutating attributes of safe types (str, numbers, list, dict, datetime, ...)
+  and our own proxies; on a dict, `.key` reads the key (a missing key gives None);
+- every subscript `a[k]` goes through `_G_item` (a missing dict key gives None);
+- `+ * ** << %` go through `_G_op`, which refuses results above the size limits
+  before building them, so `'a' * 10**10` and `10 ** 10 ** 10` fail at once;
+- names starting with `_` (other than the rewritten ones), `str.format` and
+  friends, and every builtin not listed are refused when the expression is parsed.
+
+Time is bounded by a watchdog thread that raises `ExpressionTimeout` inside an
+evaluation that runs past its deadline.
+"""
+
+from __future__ import annotations
+
+import ast
+import ctypes
+import datetime as dt
+import json
+import math
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from functools import lru_cache, partial
+from typing import Any
+
+from flowbox.errors import ExpressionError
+
+MAX_LEN = 10_000_000          # longest str/list/bytes an expression may build
+MAX_INT_BITS = 100_000        # largest int (about 30,000 digits)
+MAX_RANGE = 10_000_000
+TIMEOUT = float(os.environ.get("FLOWBOX_EXPRESSION_TIMEOUT", "2"))
+
+
+class ExpressionTimeout(Exception):
+    """Raised inside an evaluation that ran past its deadline (by the watchdog)."""
+
+
+class SandboxViolation(Exception):
+    """The expression tried something the sandbox does not allow."""
+
+
+# ---------------------------------------------------------------- safe attribute table
+
+_SAFE_TYPES: dict[type, frozenset[str]] = {}
+
+
+def allow_attributes(cls: type, names: set[str] | frozenset[str]) -> None:
+    """Let expressions read these attributes of objects of `cls` (for our own proxies)."""
+    _SAFE_TYPES[cls] = frozenset(names)
+
+
+def _public(cls: type, drop: set[str] = frozenset()) -> frozenset[str]:  # type: ignore[assignment]
+    return frozenset(n for n in dir(cls) if not n.startswith("_")) - drop
+
+
+_MUTATORS = {"append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "popitem",
+             "sort", "reverse", "add", "discard", "difference_update", "intersection_update",
+             "symmetric_difference_update"}
+for _cls in (str, int, float, bool, list, tuple, dict, set, frozenset, bytes, complex):
+    _SAFE_TYPES[_cls] = _public(_cls, _MUTATORS | {"format", "format_map", "to_bytes", "from_bytes",
+                                                   "maketrans", "fromkeys", "fromhex"})
+for _cls in (dt.datetime, dt.date, dt.time, dt.timedelta):
+    _SAFE_TYPES[_cls] = _public(_cls, {"max", "min", "resolution"})
+_SAFE_TYPES[type(None)] = frozenset()
+
+_CLASS_ATTRS = {
+    dt.datetime: {"now", "fromisoformat", "strptime", "fromtimestamp", "combine"},
+    dt.date: {"today", "fromisoformat"},
+}
+
+
+def _checked_len(value: Any) -> Any:
+    if isinstance(value, (str, bytes, list, tuple)) and len(value) > MAX_LEN:
+        raise SandboxViolation(f"result too large ({len(value):,} > {MAX_LEN:,} elements)")
+    return value
+
+
+def _sized(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return _checked_len(fn(*args, **kwargs))
+
+
+def _pad_guard(method: Callable[..., Any], width: Any, *args: Any) -> Any:
+    if isinstance(width, int) and width > MAX_LEN:
+        raise SandboxViolation(f"result too large (width {width:,} > {MAX_LEN:,})")
+    return method(width, *args)
+
+
+def _replace_guard(text: str, old: Any, new: Any, count: int = -1) -> str:
+    if isinstance(old, str) and isinstance(new, str):
+        hits = text.count(old) if old else len(text) + 1
+        if count >= 0:
+            hits = min(hits, count)
+        if len(text) + hits * (len(new) - len(old)) > MAX_LEN:
+            raise SandboxViolation("result too large (str.replace)")
+    return text.replace(old, new, count)
+
+
+def _join_guard(sep: str, parts: Any) -> str:
+    parts = list(parts)
+    _checked_len(parts)
+    if sum(len(p) for p in parts if isinstance(p, str)) + len(sep) * len(parts) > MAX_LEN:
+        raise SandboxViolation("result too large (str.join)")
+    return sep.join(parts)
+
+
+def _tabs_guard(text: str, tabsize: int = 8) -> str:
+    if isinstance(tabsize, int) and text.count("\t") * max(tabsize, 0) > MAX_LEN:
+        raise SandboxViolation("result too large (str.expandtabs)")
+    return text.expandtabs(tabsize)
+
+
+def _strftime_guard(value: Any, fmt: str) -> str:
+    return _checked_len(value.strftime(fmt))
+
+
+_GUARDED_STR = {
+    "ljust": lambda s: partial(_pad_guard, s.ljust), "rjust": lambda s: partial(_pad_guard, s.rjust),
+    "center": lambda s: partial(_pad_guard, s.center), "zfill": lambda s: partial(_pad_guard, s.zfill),
+    "replace": lambda s: partial(_replace_guard, s), "join": lambda s: partial(_join_guard, s),
+    "expandtabs": lambda s: partial(_tabs_guard, s),
+}
+
+
+def safe_attr(obj: Any, name: str) -> Any:
+    """`obj.name` inside an expression."""
+    cls = type(obj)
+    if cls is dict:
+        value = obj.get(name, _MISSING)
+        if value is not _MISSING:
+            return value
+        if name in _SAFE_TYPES[dict]:
+            return getattr(obj, name)
+        return None
+    allowed = _SAFE_TYPES.get(cls)
+    if allowed is None:
+        for base, names in _SAFE_TYPES.items():
+            if isinstance(obj, base) and base not in (bool, int) and name in names:
+                allowed = names
+                break
+        else:
+            if isinstance(obj, type) and name in _CLASS_ATTRS.get(obj, ()):
+                return getattr(obj, name)
+            raise SandboxViolation(f"attribute '{name}' of {cls.__name__} is not available in expressions")
+    if name not in allowed:
+        if name.startswith("_"):
+            raise SandboxViolation(f"attribute '{name}' is not allowed (names starting with '_' are private)")
+        raise SandboxViolation(f"attribute '{name}' of {cls.__name__} is not available in expressions")
+    if cls is str and name in _GUARDED_STR:
+        return _GUARDED_STR[name](obj)
+    if name == "strftime":
+        return partial(_strftime_guard, obj)
+    return getattr(obj, name)
+
+
+_MISSING = object()
+
+
+def safe_item(obj: Any, key: Any) -> Any:
+    """`obj[key]` inside an expression; a missing dict key gives None."""
+    if type(obj) is dict:
+        return obj.get(key)
+    getter = getattr(type(obj), "__getitem__", None)
+    if getter is None:
+        raise SandboxViolation(f"{type(obj).__name__} is not subscriptable")
+    if type(obj) not in _SAFE_TYPES and not isinstance(obj, (list, tuple, str, dict)):
+        raise SandboxViolation(f"indexing {type(obj).__name__} is not available in expressions")
+    return obj[key]
+
+
+def _int_bits(value: Any) -> int:
+    return abs(value).bit_length() if isinstance(value, int) else 0
+
+
+def safe_op(op: str, a: Any, b: Any) -> Any:
+    """Binary `+ * ** << %` with size checks made before the result is built."""
+    if op == "+":
+        if isinstance(a, (str, bytes, list, tuple)) and isinstance(b, (str, bytes, list, tuple)) and (
+                len(a) + len(b) > MAX_LEN):
+            raise SandboxViolation(f"result too large ({len(a) + len(b):,} > {MAX_LEN:,} elements)")
+        return a + b
+    if op == "*":
+        seq, n = (a, b) if isinstance(b, int) else (b, a)
+        if isinstance(seq, (str, bytes, list, tuple)) and isinstance(n, int):
+            if len(seq) * n > MAX_LEN:
+                raise SandboxViolation(f"result too large ({len(seq) * n:,} > {MAX_LEN:,} elements)")
+        elif isinstance(a, int) and isinstance(b, int) and _int_bits(a) + _int_bits(b) > MAX_INT_BITS:
+            raise SandboxViolation("integer result too large")
+        return a * b
+    if op == "**":
+        if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1 and (
+                b > MAX_INT_BITS or b * math.log2(abs(a)) > MAX_INT_BITS):
+            raise SandboxViolation(f"integer result too large ({a} ** {b})")
+        return a ** b
+    if op == "<<":
+        if isinstance(a, int) and isinstance(b, int) and _int_bits(a) + b > MAX_INT_BITS:
+            raise SandboxViolation("integer result too large")
+        return a << b
+    if op == "%":
+        if isinstance(a, (str, bytes)) and re.search(r"%[-+ #0]*(\*|\d{5,})|%[-+ #0]*\d*\.(\*|\d{5,})", str(a)):
+            raise SandboxViolation("%-format width too large")
+        return _checked_len(a % b)
+    raise SandboxViolation(f"operator {op} not supported")
+
+
+def safe_range(*args: Any) -> range:
+    r = range(*args)
+    if len(r) > MAX_RANGE:
+        raise SandboxViolation(f"range too long ({len(r):,} > {MAX_RANGE:,})")
+    return r
+
+
+def safe_pow(a: Any, b: Any, mod: Any = None) -> Any:
+    return safe_op("**", a, b) if mod is None else pow(a, b, mod)
+
+
+SAFE_BUILTINS: dict[str, Any] = {
+    "len": len, "str": str, "int": int, "float": float, "bool": bool, "round": round, "min": min, "max": max,
+    "sum": sum, "sorted": sorted, "abs": abs, "any": any, "all": all, "range": safe_range,
+    "enumerate": enumerate, "zip": zip, "list": list, "dict": dict, "set": set, "tuple": tuple,
+    "reversed": reversed, "map": map, "filter": filter, "isinstance": isinstance, "divmod": divmod,
+    "chr": chr, "ord": ord, "pow": safe_pow, "hex": hex, "bin": bin, "oct": oct,
+    "True": True, "False": False, "None": None,
+    "datetime": dt.datetime, "date": dt.date, "timedelta": dt.timedelta,
+    "json_dumps": lambda v, **kw: _checked_len(json.dumps(v, default=str, **kw)), "json_loads": json.loads,
+    "null": None, "true": True, "false": False,
+}
+
+
+# ---------------------------------------------------------------- parsing
+
+_DOLLAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?")
+_ALLOWED_NODES = (
+    ast.Expression, ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.Lambda, ast.IfExp, ast.Dict, ast.Set,
+    ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Compare, ast.Call, ast.FormattedValue,
+    ast.JoinedStr, ast.Constant, ast.Attribute, ast.Subscript, ast.Starred, ast.Name, ast.List, ast.Tuple,
+    ast.Slice, ast.Load, ast.Store, ast.And, ast.Or, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Mod,
+    ast.Pow, ast.LShift, ast.RShift, ast.BitOr, ast.BitXor, ast.BitAnd, ast.FloorDiv, ast.MatMult,
+    ast.Invert, ast.Not, ast.UAdd, ast.USub, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is,
+    ast.IsNot, ast.In, ast.NotIn, ast.comprehension, ast.arguments, ast.arg, ast.keyword, ast.NamedExpr,
+)
+_OPS = {ast.Add: "+", ast.Mult: "*", ast.Pow: "**", ast.LShift: "<<", ast.Mod: "%"}
+_HIDDEN = ("_S_",)
+
+
+def rewrite_dollars(source: str) -> str:
+    """Replace `$name` with `_S_name` (and a bare `$` with `_S_`) outside string literals."""
+    out: list[str] = []
+    i, n = 0, len(source)
+    while i < n:
+        ch = source[i]
+        if ch in "'\"":
+            prefix_start = len(out)
+            # an f-string's prefix is already in `out`; find it to decide whether to rewrite inside
+            j = prefix_start - 1
+            prefix = ""
+            while j >= 0 and out[j].isalpha() and len(prefix) < 2:
+                prefix = out[j] + prefix
+                j -= 1
+            quote = source[i:i + 3] if source[i:i + 3] in ("'''", '"""') else ch
+            end = i + len(quote)
+            while end < n and not source.startswith(quote, end):
+                end += 2 if source[end] == "\\" else 1
+            literal = source[i:end + len(quote)]
+            out.append(_DOLLAR.sub(_dollar_name, literal) if "f" in prefix.lower() else literal)
+            i = end + len(quote)
+        elif ch == "$":
+            m = _DOLLAR.match(source, i)
+            out.append(_dollar_name(m))  # type: ignore[arg-type]
+            i = m.end()  # type: ignore[union-attr]
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def _dollar_name(m: re.Match[str]) -> str:
+    return f"_S_{m.group(1) or ''}"
+
+
+class _Rewriter(ast.NodeTransformer):
+    """Check every node against the allow-list and route attribute, item and size-risky ops through guards."""
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        if not isinstance(node, _ALLOWED_NODES):
+            raise SandboxViolation(f"{type(node).__name__} is not allowed in expressions")
+        return super().generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id.startswith("_") and not node.id.startswith(_HIDDEN):
+            raise SandboxViolation(f"name '{node.id}' is not allowed (names starting with '_' are private)")
+        return node
+
+    def visit_arg(self, node: ast.arg) -> ast.AST:
+        if node.arg.startswith("_"):
+            raise SandboxViolation(f"name '{node.arg}' is not allowed (names starting with '_' are private)")
+        return node
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        if node.attr.startswith("_"):
+            raise SandboxViolation(f"attribute '{node.attr}' is not allowed (names starting with '_' are private)")
+        if node.attr in ("format", "format_map"):
+            raise SandboxViolation(f"str.{node.attr} is not available in expressions; use an f-string or +")
+        if not isinstance(node.ctx, ast.Load):
+            raise SandboxViolation("assigning attributes is not allowed")
+        value = self.visit(node.value)
+        return ast.copy_location(
+            ast.Call(ast.Name("_G_attr", ast.Load()), [value, ast.Constant(node.attr)], []), node)
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        if not isinstance(node.ctx, ast.Load):
+            raise SandboxViolation("assigning items is not allowed")
+        value = self.visit(node.value)
+        if isinstance(node.slice, ast.Slice):
+            node.value = value
+            node.slice = self.visit(node.slice)
+            return node
+        key = self.visit(node.slice)
+        return ast.copy_location(ast.Call(ast.Name("_G_item", ast.Load()), [value, key], []), node)
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        left, right = self.visit(node.left), self.visit(node.right)
+        op = _OPS.get(type(node.op))
+        if op is None:
+            node.left, node.right = left, right
+            return self.generic_visit_op(node)
+        return ast.copy_location(
+            ast.Call(ast.Name("_G_op", ast.Load()), [ast.Constant(op), left, right], []), node)
+
+    def generic_visit_op(self, node: ast.BinOp) -> ast.AST:
+        if not isinstance(node.op, _ALLOWED_NODES):
+            raise SandboxViolation(f"operator {type(node.op).__name__} is not allowed")
+        return node
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
+        if node.format_spec is not None:
+            spec = node.format_spec
+            if not (isinstance(spec, ast.JoinedStr) and all(isinstance(v, ast.Constant) for v in spec.values)):
+                raise SandboxViolation("computed format specs are not allowed in f-strings")
+            text = "".join(str(v.value) for v in spec.values)  # type: ignore[attr-defined]
+            if any(len(d) > 4 for d in re.findall(r"\d+", text)):
+                raise SandboxViolation(f"format spec {text!r} is too wide")
+        node.value = self.visit(node.value)
+        return node
+
+
+@lru_cache(maxsize=4096)
+def compile_expression(source: str) -> Any:
+    """Parse, check and compile the inside of one `{{ }}`; raises SandboxViolation or SyntaxError."""
+    text = rewrite_dollars(source.strip())
+    if not text:
+        raise SyntaxError("empty expression")
+    tree = ast.parse(text, mode="eval")
+    tree = ast.fix_missing_locations(_Rewriter().visit(tree))
+    return compile(tree, "<expression>", "eval")
+
+
+# ---------------------------------------------------------------- time limit
+
+class _Watchdog:
+    """One daemon thread that interrupts evaluations running past their deadline."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.deadlines: dict[int, float] = {}
+        self.fired: set[int] = set()
+        self.thread: threading.Thread | None = None
+
+    def start(self, timeout: float) -> int:
+        tid = threading.get_ident()
+        self.deadlines[tid] = time.monotonic() + timeout
+        if self.thread is None:
+            with self.lock:
+                if self.thread is None:
+                    self.thread = threading.Thread(target=self._loop, name="flowbox-expr-watchdog", daemon=True)
+                    self.thread.start()
+        return tid
+
+    def stop(self, tid: int) -> bool:
+        """Clear the deadline; True when the watchdog fired (a pending interrupt is cancelled)."""
+        with self.lock:
+            self.deadlines.pop(tid, None)
+            if tid in self.fired:
+                self.fired.discard(tid)
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(tid), None)
+                return True
+        return False
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(0.05)
+            if not self.deadlines:
+                continue
+            now = time.monotonic()
+            with self.lock:
+                for tid, deadline in list(self.deadlines.items()):
+                    if now > deadline and tid not in self.fired:
+                        self.fired.add(tid)
+                        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(tid),
+                                                                   ctypes.py_object(ExpressionTimeout))
+
+
+_watchdog = _Watchdog()
+
+
+def evaluate(code: Any, namespace: dict[str, Any], timeout: float = TIMEOUT) -> Any:
+    """Run compiled expression `code` in `namespace` under the time limit."""
+    tid = _watchdog.start(timeout)
+    fired = False
+    try:
+        try:
+            result = eval(code, namespace)  # noqa: S307 - checked and rewritten by compile_expression
+        finally:
+            fired = _watchdog.stop(tid)
+    except ExpressionTimeout:
+        fired = True
+    if fired:
+        raise ExpressionTimeout(f"expression ran longer than {timeout:g} s")
+    return _checked_len(result)
+
+
+def base_namespace() -> dict[str, Any]:
+    """A fresh globals dict with the guards and safe builtins; callers add the `$` names."""
+    return {"__builtins__": SAFE_BUILTINS, "_G_attr": safe_attr, "_G_item": safe_item, "_G_op": safe_op}
+
+
+# ---------------------------------------------------------------- templates
+
+def split_template(text: str) -> list[str | tuple[str]]:
+    """Split a template into literal strings and `(expression,)` parts.
+
+    An expression ends at the first `}}` after which the inside parses, so dict
+    literals like `{{ {'a': {'b': 1}} }}` work.
+    """
+    parts: list[str | tuple[str]] = []
+    pos = 0
+    while True:
+        start = text.find("{{", pos)
+        if start < 0:
+            break
+        end = text.find("}}", start + 2)
+        if end < 0:
+            break
+        chosen = end
+        probe = end
+        while probe >= 0:
+            inner = text[start + 2:probe]
+            try:
+                ast.parse(rewrite_dollars(inner.strip()) or "None", mode="eval")
+                chosen = probe
+                break
+            except SyntaxError:
+                probe = text.find("}}", probe + 1)
+        while text.startswith("}", chosen + 2) and chosen + 2 < len(text):
+            # `{{ {'a': 1}}}`: the expression's own brace sits just before the closing pair
+            inner = text[start + 2:chosen + 1]
+            try:
+                ast.parse(rewrite_dollars(inner.strip()) or "None", mode="eval")
+            except SyntaxError:
+                break
+            chosen += 1
+        if start > pos:
+            parts.append(text[pos:start])
+        parts.append((text[start + 2:chosen],))
+        pos = chosen + 2
+    if pos < len(text):
+        parts.append(text[pos:])
+    return parts
+
+
+def to_text(value: Any) -> str:
+    """How an expression's value is inserted into surrounding text."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=str, ensure_ascii=False)
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    return str(value)
+
+
+class Template:
+    """A compiled template string: `render(namespace)` evaluates it for one item."""
+
+    __slots__ = ("parts", "single", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        raw = split_template(source)
+        self.parts: list[str | tuple[str, Any]] = []
+        for part in raw:
+            if isinstance(part, tuple):
+                self.parts.append((part[0].strip(), None))
+            else:
+                self.parts.append(part)
+        exprs = [p for p in self.parts if isinstance(p, tuple)]
+        self.single = len(exprs) == 1 and all(isinstance(p, tuple) or not p.strip() for p in self.parts)
+
+    def codes(self) -> None:
+        """Compile every expression (raises SandboxViolation/SyntaxError with the expression)."""
+        self.parts = [(p[0], compile_expression(p[0])) if isinstance(p, tuple) else p for p in self.parts]
+
+    def render(self, namespace: dict[str, Any]) -> Any:
+        if self.single:
+            for part in self.parts:
+                if isinstance(part, tuple):
+                    return evaluate(part[1], namespace)
+        out = []
+        for part in self.parts:
+            out.append(to_text(evaluate(part[1], namespace)) if isinstance(part, tuple) else part)
+        return _checked_len("".join(out))
+
+
+class Value:
+    """A parameter value compiled once: constants stay as they are, templates evaluate per item."""
+
+    __slots__ = ("const", "fn", "templates")
+
+    def __init__(self, const: Any = None, fn: Callable[[dict[str, Any]], Any] | None = None) -> None:
+        self.const = const
+        self.fn = fn
+
+    def get(self, namespace: dict[str, Any]) -> Any:
+        return self.const if self.fn is None else self.fn(namespace)
+
+
+def compile_value(value: Any, *, node: str, parameter: str) -> Value:
+    """Compile a parameter value (str, or a list/dict with strings nested inside) once."""
+    fn = _compile(value, node, parameter)
+    return Value(const=value) if fn is None else Value(fn=fn)
+
+
+def _compile(value: Any, node: str, path: str) -> Callable[[dict[str, Any]], Any] | None:
+    if isinstance(value, str):
+        if "{{" not in value:
+            return None
+        template = Template(value)
+        try:
+            template.codes()
+        except (SyntaxError, SandboxViolation) as exc:
+            raise _expression_error(exc, node, path, _first_expr(template)) from None
+        return partial(_render_checked, template, node, path)
+    if isinstance(value, list):
+        subs = [_compile(v, node, f"{path}[{i}]") for i, v in enumerate(value)]
+        if not any(subs):
+            return None
+        pairs = list(zip(value, subs, strict=True))
+        return lambda ns: [s(ns) if s else v for v, s in pairs]
+    if isinstance(value, dict):
+        subs_d = {k: _compile(v, node, f"{path}.{k}") for k, v in value.items()}
+        if not any(subs_d.values()):
+            return None
+        items = [(k, value[k], s) for k, s in subs_d.items()]
+        return lambda ns: {k: s(ns) if s else v for k, v, s in items}
+    return None
+
+
+def _first_expr(template: Template) -> str:
+    for part in template.parts:
+        if isinstance(part, tuple):
+            return part[0]
+    return template.source
+
+
+def _render_checked(template: Template, node: str, path: str, namespace: dict[str, Any]) -> Any:
+    try:
+        return template.render(namespace)
+    except ExpressionError:
+        raise
+    except Exception as exc:  # any failure of user code inside {{ }} fails the node, naming it
+        raise _expression_error(exc, node, path, _first_expr(template)) from None
+
+
+def _expression_error(exc: BaseException, node: str, path: str, expression: str) -> ExpressionError:
+    if isinstance(exc, SyntaxError):
+        reason = f"syntax error: {exc.msg}"
+    elif isinstance(exc, (SandboxViolation, ExpressionTimeout)):
+        reason = str(exc)
+    elif isinstance(exc, NameError):
+        reason = str(exc).replace("_S_", "$")
+    elif isinstance(exc, MemoryError):
+        reason = "out of memory"
+    else:
+        reason = f"{type(exc).__name__}: {exc}".replace("_S_", "$")
+    return ExpressionError(reason, node=node, parameter=path, expression=f" {expression} ")

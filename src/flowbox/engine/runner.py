@@ -1,0 +1,402 @@
+"""Run a workflow: execution order, merges, pinned data, retries and error routing (DESIGN §2-3).
+
+Order: a node runs when data reaches one of its inputs; branches run depth-first,
+output 0's subtree before output 1's, and the targets of one output in the order
+the connection lists them (a LIFO stack of pending runs gives exactly this).
+A node with several inputs (Merge) waits until every connected input has
+delivered; when nothing else can run, a waiting node runs with its missing
+inputs as empty lists. An output without items does not run its targets.
+
+The runner knows nothing of storage or HTTP: what it needs from outside comes
+through `EngineServices`, and each finished node run is reported to `on_node_run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import inspect
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowbox.engine.context import NodeContext
+from flowbox.errors import FlowboxError, NodeError, WorkflowInvalid
+from flowbox.node import Item, NodeSpec, make_items
+from flowbox.workflow import Workflow, load_workflow, output_count, validate
+
+MAX_NODE_RUNS = 100_000
+MAX_SUBWORKFLOW_DEPTH = 20
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class RunData:
+    """One run of one node: its items per output, and its error (None when it succeeded)."""
+
+    node: str
+    run_index: int
+    inputs: list[list[Item]]
+    outputs: list[list[Item]]
+    error: str | None = None
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    source: str | None = None
+
+    def outputs_json(self) -> list[list[dict[str, Any]]]:
+        return [[item.json for item in output] for output in self.outputs]
+
+
+@dataclass
+class ExecutionResult:
+    """What a run produced; `to_json()` is the `flowbox run --json` object (DESIGN §6)."""
+
+    status: str
+    runs: dict[str, list[RunData]]
+    execution_id: str | None = None
+    error: dict[str, Any] | None = None
+    last_node: str | None = None
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+
+    def last_output(self) -> list[Item]:
+        """Items of output 0 of the last node that ran (what executeWorkflow returns)."""
+        if not self.last_node or not self.runs.get(self.last_node):
+            return []
+        outputs = self.runs[self.last_node][-1].outputs
+        return outputs[0] if outputs else []
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "status": self.status, "executionId": self.execution_id, "lastNode": self.last_node,
+            "nodes": {name: [{"outputs": r.outputs_json(), "error": r.error} for r in runs]
+                      for name, runs in self.runs.items()},
+        }
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+class EngineServices:
+    """What the engine may ask of the world. Subclass or pass callables to provide more.
+
+    The defaults let a workflow run with no store: no variables, no credentials,
+    sub-workflows only from files, the shared code-node pool, one httpx client.
+    """
+
+    def __init__(self, *, variables: dict[str, str] | None = None,
+                 load_workflow: Callable[[str], Awaitable[Workflow]] | None = None,
+                 credential: Callable[[str, str], Awaitable[dict[str, Any] | None]] | None = None,
+                 record_subexecution: Callable[..., Awaitable[Any]] | None = None) -> None:
+        self.variables = variables or {}
+        self._load_workflow = load_workflow
+        self._credential = credential
+        self.record_subexecution = record_subexecution
+        self._http: Any = None
+
+    def http_client(self) -> Any:
+        """A shared httpx.AsyncClient, created on first use (httpx is not imported before)."""
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.AsyncClient(follow_redirects=True, timeout=httpx.Timeout(300.0))
+        return self._http
+
+    async def load_workflow(self, ref: str) -> Workflow:
+        if self._load_workflow is not None:
+            return await self._load_workflow(ref)
+        from pathlib import Path
+
+        path = Path(ref)
+        if not path.is_file():
+            raise WorkflowInvalid(f"sub-workflow {ref!r} not found (no such file, and no store to look in)")
+        return load_workflow(path)
+
+    async def credential(self, type_: str, id: str) -> dict[str, Any] | None:
+        if self._credential is None:
+            raise NodeError(f"credential {type_} {id!r} is not available (no credential store)")
+        return await self._credential(type_, id)
+
+    async def run_code(self, ctx: NodeContext, code: str, mode: str, items: list[Item], timeout: float) -> list[Any]:
+        from flowbox.engine.codebox import default_pool
+
+        return await default_pool().run(code, mode, [i.json for i in items], timeout=timeout,
+                                        context=code_context(ctx, code))
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+
+def code_context(ctx: NodeContext, code: str) -> dict[str, Any]:
+    """What the code node's worker needs: referenced nodes' items, variables, now, ids."""
+    import re
+
+    names = set(re.findall(r"""_\(\s*(?:"([^"]+)"|'([^']+)')\s*\)""", code))
+    nodes = {}
+    for pair in names:
+        name = pair[0] or pair[1]
+        nodes[name] = [i.json for i in ctx.node_items(name)]
+    now = dt.datetime.now(dt.UTC).astimezone(_zone(ctx.timezone))
+    return {"nodes": nodes, "vars": dict(ctx.variables), "now": now.isoformat(),
+            "timezone": ctx.timezone,
+            "execution": {"id": ctx.runner.execution_id, "mode": ctx.runner.mode},
+            "workflow": {"id": ctx.runner.workflow.id, "name": ctx.runner.workflow.name}}
+
+
+def _zone(name: str) -> dt.tzinfo:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
+
+
+@dataclass
+class _Task:
+    node: str
+    inputs: list[list[Item]]
+    source: tuple[str, int] | None
+
+
+@dataclass
+class Runner:
+    """Runs one workflow once. Build it, then `await runner.run(input_items)`."""
+
+    workflow: Workflow
+    services: EngineServices = field(default_factory=EngineServices)
+    execution_id: str | None = None
+    mode: str = "manual"
+    on_node_run: Callable[[RunData], Awaitable[None]] | None = None
+    on_node_start: Callable[[str], Awaitable[None]] | None = None
+    depth: int = 0
+    logs: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.specs: dict[str, NodeSpec] = validate(self.workflow)
+        self.runs: dict[str, list[RunData]] = {}
+        self.node_state: dict[str, dict[str, Any]] = {}
+        self.variables = self.services.variables
+        self._id_sets: dict[str, tuple[int, set[int]]] = {}
+        self._total_runs = 0
+        self.last_node: str | None = None
+        self.response: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------ public
+    def start_nodes(self) -> list[str]:
+        """The trigger to start from (a manualTrigger first), else every node without inputs."""
+        triggers = [n for n, s in self.specs.items() if s.trigger and not self.workflow.nodes[n].disabled]
+        manual = [n for n in triggers if self.specs[n].type == "manualTrigger"]
+        if manual:
+            return manual[:1]
+        if triggers:
+            return triggers[:1]
+        return [n for n in self.workflow.nodes if not self.workflow.incoming(n)]
+
+    async def run(self, input_items: list[Item] | None = None, *, start: str | None = None) -> ExecutionResult:
+        """Run from the trigger (or `start`) with the given input items; never raises for node failures."""
+        started = utcnow()
+        starts = [start] if start else self.start_nodes()
+        if not starts:
+            raise WorkflowInvalid("the workflow has no node to start from")
+        items = input_items or []
+        stack: list[_Task] = [_Task(name, [list(items)], None) for name in reversed(starts)]
+        waiting: dict[str, dict[int, list[Item]]] = {}
+        error: dict[str, Any] | None = None
+        while stack or waiting:
+            if not stack:
+                name = self._next_waiting(waiting)
+                delivered = waiting.pop(name)
+                n_in = self.specs[name].inputs
+                stack.append(_Task(name, [delivered.get(i, []) for i in range(n_in)], None))
+            task = stack.pop()
+            self._total_runs += 1
+            if self._total_runs > MAX_NODE_RUNS:
+                error = {"node": task.node,
+                         "message": f"more than {MAX_NODE_RUNS:,} node runs: stopped (an endless loop?)"}
+                break
+            run = await self._run_node(task)
+            if run.error is not None and self.workflow.nodes[task.node].on_error == "stop":
+                error = {"node": task.node, "message": run.error}
+                break
+            self._deliver(run, stack, waiting)
+        return ExecutionResult(status="error" if error else "success", runs=self.runs,
+                               execution_id=self.execution_id, error=error, last_node=self.last_node,
+                               started_at=started, finished_at=utcnow())
+
+    def paired_item(self, name: str, item: Item | None) -> Item | None:
+        """Walk `item`'s lineage back to an item produced by node `name`."""
+        if item is None:
+            return None
+        ids = self._item_ids(name)
+        current: Item | None = item
+        while current is not None:
+            if id(current) in ids:
+                return current
+            current = current.source
+        return None
+
+    async def run_subworkflow(self, ref: str, items: list[Item]) -> list[Item]:
+        """Run another workflow (executeWorkflow) with `items`; returns its last node's items."""
+        if self.depth >= MAX_SUBWORKFLOW_DEPTH:
+            raise NodeError(f"sub-workflows nested deeper than {MAX_SUBWORKFLOW_DEPTH} levels")
+        workflow = await self.services.load_workflow(ref)
+        sub = Runner(workflow, services=self.services, mode="integrated", depth=self.depth + 1)
+        plain = [Item(i.json, i.binary) for i in items]
+        if self.services.record_subexecution is not None:
+            result = await self.services.record_subexecution(sub, plain)
+        else:
+            result = await sub.run(plain)
+        if result.status != "success":
+            err = result.error or {}
+            raise NodeError(f"sub-workflow '{workflow.name}' failed in node '{err.get('node')}': "
+                            f"{err.get('message')}")
+        return result.last_output()
+
+    def log(self, message: str) -> None:
+        self.logs.append(message)
+        print(message, file=sys.stderr)
+
+    # ------------------------------------------------------------ internals
+    def _item_ids(self, name: str) -> set[int]:
+        runs = self.runs.get(name, [])
+        cached = self._id_sets.get(name)
+        if cached and cached[0] == len(runs):
+            return cached[1]
+        ids = {id(item) for run in runs for output in run.outputs for item in output}
+        self._id_sets[name] = (len(runs), ids)
+        return ids
+
+    def _next_waiting(self, waiting: dict[str, dict[int, list[Item]]]) -> str:
+        """The first waiting node that no other waiting node can still feed."""
+        for name in waiting:
+            if not any(other != name and self._reaches(other, name) for other in waiting):
+                return name
+        return next(iter(waiting))
+
+    def _reaches(self, src: str, dst: str) -> bool:
+        seen, todo = {src}, [src]
+        while todo:
+            for target in self.workflow.successors(todo.pop()):
+                if target == dst:
+                    return True
+                if target not in seen:
+                    seen.add(target)
+                    todo.append(target)
+        return False
+
+    def _deliver(self, run: RunData, stack: list[_Task], waiting: dict[str, dict[int, list[Item]]]) -> None:
+        pushes: list[_Task] = []
+        for output, items in enumerate(run.outputs):
+            if not items:
+                continue
+            for c in self.workflow.targets(run.node, output):
+                spec = self.specs[c.target]
+                if spec.inputs == 1:
+                    pushes.append(_Task(c.target, [items], (run.node, output)))
+                    continue
+                slot = waiting.setdefault(c.target, {})
+                slot[c.input] = slot.get(c.input, []) + items
+                if self.workflow.connected_inputs(c.target) <= set(slot):
+                    del waiting[c.target]
+                    pushes.append(_Task(c.target, [slot.get(i, []) for i in range(spec.inputs)], (run.node, output)))
+        stack.extend(reversed(pushes))
+
+    async def _run_node(self, task: _Task) -> RunData:
+        name = task.node
+        node = self.workflow.nodes[name]
+        spec = self.specs[name]
+        runs = self.runs.setdefault(name, [])
+        run = RunData(name, len(runs), task.inputs, [], started_at=utcnow(),
+                      source=task.source[0] if task.source else None)
+        if self.on_node_start is not None:
+            await self.on_node_start(name)
+        n_out = output_count(spec, node)
+        inputs = task.inputs
+        first = inputs[0] if inputs else []
+        if name in self.workflow.pin_data:
+            pinned = make_items(self.workflow.pin_data[name])
+            for i, item in enumerate(pinned):
+                if item.source is None and first:
+                    item.source = first[i] if len(first) == len(pinned) else first[0]
+            run.outputs = [pinned]
+        elif node.disabled:
+            run.outputs = [[item for items in inputs for item in items]]
+        else:
+            run.outputs, run.error = await self._execute(node, spec, task, run.run_index, n_out)
+        if node.always_output_data and run.error is None and not any(run.outputs):
+            run.outputs = [[Item({}, None, first[0] if first else None)]]
+        run.outputs += [[] for _ in range(n_out - len(run.outputs))]
+        run.finished_at = utcnow()
+        runs.append(run)
+        self.last_node = name
+        if self.on_node_run is not None:
+            await self.on_node_run(run)
+        return run
+
+    async def _execute(self, node: Any, spec: NodeSpec, task: _Task, run_index: int,
+                       n_out: int) -> tuple[list[list[Item]], str | None]:
+        first = task.inputs[0] if task.inputs else []
+        tries = node.max_tries if node.retry_on_fail else 1
+        failure: FlowboxError | None = None
+        for attempt in range(tries):
+            ctx = NodeContext(self, node, spec, first, run_index=run_index, source=task.source)
+            try:
+                arg: Any = first if spec.inputs == 1 else task.inputs
+                result = spec.fn(ctx, arg)
+                if inspect.isawaitable(result):
+                    result = await result
+                return self._normalize(result, first, node.name, n_out), None
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a node failing must fail its execution, never the runner
+                failure = as_node_error(exc, node.name)
+                if attempt + 1 < tries:
+                    await asyncio.sleep(node.wait_between_tries / 1000)
+        assert failure is not None
+        message = failure.message
+        if node.on_error == "continue":
+            return [[Item({"error": message}, None, first[0] if first else None)]], message
+        if node.on_error == "errorOutput":
+            failed = [item.derive({**item.json, "error": message}) for item in first] or [Item({"error": message})]
+            return [*[[] for _ in range(n_out - 1)], failed], message
+        return [], message
+
+    def _normalize(self, result: Any, inputs: list[Item], name: str, n_out: int) -> list[list[Item]]:
+        if result is None:
+            return []
+        if not isinstance(result, list) or (result and not all(isinstance(o, list) for o in result)):
+            raise NodeError(f"node returned {type(result).__name__}, expected a list of item lists", node=name)
+        if len(result) > n_out:
+            raise NodeError(f"node returned {len(result)} outputs but has {n_out}", node=name)
+        outputs = []
+        for output in result:
+            items = output if all(type(i) is Item for i in output) else make_items(output)
+            if items and items[0].source is None and inputs:
+                if len(items) == len(inputs):
+                    for item, src in zip(items, inputs, strict=True):
+                        if item.source is None and item is not src:
+                            item.source = src
+                elif len(inputs) == 1:
+                    for item in items:
+                        if item.source is None and item is not inputs[0]:
+                            item.source = inputs[0]
+            outputs.append(items)
+        return outputs
+
+
+def as_node_error(exc: BaseException, node: str) -> NodeError:
+    """Wrap any exception from a node as a NodeError naming the node (n8n's NodeOperationError)."""
+    if isinstance(exc, NodeError):
+        if exc.node is None:
+            exc.node = node
+            exc.details["node"] = node
+        return exc
+    if isinstance(exc, FlowboxError):
+        return NodeError(exc.message, node=node)
+    text = str(exc) or type(exc).__name__
+    return NodeError(f"{type(exc).__name__}: {text}" if not isinstance(exc, (ValueError, TypeError)) else text,
+                     node=node)
