@@ -1,0 +1,65 @@
+"""Storage: the `Store` protocol, its records, and `open_store(url)` to pick an implementation.
+
+    store = open_store("sqlite:////var/lib/flowbox/flowbox.db")   # or a plain path
+    store = open_store("postgresql://user@host:5432/flowbox")     # needs flowbox[postgres]
+    await store.open()
+"""
+
+from __future__ import annotations
+
+import re
+
+from flowbox.errors import ConfigError
+from flowbox.store.base import (
+    EXECUTION_STATUSES,
+    ExecutionRecord,
+    NodeRun,
+    Page,
+    Store,
+    WorkflowRecord,
+    WorkflowVersion,
+    new_id,
+)
+
+__all__ = [
+    "EXECUTION_STATUSES",
+    "ExecutionRecord",
+    "NodeRun",
+    "Page",
+    "Store",
+    "WorkflowRecord",
+    "WorkflowVersion",
+    "new_id",
+    "open_store",
+]
+
+
+def open_store(url: str) -> Store:
+    """The Store for a database URL, not yet opened (call `await store.open()`).
+
+    `sqlite:///abs/path.db` or a plain file path gives a SqliteStore;
+    `postgresql://...` (or `postgres://...`) a PostgresStore, whose driver is imported
+    only then (ConfigError if psycopg is not installed).
+    """
+    if url.startswith(("postgresql://", "postgres://")):
+        try:
+            import psycopg  # noqa: F401
+        except ImportError as exc:
+            raise ConfigError("a postgresql:// database needs psycopg: pip install 'flowbox[postgres]'",
+                              url=url.split("@")[-1]) from exc
+        from flowbox.store.postgres import PostgresStore
+
+        return PostgresStore(url)
+    if url.startswith("sqlite:"):
+        path = url.removeprefix("sqlite:").removeprefix("//")
+        if re.match(r"/[A-Za-z]:[/\\]", path):  # sqlite:///C:/data/flowbox.db
+            path = path[1:]
+    elif re.match(r"[A-Za-z][A-Za-z0-9+.-]+://", url):
+        raise ConfigError(f"unsupported database URL scheme {url.split('://')[0]!r}: use sqlite:/// or postgresql://")
+    else:
+        path = url
+    if path in ("", ":memory:", "/:memory:"):
+        raise ConfigError(f"database URL {url!r} names no file")
+    from flowbox.store.sqlite import SqliteStore
+
+    return SqliteStore(path)

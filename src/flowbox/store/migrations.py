@@ -1,0 +1,135 @@
+"""The SQLite schema, as numbered sqlite-utils migrations (`0001_init`, `0002_...`).
+
+Migrations are recorded in sqlite-utils' `_sqlite_migrations` table under the set
+"flowbox". They only ever add: a schema is never reset or dropped. To add one, write
+`def m0002_what(db)` and append it to `MIGRATIONS`; its recorded name is `0002_what`.
+
+`apply_migrations(path)` runs at start, before serving. When nothing is pending (the
+usual case) it only uses the stdlib `sqlite3` module, because importing sqlite_utils
+costs more than the whole check.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flowbox.errors import StoreError
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+    from sqlite_utils.migrations import Migrations
+
+MIGRATION_SET = "flowbox"
+MIGRATIONS_TABLE = "_sqlite_migrations"
+
+
+def m0001_init(db: Database) -> None:
+    """Workflows (+ versions), executions (+ per-node runs) and variables."""
+    for sql in (
+        """CREATE TABLE workflows (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            data TEXT NOT NULL,
+            active INTEGER NOT NULL DEFAULT 0,
+            version INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL)""",
+        "CREATE INDEX idx_workflows_active ON workflows (active, id)",
+        """CREATE TABLE workflow_versions (
+            workflow_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            data TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (workflow_id, version))""",
+        """CREATE TABLE executions (
+            id TEXT PRIMARY KEY,
+            workflow_id TEXT,
+            status TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            started_at TEXT,
+            finished_at TEXT,
+            error TEXT,
+            last_node TEXT,
+            workflow_data TEXT,
+            input TEXT,
+            retry_of TEXT,
+            wait_till TEXT)""",
+        "CREATE INDEX idx_executions_workflow ON executions (workflow_id, id)",
+        "CREATE INDEX idx_executions_status ON executions (status, id)",
+        """CREATE TABLE execution_nodes (
+            execution_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            node TEXT NOT NULL,
+            run_index INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (execution_id, seq))""",
+        "CREATE TABLE variables (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ):
+        db.execute(sql)
+
+
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (m0001_init,)
+
+
+def migration_names() -> list[str]:
+    """The recorded names of every migration, in order (`m0001_init` -> `0001_init`)."""
+    return [fn.__name__.removeprefix("m") for fn in MIGRATIONS]
+
+
+def build_migrations() -> Migrations:
+    """The sqlite-utils `Migrations("flowbox")` set (imports sqlite_utils)."""
+    from sqlite_utils.migrations import Migrations
+
+    migrations = Migrations(MIGRATION_SET)
+    for fn, name in zip(MIGRATIONS, migration_names(), strict=True):
+        migrations(name=name)(fn)
+    return migrations
+
+
+def _applied(conn: sqlite3.Connection) -> set[str]:
+    """Names recorded for the flowbox set (empty on a fresh file)."""
+    found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                         [MIGRATIONS_TABLE]).fetchone()
+    if not found:
+        return set()
+    rows = conn.execute(f"SELECT name FROM {MIGRATIONS_TABLE} WHERE migration_set = ?", [MIGRATION_SET])
+    return {row[0] for row in rows}
+
+
+def apply_migrations(path: str | Path) -> list[str]:
+    """Enable WAL and apply pending migrations to the database at `path`; returns the names applied.
+
+    Raises `StoreError` if the file was migrated by a newer flowbox (unknown migration
+    names) or a migration fails (its changes are rolled back).
+    """
+    known = migration_names()
+    try:
+        conn = sqlite3.connect(path)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            applied = _applied(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open database {str(path)!r}: {exc}") from exc
+    unknown = sorted(applied - set(known))
+    if unknown:
+        raise StoreError(f"database {str(path)!r} has migrations this flowbox does not know "
+                         f"({', '.join(unknown)}); it was written by a newer version")
+    pending = [name for name in known if name not in applied]
+    if not pending:
+        return []
+
+    from sqlite_utils import Database
+
+    db = Database(path)
+    try:
+        build_migrations().apply(db)
+    except sqlite3.Error as exc:
+        raise StoreError(f"migrating {str(path)!r} failed: {exc}") from exc
+    finally:
+        db.close()
+    return pending

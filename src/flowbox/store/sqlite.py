@@ -1,0 +1,465 @@
+"""SqliteStore: the default Store, one SQLite file in WAL mode.
+
+`SqlStore` holds the Store logic in portable SQL (`?` placeholders); `SqliteStore` and
+`flowbox.store.postgres.PostgresStore` only supply connections, transactions and the
+encoding of JSON and timestamps, so both behave the same by construction.
+
+SQLite has one writer, as in datasette: a dedicated aiosqlite connection (its own
+thread) runs every write as `BEGIN IMMEDIATE ... COMMIT` under an `asyncio.Lock`,
+since all coroutines share it; a second connection serves reads, which WAL lets run
+beside a write. Every write is committed before its call returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiosqlite
+import orjson
+
+from flowbox.errors import Conflict, NotFound, StoreError
+from flowbox.store.base import (
+    EXECUTION_STATUSES,
+    ExecutionRecord,
+    NodeRun,
+    Page,
+    WorkflowRecord,
+    WorkflowVersion,
+    new_id,
+)
+from flowbox.store.migrations import apply_migrations
+
+Row = dict[str, Any]
+FINISHED = ("success", "error", "canceled", "crashed")
+_IN_FINISHED = "(" + ", ".join(f"'{s}'" for s in FINISHED) + ")"
+
+
+def utc(dt: datetime | None) -> datetime | None:
+    """`dt` as an aware UTC datetime (a naive one is taken to be UTC already)."""
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def iso(dt: datetime | None) -> str | None:
+    """ISO-8601 UTC text with microseconds, so stored times sort as text."""
+    value = utc(dt)
+    return value.isoformat(timespec="microseconds") if value else None
+
+
+def from_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+
+
+def encode_run(run: NodeRun) -> bytes:
+    """A NodeRun's payload (all but node and run_index, which have columns) as one orjson blob."""
+    return dumps({"outputs": run.outputs, "binary": run.binary, "paired": run.paired, "error": run.error,
+                  "started_at": iso(run.started_at), "finished_at": iso(run.finished_at), "source": run.source})
+
+
+def decode_run(node: str, run_index: int, blob: bytes) -> NodeRun:
+    d = orjson.loads(blob)
+    return NodeRun(node=node, run_index=run_index, outputs=d["outputs"], error=d.get("error"),
+                   started_at=from_iso(d.get("started_at")), finished_at=from_iso(d.get("finished_at")),
+                   binary=d.get("binary"), paired=d.get("paired"), source=d.get("source"))
+
+
+def _check_status(status: str) -> None:
+    if status not in EXECUTION_STATUSES:
+        raise ValueError(f"unknown execution status {status!r}")
+
+
+def _page(items: list[Any], limit: int) -> Page[Any]:
+    """`items` was fetched with `limit + 1` rows: the extra one says there is a next page."""
+    if len(items) > limit:
+        return Page(items[:limit], items[limit - 1].id)
+    return Page(items)
+
+
+class Db(Protocol):
+    """A connection as SqlStore sees it: SQL with `?` placeholders, rows as dicts."""
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement; returns the row count."""
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+
+
+class SqlStore:
+    """The Store logic shared by SqliteStore and PostgresStore.
+
+    Subclasses provide `_tx()` (a write transaction), `_read()` (a connection for
+    reads), the JSON and timestamp codecs and `_search_sql`.
+    """
+
+    _search_sql = "instr(lower(name), ?) > 0"
+
+    def _tx(self) -> Any:
+        """An async context manager yielding a `Db` inside one committed transaction."""
+        raise NotImplementedError
+
+    def _read(self) -> Any:
+        """An async context manager yielding a `Db` for reads."""
+        raise NotImplementedError
+
+    def _json(self, obj: Any) -> Any:
+        return None if obj is None else dumps(obj).decode()
+
+    def _from_json(self, value: Any) -> Any:
+        return None if value is None else orjson.loads(value)
+
+    def _time(self, dt: datetime | None) -> Any:
+        return iso(dt)
+
+    def _from_time(self, value: Any) -> datetime | None:
+        return from_iso(value)
+
+    # workflows
+
+    def _workflow(self, row: Row) -> WorkflowRecord:
+        return WorkflowRecord(id=row["id"], name=row["name"], data=self._from_json(row["data"]),
+                              active=bool(row["active"]), version=row["version"],
+                              created_at=self._from_time(row["created_at"]),
+                              updated_at=self._from_time(row["updated_at"]))
+
+    async def create_workflow(self, name: str, data: dict[str, Any], active: bool = False,
+                              id: str | None = None) -> WorkflowRecord:
+        """A new workflow at version 1; `data["name"]` is set to `name`. A taken `id` raises Conflict."""
+        record = WorkflowRecord(id=id or new_id(), name=name, data={**data, "name": name}, active=active,
+                                version=1, created_at=datetime.now(UTC))
+        record.updated_at = record.created_at
+        try:
+            async with self._tx() as db:
+                await db.execute(
+                    "INSERT INTO workflows (id, name, data, active, version, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, 1, ?, ?)",
+                    [record.id, name, self._json(record.data), active, self._time(record.created_at),
+                     self._time(record.created_at)])
+        except Conflict:
+            raise Conflict(f"workflow {record.id!r} already exists", id=record.id) from None
+        return record
+
+    async def update_workflow(self, id: str, *, name: str | None = None, data: dict[str, Any] | None = None,
+                              active: bool | None = None) -> WorkflowRecord:
+        """Change name, data and/or active. `data["name"]` always follows the name.
+
+        When the stored data changes (new data or a rename), `version` goes up by one and
+        the previous data is kept in `workflow_versions`.
+        """
+        now = datetime.now(UTC)
+        async with self._tx() as db:
+            rows = await db.fetch("SELECT * FROM workflows WHERE id = ?", [id])
+            if not rows:
+                raise NotFound("workflow", id)
+            old = self._workflow(rows[0])
+            new_name = old.name if name is None else name
+            new_data = {**(old.data if data is None else data), "name": new_name}
+            new = WorkflowRecord(id=id, name=new_name, data=new_data, active=old.active if active is None else active,
+                                 version=old.version, created_at=old.created_at, updated_at=now)
+            if new.data != old.data:
+                await db.execute("INSERT INTO workflow_versions (workflow_id, version, data, created_at)"
+                                 " VALUES (?, ?, ?, ?)", [id, old.version, self._json(old.data), self._time(now)])
+                new.version += 1
+            await db.execute("UPDATE workflows SET name = ?, data = ?, active = ?, version = ?, updated_at = ?"
+                             " WHERE id = ?", [new.name, self._json(new.data), new.active, new.version,
+                                               self._time(now), id])
+        return new
+
+    async def get_workflow(self, id: str) -> WorkflowRecord:
+        async with self._read() as db:
+            rows = await db.fetch("SELECT * FROM workflows WHERE id = ?", [id])
+        if not rows:
+            raise NotFound("workflow", id)
+        return self._workflow(rows[0])
+
+    async def list_workflows(self, *, search: str | None = None, active: bool | None = None,
+                             limit: int = 50, cursor: str | None = None) -> Page[WorkflowRecord]:
+        """Newest first; `search` matches part of the name, ignoring case."""
+        where, params = ["1 = 1"], []
+        if search:
+            where.append(self._search_sql)
+            params.append(search.lower())
+        if active is not None:
+            where.append("active = ?")
+            params.append(active)
+        if cursor:
+            where.append("id < ?")
+            params.append(cursor)
+        async with self._read() as db:
+            rows = await db.fetch(f"SELECT * FROM workflows WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
+                                  [*params, max(limit, 1) + 1])
+        return _page([self._workflow(row) for row in rows], max(limit, 1))
+
+    async def delete_workflow(self, id: str) -> None:
+        """Delete the workflow and its versions (its executions stay)."""
+        async with self._tx() as db:
+            if not await db.execute("DELETE FROM workflows WHERE id = ?", [id]):
+                raise NotFound("workflow", id)
+            await db.execute("DELETE FROM workflow_versions WHERE workflow_id = ?", [id])
+
+    async def list_versions(self, workflow_id: str) -> list[WorkflowVersion]:
+        """Previous versions, newest first (the current one is the workflow itself)."""
+        async with self._read() as db:
+            if not await db.fetch("SELECT id FROM workflows WHERE id = ?", [workflow_id]):
+                raise NotFound("workflow", workflow_id)
+            rows = await db.fetch("SELECT * FROM workflow_versions WHERE workflow_id = ? ORDER BY version DESC",
+                                  [workflow_id])
+        return [WorkflowVersion(workflow_id=workflow_id, version=row["version"], data=self._from_json(row["data"]),
+                                created_at=self._from_time(row["created_at"]) or datetime.now(UTC))
+                for row in rows]
+
+    # executions
+
+    def _execution(self, row: Row) -> ExecutionRecord:
+        return ExecutionRecord(
+            id=row["id"], workflow_id=row["workflow_id"], status=row["status"], mode=row["mode"],
+            started_at=self._from_time(row["started_at"]), finished_at=self._from_time(row["finished_at"]),
+            error=self._from_json(row["error"]), last_node=row["last_node"],
+            workflow_data=self._from_json(row["workflow_data"]), input=self._from_json(row["input"]),
+            retry_of=row["retry_of"], wait_till=self._from_time(row["wait_till"]))
+
+    async def create_execution(self, *, workflow_id: str | None, mode: str, status: str = "running",
+                               workflow_data: dict[str, Any] | None = None,
+                               input: list[dict[str, Any]] | None = None,
+                               retry_of: str | None = None) -> ExecutionRecord:
+        """A new execution; `started_at` is now when it starts as "running", else set when it goes running."""
+        _check_status(status)
+        record = ExecutionRecord(id=new_id(), workflow_id=workflow_id, status=status, mode=mode,
+                                 started_at=datetime.now(UTC) if status == "running" else None,
+                                 workflow_data=workflow_data, input=input, retry_of=retry_of)
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO executions (id, workflow_id, status, mode, started_at, workflow_data, input, retry_of)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [record.id, workflow_id, status, mode, self._time(record.started_at), self._json(workflow_data),
+                 self._json(input), retry_of])
+        return record
+
+    async def set_execution_status(self, id: str, status: str, *, wait_till: datetime | None = None) -> None:
+        """Set status and `wait_till`; "running" stamps `started_at`, a final status `finished_at` (once)."""
+        _check_status(status)
+        now = self._time(datetime.now(UTC))
+        sql, params = "UPDATE executions SET status = ?, wait_till = ?", [status, self._time(wait_till)]
+        if status == "running":
+            sql, params = sql + ", started_at = coalesce(started_at, ?)", [*params, now]
+        if status in FINISHED:
+            sql, params = sql + ", finished_at = coalesce(finished_at, ?)", [*params, now]
+        async with self._tx() as db:
+            if not await db.execute(sql + " WHERE id = ?", [*params, id]):
+                raise NotFound("execution", id)
+
+    async def append_node_run(self, execution_id: str, run: NodeRun) -> None:
+        """Store one node run after the previous ones and make it the execution's `last_node`."""
+        async with self._tx() as db:
+            if not await db.execute("UPDATE executions SET last_node = ? WHERE id = ?", [run.node, execution_id]):
+                raise NotFound("execution", execution_id)
+            await db.execute(
+                "INSERT INTO execution_nodes (execution_id, seq, node, run_index, data) VALUES"
+                " (?, (SELECT coalesce(max(seq) + 1, 0) FROM execution_nodes WHERE execution_id = ?), ?, ?, ?)",
+                [execution_id, execution_id, run.node, run.run_index, encode_run(run)])
+
+    async def finish_execution(self, id: str, status: str, *, error: dict[str, Any] | None = None,
+                               last_node: str | None = None) -> None:
+        """Set the final status, error and `finished_at`; clears `wait_till`."""
+        _check_status(status)
+        async with self._tx() as db:
+            if not await db.execute(
+                    "UPDATE executions SET status = ?, finished_at = ?, error = ?,"
+                    " last_node = coalesce(?, last_node), wait_till = NULL WHERE id = ?",
+                    [status, self._time(datetime.now(UTC)), self._json(error), last_node, id]):
+                raise NotFound("execution", id)
+
+    async def get_execution(self, id: str) -> ExecutionRecord:
+        async with self._read() as db:
+            rows = await db.fetch("SELECT * FROM executions WHERE id = ?", [id])
+            if not rows:
+                raise NotFound("execution", id)
+            runs = await db.fetch("SELECT node, run_index, data FROM execution_nodes WHERE execution_id = ?"
+                                  " ORDER BY seq", [id])
+        record = self._execution(rows[0])
+        for row in runs:
+            record.nodes.setdefault(row["node"], []).append(
+                decode_run(row["node"], row["run_index"], bytes(row["data"])))
+        return record
+
+    async def list_executions(self, *, workflow_id: str | None = None, status: str | None = None,
+                              limit: int = 50, cursor: str | None = None) -> Page[ExecutionRecord]:
+        """Newest first; without `nodes`."""
+        where, params = ["1 = 1"], []
+        if workflow_id is not None:
+            where.append("workflow_id = ?")
+            params.append(workflow_id)
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        if cursor:
+            where.append("id < ?")
+            params.append(cursor)
+        async with self._read() as db:
+            rows = await db.fetch(f"SELECT * FROM executions WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
+                                  [*params, max(limit, 1) + 1])
+        return _page([self._execution(row) for row in rows], max(limit, 1))
+
+    async def delete_execution(self, id: str) -> None:
+        async with self._tx() as db:
+            if not await db.execute("DELETE FROM executions WHERE id = ?", [id]):
+                raise NotFound("execution", id)
+            await db.execute("DELETE FROM execution_nodes WHERE execution_id = ?", [id])
+
+    async def prune_executions(self, *, older_than: datetime | None = None, keep: int | None = None) -> int:
+        """Delete finished executions (success, error, canceled, crashed) that finished before
+        `older_than` or are not among the newest `keep` executions (of any status); returns the count."""
+        conditions: list[str] = []
+        params: list[Any] = []
+        async with self._tx() as db:
+            if older_than is not None:
+                conditions.append("finished_at < ?")
+                params.append(self._time(older_than))
+            if keep is not None:
+                first_gone = await db.fetch("SELECT id FROM executions ORDER BY id DESC LIMIT 1 OFFSET ?",
+                                            [max(keep, 0)])
+                if first_gone:
+                    conditions.append("id <= ?")
+                    params.append(first_gone[0]["id"])
+            if not conditions:
+                return 0
+            rows = await db.fetch(f"DELETE FROM executions WHERE status IN {_IN_FINISHED}"
+                                  f" AND ({' OR '.join(conditions)}) RETURNING id", params)
+            ids = [row["id"] for row in rows]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                await db.execute(f"DELETE FROM execution_nodes WHERE execution_id IN ({', '.join('?' * len(chunk))})",
+                                 chunk)
+        return len(ids)
+
+    # variables
+
+    async def get_variables(self) -> dict[str, str]:
+        async with self._read() as db:
+            rows = await db.fetch("SELECT key, value FROM variables ORDER BY key")
+        return {row["key"]: row["value"] for row in rows}
+
+    async def set_variable(self, key: str, value: str) -> None:
+        async with self._tx() as db:
+            await db.execute("INSERT INTO variables (key, value) VALUES (?, ?)"
+                             " ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value])
+
+    async def delete_variable(self, key: str) -> None:
+        async with self._tx() as db:
+            if not await db.execute("DELETE FROM variables WHERE key = ?", [key]):
+                raise NotFound("variable", key)
+
+    async def __aenter__(self) -> SqlStore:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+
+class _SqliteDb:
+    """An aiosqlite connection as a `Db`."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        cursor = await self.conn.execute(sql, params)
+        return cursor.rowcount
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return list(await self.conn.execute_fetchall(sql, params))
+
+
+def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
+    return {col[0]: value for col, value in zip(cursor.description, row, strict=True)}
+
+
+def _lower(value: str | None) -> str | None:
+    return value.lower() if isinstance(value, str) else value
+
+
+class SqliteStore(SqlStore):
+    """The Store in one SQLite file (created with its folder if missing)."""
+
+    _search_sql = "instr(flowbox_lower(name), ?) > 0"  # SQLite's lower() only folds ASCII
+
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 5000) -> None:
+        if str(path) in ("", ":memory:"):
+            raise StoreError("SqliteStore needs a file path (it opens the file more than once)")
+        self.path = Path(path)
+        self.busy_timeout_ms = busy_timeout_ms
+        self._writer: _SqliteDb | None = None
+        self._reader: _SqliteDb | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        """Create the folder, apply pending migrations (WAL on) and open the writer and reader."""
+        if self._writer is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(apply_migrations, self.path)
+        self._writer = _SqliteDb(await self._connect())
+        self._reader = _SqliteDb(await self._connect())
+
+    async def _connect(self) -> aiosqlite.Connection:
+        try:
+            conn = await aiosqlite.connect(self.path, isolation_level=None)
+            conn.row_factory = _dict_row
+            await conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.create_function("flowbox_lower", 1, _lower, deterministic=True)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {str(self.path)!r}: {exc}") from exc
+        return conn
+
+    async def close(self) -> None:
+        for db in (self._writer, self._reader):
+            if db is not None:
+                await db.conn.close()
+        self._writer = self._reader = None
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[Db]:
+        if self._writer is None:
+            raise StoreError("store is not open")
+        db = self._writer
+        try:
+            async with self._lock:
+                await db.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                    await db.conn.execute("COMMIT")
+                except BaseException:
+                    if db.conn.in_transaction:
+                        await db.conn.execute("ROLLBACK")
+                    raise
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(str(exc)) from exc
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[Db]:
+        if self._reader is None:
+            raise StoreError("store is not open")
+        try:
+            yield self._reader
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
