@@ -1,7 +1,5 @@
 """Code: run Python on the items, isolated in a worker process (time and memory limits)."""
 
-from typing import Any
-
 from flowbox.node import Context, Item, Param, node
 
 EXAMPLE = """# `items` is the list of the input items' json; return a list of dicts
@@ -20,24 +18,18 @@ return [{**item, "seen": True} for item in items]
       ])
 async def code(ctx: Context, items: list[Item]) -> list[list[Item]]:
     mode = ctx.param("mode")
-    source = ctx.raw_param("code") or ""
-    results = await ctx.run_code(source, mode, items, float(ctx.param("timeout") or 30))
+    results = await ctx.run_code(ctx.raw_param("code") or "", mode, items, float(ctx.param("timeout") or 30))
+    logs = getattr(results, "logs", "")
+    if logs:
+        ctx.log(logs.rstrip())
     out: list[Item] = []
-    for i, value in enumerate(results):
-        if value is None:
-            continue
-        if isinstance(value, dict) and isinstance(value.get("json"), dict) and set(value) <= {"json", "binary"}:
-            data, binary = value["json"], value.get("binary")
-        elif isinstance(value, dict):
-            data, binary = value, None
-        else:
-            raise ctx.error(f"the code returned {type(value).__name__} {value!r:.60} where an object was expected")
-        source = _source(items, i, mode, len(results))
-        out.append(Item(data, binary or (source.binary if source and mode == "eachItem" else None), source))
+    for i, result in enumerate(results):
+        paired = result.get("pairedItem")
+        if paired is None and len(results) == len(items):
+            paired = i
+        if paired is None and len(items) == 1:
+            paired = 0
+        source = items[paired] if isinstance(paired, int) and 0 <= paired < len(items) else None
+        binary = result.get("binary") or (source.binary if source is not None and mode == "eachItem" else None)
+        out.append(Item(result["json"], binary, source))
     return [out]
-
-
-def _source(items: list[Item], i: int, mode: str, n: int) -> Any:
-    if mode == "eachItem" or n == len(items):
-        return items[i] if i < len(items) else None
-    return items[0] if len(items) == 1 else None

@@ -20,11 +20,12 @@ async def set_fields(ctx: Context, items: list[Item]) -> list[list[Item]]:
         fields = ctx.param("fields", i) or {}
         if not isinstance(fields, dict):
             raise ctx.error(f"parameter 'fields' must be an object of path -> value, got {type(fields).__name__}", i)
-        data = {} if keep_only else item.json
-        if not fields and not keep_only and not remove:
-            data = dict(data)
+        data = {} if keep_only else dict(item.json)
         for path, value in fields.items():
-            data = set_path(data, path, value) if "." in path else {**data, path: value}
+            if "." in path and path not in data:
+                data = set_path(data, path, value)
+            else:
+                data[path] = value
         for path in remove:
             data = remove_path(data, path)
         out.append(item.derive(data))

@@ -48,9 +48,13 @@ async def _with_store(data_dir: str | None, work: Callable[[Any, Any], Awaitable
 
 
 def _dump(value: Any) -> str:
+    return _dump_bytes(value).decode()
+
+
+def _dump_bytes(value: Any) -> bytes:
     import orjson
 
-    return orjson.dumps(value, default=_jsonable).decode()
+    return orjson.dumps(value, default=_jsonable)
 
 
 def _jsonable(value: Any) -> Any:
@@ -120,7 +124,9 @@ def run(workflow: str, input_json: str | None, input_file: str | None, as_json: 
 
     result = asyncio.run(_with_store(data_dir, work))
     if as_json:
-        sys.stdout.write(_dump(result.to_json()) + "\n")
+        sys.stdout.flush()
+        sys.stdout.buffer.write(_dump_bytes(result.to_json()) + b"\n")
+        sys.stdout.flush()
     else:
         _summary(result)
     if result.status != "success":
@@ -268,6 +274,12 @@ def nodes(as_json: bool, data_dir: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the click group and maps flowbox errors to exit codes."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--flowbox-code-worker"]:  # the frozen binary re-enters itself as a code worker
+        from flowbox.engine.codebox import serve_worker
+
+        serve_worker()
+        return
     try:
         cli.main(args=argv, prog_name="flowbox", standalone_mode=False)
     except click.exceptions.Abort:

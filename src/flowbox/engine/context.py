@@ -14,7 +14,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from flowbox.engine.expressions import SandboxViolation, Value, allow_attributes, base_namespace, compile_value
+from flowbox.engine.expressions import (
+    SandboxViolation,
+    Value,
+    allow_attributes,
+    base_namespace,
+    compile_value,
+)
 from flowbox.errors import NodeError
 from flowbox.node import Item, NodeSpec
 
@@ -170,10 +176,7 @@ class NodeContext:
         value = self._values.get(name)
         if value is None:
             value = self._values[name] = compile_value(self._params.get(name), node=self.node_name, parameter=name)
-        if value.fn is None:
-            result = value.const
-        else:
-            result = value.fn(self.namespace(i))
+        result = value.const if value.fn is None else value.fn(self.namespace(i))
         return default if result is None else result
 
     def has_expressions(self, name: str) -> bool:

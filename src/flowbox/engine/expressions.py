@@ -24,6 +24,7 @@ import ctypes
 import datetime as dt
 import json
 import math
+import operator
 import os
 import re
 import threading
@@ -139,6 +140,8 @@ def safe_attr(obj: Any, name: str) -> Any:
             return value
         if name in _SAFE_TYPES[dict]:
             return getattr(obj, name)
+        if name in _MUTATORS and hasattr(dict, name):
+            raise SandboxViolation(f"dict.{name} is not available in expressions (they cannot change data)")
         return None
     allowed = _SAFE_TYPES.get(cls)
     if allowed is None:
@@ -153,6 +156,8 @@ def safe_attr(obj: Any, name: str) -> Any:
     if name not in allowed:
         if name.startswith("_"):
             raise SandboxViolation(f"attribute '{name}' is not allowed (names starting with '_' are private)")
+        if name in _MUTATORS:
+            raise SandboxViolation(f"{cls.__name__}.{name} is not available in expressions (they cannot change data)")
         raise SandboxViolation(f"attribute '{name}' of {cls.__name__} is not available in expressions")
     if cls is str and name in _GUARDED_STR:
         return _GUARDED_STR[name](obj)
@@ -176,24 +181,26 @@ def safe_item(obj: Any, key: Any) -> Any:
     return obj[key]
 
 
-def _int_bits(value: Any) -> int:
-    return abs(value).bit_length() if isinstance(value, int) else 0
+_SEQ = (str, bytes, list, tuple)
 
 
 def safe_op(op: str, a: Any, b: Any) -> Any:
     """Binary `+ * ** << %` with size checks made before the result is built."""
+    ta, tb = type(a), type(b)
+    if (ta is float and (tb is float or tb is int)) or (tb is float and ta is int):
+        return _FLOAT_OPS[op](a, b)
     if op == "+":
-        if isinstance(a, (str, bytes, list, tuple)) and isinstance(b, (str, bytes, list, tuple)) and (
-                len(a) + len(b) > MAX_LEN):
+        if isinstance(a, _SEQ) and isinstance(b, _SEQ) and len(a) + len(b) > MAX_LEN:
             raise SandboxViolation(f"result too large ({len(a) + len(b):,} > {MAX_LEN:,} elements)")
         return a + b
     if op == "*":
+        if ta is int and tb is int:
+            if a.bit_length() + b.bit_length() > MAX_INT_BITS:
+                raise SandboxViolation("integer result too large")
+            return a * b
         seq, n = (a, b) if isinstance(b, int) else (b, a)
-        if isinstance(seq, (str, bytes, list, tuple)) and isinstance(n, int):
-            if len(seq) * n > MAX_LEN:
-                raise SandboxViolation(f"result too large ({len(seq) * n:,} > {MAX_LEN:,} elements)")
-        elif isinstance(a, int) and isinstance(b, int) and _int_bits(a) + _int_bits(b) > MAX_INT_BITS:
-            raise SandboxViolation("integer result too large")
+        if isinstance(seq, _SEQ) and isinstance(n, int) and len(seq) * n > MAX_LEN:
+            raise SandboxViolation(f"result too large ({len(seq) * n:,} > {MAX_LEN:,} elements)")
         return a * b
     if op == "**":
         if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1 and (
@@ -201,7 +208,7 @@ def safe_op(op: str, a: Any, b: Any) -> Any:
             raise SandboxViolation(f"integer result too large ({a} ** {b})")
         return a ** b
     if op == "<<":
-        if isinstance(a, int) and isinstance(b, int) and _int_bits(a) + b > MAX_INT_BITS:
+        if isinstance(a, int) and isinstance(b, int) and a.bit_length() + b > MAX_INT_BITS:
             raise SandboxViolation("integer result too large")
         return a << b
     if op == "%":
@@ -209,6 +216,9 @@ def safe_op(op: str, a: Any, b: Any) -> Any:
             raise SandboxViolation("%-format width too large")
         return _checked_len(a % b)
     raise SandboxViolation(f"operator {op} not supported")
+
+
+_FLOAT_OPS = {"+": operator.add, "*": operator.mul, "**": operator.pow, "<<": operator.lshift, "%": operator.mod}
 
 
 def safe_range(*args: Any) -> range:
@@ -295,12 +305,12 @@ class _Rewriter(ast.NodeTransformer):
         return super().generic_visit(node)
 
     def visit_Name(self, node: ast.Name) -> ast.AST:
-        if node.id.startswith("_") and not node.id.startswith(_HIDDEN):
+        if node.id.startswith("_") and node.id != "_" and not node.id.startswith(_HIDDEN):
             raise SandboxViolation(f"name '{node.id}' is not allowed (names starting with '_' are private)")
         return node
 
     def visit_arg(self, node: ast.arg) -> ast.AST:
-        if node.arg.startswith("_"):
+        if node.arg.startswith("_") and node.arg != "_":
             raise SandboxViolation(f"name '{node.arg}' is not allowed (names starting with '_' are private)")
         return node
 
@@ -365,65 +375,109 @@ def compile_expression(source: str) -> Any:
 
 # ---------------------------------------------------------------- time limit
 
+class _Slot:
+    """Per-thread evaluation state the watchdog samples: a counter and an 'active' flag."""
+
+    __slots__ = ("seq", "active", "firing", "fired", "tid", "timeout")
+
+    def __init__(self, tid: int) -> None:
+        self.seq = 0
+        self.active = False
+        self.firing = False
+        self.fired = False
+        self.tid = tid
+        self.timeout = TIMEOUT
+
+
 class _Watchdog:
-    """One daemon thread that interrupts evaluations running past their deadline."""
+    """One daemon thread that interrupts an evaluation running past its time limit.
+
+    Evaluations only bump a counter and set a flag (no clock, no lock: this is the hot
+    path). Every 50 ms the watchdog samples each thread; an evaluation seen active with
+    the same counter for longer than its limit gets `ExpressionTimeout` raised inside it.
+    The `firing` handshake under `lock` makes sure an interrupt never lands after the
+    evaluation has returned.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.deadlines: dict[int, float] = {}
-        self.fired: set[int] = set()
+        self.slots: dict[int, _Slot] = {}
+        self.local = threading.local()
         self.thread: threading.Thread | None = None
 
-    def start(self, timeout: float) -> int:
-        tid = threading.get_ident()
-        self.deadlines[tid] = time.monotonic() + timeout
-        if self.thread is None:
+    def slot(self) -> _Slot:
+        try:
+            return self.local.slot
+        except AttributeError:
+            slot = self.local.slot = _Slot(threading.get_ident())
             with self.lock:
+                self.slots[slot.tid] = slot
                 if self.thread is None:
                     self.thread = threading.Thread(target=self._loop, name="flowbox-expr-watchdog", daemon=True)
                     self.thread.start()
-        return tid
+            return slot
 
-    def stop(self, tid: int) -> bool:
-        """Clear the deadline; True when the watchdog fired (a pending interrupt is cancelled)."""
+    def finish(self, slot: _Slot) -> bool:
+        """Slow path after an evaluation the watchdog looked at; True when it interrupted it.
+
+        Cancels an interrupt that is still pending, so it cannot land in later code.
+        """
         with self.lock:
-            self.deadlines.pop(tid, None)
-            if tid in self.fired:
-                self.fired.discard(tid)
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(tid), None)
-                return True
-        return False
+            fired = slot.fired
+            slot.fired = False
+            if fired:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(slot.tid), None)
+            return fired
 
     def _loop(self) -> None:
+        seen: dict[int, tuple[int, float]] = {}
         while True:
             time.sleep(0.05)
-            if not self.deadlines:
-                continue
             now = time.monotonic()
-            with self.lock:
-                for tid, deadline in list(self.deadlines.items()):
-                    if now > deadline and tid not in self.fired:
-                        self.fired.add(tid)
-                        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(tid),
+            for slot in list(self.slots.values()):
+                if not slot.active:
+                    seen.pop(slot.tid, None)
+                    continue
+                seq, since = seen.get(slot.tid, (-1, now))
+                if seq != slot.seq:
+                    seen[slot.tid] = (slot.seq, now)
+                    continue
+                if now - since < slot.timeout:
+                    continue
+                with self.lock:
+                    slot.firing = True
+                    if slot.active and slot.seq == seq and not slot.fired:
+                        slot.fired = True
+                        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(slot.tid),
                                                                    ctypes.py_object(ExpressionTimeout))
+                    slot.firing = False
+                seen.pop(slot.tid, None)
 
 
 _watchdog = _Watchdog()
 
 
 def evaluate(code: Any, namespace: dict[str, Any], timeout: float = TIMEOUT) -> Any:
-    """Run compiled expression `code` in `namespace` under the time limit."""
-    tid = _watchdog.start(timeout)
-    fired = False
+    """Run compiled expression `code` in `namespace` under the time limit.
+
+    Hot path: a counter and a flag; the lock is only taken when the watchdog acted.
+    """
+    slot = _watchdog.slot()
+    if slot.fired:
+        _watchdog.finish(slot)  # left over from an interrupt that landed outside this function
+    slot.timeout = timeout
+    slot.seq += 1
+    slot.active = True
     try:
         try:
             result = eval(code, namespace)  # noqa: S307 - checked and rewritten by compile_expression
         finally:
-            fired = _watchdog.stop(tid)
+            slot.active = False
+        if (slot.firing or slot.fired) and _watchdog.finish(slot):
+            raise ExpressionTimeout
     except ExpressionTimeout:
-        fired = True
-    if fired:
-        raise ExpressionTimeout(f"expression ran longer than {timeout:g} s")
+        _watchdog.finish(slot)
+        raise ExpressionTimeout(f"expression ran longer than {timeout:g} s") from None
     return _checked_len(result)
 
 
@@ -586,7 +640,9 @@ def _render_checked(template: Template, node: str, path: str, namespace: dict[st
 def _expression_error(exc: BaseException, node: str, path: str, expression: str) -> ExpressionError:
     if isinstance(exc, SyntaxError):
         reason = f"syntax error: {exc.msg}"
-    elif isinstance(exc, (SandboxViolation, ExpressionTimeout)):
+    elif isinstance(exc, ExpressionTimeout):
+        reason = str(exc) or f"expression ran longer than {TIMEOUT:g} s"
+    elif isinstance(exc, SandboxViolation):
         reason = str(exc)
     elif isinstance(exc, NameError):
         reason = str(exc).replace("_S_", "$")

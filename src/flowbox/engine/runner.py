@@ -47,6 +47,9 @@ class RunData:
     finished_at: dt.datetime | None = None
     source: str | None = None
 
+    def __repr__(self) -> str:  # short: asyncio may repr a finished task's result
+        return f"RunData({self.node!r}, run {self.run_index}, {[len(o) for o in self.outputs]} items)"
+
     def outputs_json(self) -> list[list[dict[str, Any]]]:
         return [[item.json for item in output] for output in self.outputs]
 
@@ -62,6 +65,9 @@ class ExecutionResult:
     last_node: str | None = None
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
+
+    def __repr__(self) -> str:  # short: asyncio may repr a finished task's result
+        return f"ExecutionResult({self.status!r}, id={self.execution_id!r}, last_node={self.last_node!r})"
 
     def last_output(self) -> list[Item]:
         """Items of output 0 of the last node that ran (what executeWorkflow returns)."""
