@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import json
 import re
@@ -17,7 +18,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from flowbox.errors import FlowboxError
+from flowbox.errors import FlowboxError, NodeError
 from flowbox.node import Context, Item, Param, node
 
 CONCURRENCY = 10
@@ -31,7 +32,7 @@ class RequestFailed(Exception):
 
 
 @node(
-    type="httpRequest", display_name="HTTP Request", group="core", icon="globe",
+    type="httpRequest", display_name="HTTP Request", group="integration", icon="globe",
     description="Make an HTTP request per item and output the response",
     credentials=AUTH_TYPES,
     params=[
@@ -66,7 +67,7 @@ class RequestFailed(Exception):
 async def http_request(ctx: Context, items: list[Item]) -> list[list[Item]]:
     """Send each item's request; route failures by the node's onError setting."""
     on_error = getattr(ctx, "on_error", "stop")
-    results: list[list[Item] | str | None] = [None] * len(items)
+    results: list[list[Item] | Exception | None] = [None] * len(items)
     credentials: dict[str, asyncio.Future[dict[str, Any]]] = {}
     next_index = 0
     failed = False
@@ -79,7 +80,7 @@ async def http_request(ctx: Context, items: list[Item]) -> list[list[Item]]:
             try:
                 results[i] = await _request(ctx, items[i], i, credentials)
             except Exception as exc:  # one item failing must not stop the others' requests
-                results[i] = _message(exc)
+                results[i] = exc
                 failed = True
 
     await asyncio.gather(*(worker() for _ in range(min(CONCURRENCY, len(items)))))
@@ -88,13 +89,18 @@ async def http_request(ctx: Context, items: list[Item]) -> list[list[Item]]:
     for i, result in enumerate(results):
         if isinstance(result, list):
             ok.extend(result)
-        elif isinstance(result, str):
+        elif isinstance(result, Exception):
+            message = _message(result)
             if on_error == "continue":
-                ok.append(items[i].derive({"error": result}, binary=None))
+                ok.append(items[i].derive({"error": message}, binary=None))
             elif on_error == "errorOutput":
-                errors.append(items[i].derive({**items[i].json, "error": result}))
+                errors.append(items[i].derive({**items[i].json, "error": message}))
+            elif isinstance(result, NodeError):  # an expression error keeps its type and details
+                if result.item_index is None:
+                    result.item_index = result.details["itemIndex"] = i
+                raise result
             else:
-                raise ctx.error(result, item_index=i)
+                raise ctx.error(message, item_index=i)
     return [ok, errors] if on_error == "errorOutput" else [ok]
 
 
@@ -123,18 +129,24 @@ async def _request(ctx: Context, item: Item, i: int,
     timeout = httpx.Timeout(seconds if seconds > 0 else None)
     retries = int(ctx.param("retries", i) or 0)
     where = f"{method} {url}"
+    params = {k: v if isinstance(v, list) else _text(v) for k, v in query.items()}
+    try:  # merged by hand: httpx's params= would replace a query string written in the URL
+        target = httpx.URL(url).copy_merge_params(params)
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise RequestFailed(f"invalid URL {url!r}: {exc}") from None
     response = None
     for attempt in range(retries + 1):
         last = attempt == retries
         try:
-            response = await ctx.http.request(method, url, params=query, headers=headers, content=content,
+            response = await ctx.http.request(method, target, headers=headers, content=content,
                                               data=form, timeout=timeout)
         except httpx.TimeoutException:
             if last:
                 raise RequestFailed(f"{where}: no response within {seconds:g} s (timeout)") from None
         except httpx.TransportError as exc:
             if last:
-                raise RequestFailed(f"{where}: could not connect: {exc or type(exc).__name__}") from None
+                what = "could not connect" if isinstance(exc, httpx.ConnectError) else "the request failed"
+                raise RequestFailed(f"{where}: {what}: {exc or type(exc).__name__}") from None
         except (httpx.InvalidURL, httpx.HTTPError) as exc:
             raise RequestFailed(f"{where}: {exc}") from None
         else:
@@ -304,10 +316,8 @@ def _retry_wait(response: Any, attempt: int) -> float:
         try:
             wait = float(header)
         except ValueError:
-            try:
+            with contextlib.suppress(TypeError, ValueError):  # naive or malformed date: keep the backoff
                 wait = (parsedate_to_datetime(header) - dt.datetime.now(dt.UTC)).total_seconds()
-            except (TypeError, ValueError):
-                pass
     return max(0.0, min(wait, MAX_RETRY_WAIT))
 
 

@@ -82,8 +82,10 @@ def _read_input(input_json: str | None, input_file: str | None) -> Any:
             raise UsageError(f"--input-file: cannot read {input_file}: {exc.strerror}") from None
     if text is None:
         return None
+    import orjson
+
     try:
-        return json.loads(text)
+        return orjson.loads(text)
     except ValueError as exc:
         raise UsageError(f"--input is not valid JSON: {exc}") from None
 

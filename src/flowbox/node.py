@@ -57,6 +57,9 @@ class Item:
 
 def make_items(values: Iterable[Any], source: Item | None = None) -> list[Item]:
     """Items from plain dicts or n8n-style `{"json": ..}` dicts (anything else is refused)."""
+    values = values if isinstance(values, list) else list(values)
+    if all(type(v) is dict and "json" not in v for v in values):
+        return [Item(v, None, source) for v in values]
     out = []
     for value in values:
         if isinstance(value, Item):
@@ -213,6 +216,7 @@ class Context(Protocol):
     run_index: int
     state: dict[str, Any]
     timezone: str
+    on_error: str          # "stop" | "continue" | "errorOutput": how failing items are handled
     continue_on_fail: bool
 
     def param(self, name: str, i: int = 0, default: Any = None) -> Any: ...
@@ -224,7 +228,8 @@ class Context(Protocol):
     @property
     def http(self) -> Any: ...
 
-    async def credential(self, type_: str) -> dict[str, Any] | None: ...
+    async def credential(self, type_: str) -> dict[str, Any] | None:
+        """The decrypted credential of this type the node names, or None when it names none."""
 
     async def run_workflow(self, ref: str, items: list[Item]) -> list[Item]: ...
 

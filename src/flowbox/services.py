@@ -7,6 +7,7 @@ leaves a record of how far it got.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -27,13 +28,20 @@ def to_node_run(run: RunData) -> NodeRun:
         binary = [[item.binary for item in output] for output in run.outputs]
     paired = None
     inputs = run.inputs[0] if run.inputs else []
-    if inputs and any(item.source is not None for output in run.outputs for item in output):
-        position = {id(item): i for i, item in enumerate(inputs)}
-        paired = [[position.get(id(item.source)) if item.source is not None else position.get(id(item))
-                   for item in output] for output in run.outputs]
+    if inputs and any(output for output in run.outputs):
+        paired = [_paired_indexes(output, inputs) for output in run.outputs]
     return NodeRun(node=run.node, run_index=run.run_index, outputs=outputs, error=run.error,
                    started_at=run.started_at, finished_at=run.finished_at, binary=binary, paired=paired,
                    source=run.source)
+
+
+def _paired_indexes(output: list[Item], inputs: list[Item]) -> list[int | None] | None:
+    """For each output item, the index of the input item it came from; None when item k came from input k."""
+    if len(output) == len(inputs) and all(o.source is i or o is i for o, i in zip(output, inputs, strict=True)):
+        return None
+    position = {id(item): i for i, item in enumerate(inputs)}
+    return [position.get(id(item.source if item.source is not None and id(item) not in position else item))
+            for item in output]
 
 
 def parse_input(value: Any) -> list[Item]:
@@ -84,6 +92,7 @@ async def execute(store: Store | None, workflow: Workflow, items: list[Item], *,
                   base_dir: Path | None = None) -> ExecutionResult:
     """Run `workflow` with `items`, recording the execution in `store` when `save` is true."""
     save = save and store is not None and workflow.settings.get("saveExecutionProgress", True) is not False
+    own_services = services is None
     if services is None:
         variables = await store.get_variables() if store is not None else {}
         services = engine_services(store, variables, base_dir, save)
@@ -97,22 +106,31 @@ async def execute(store: Store | None, workflow: Workflow, items: list[Item], *,
                                               input=[i.json for i in items] or None)
         runner.execution_id = record.id
 
+    writes: list[asyncio.Task[None]] = []
+
     async def node_finished(run: RunData) -> None:
         if record is not None:
-            await store.append_node_run(record.id, to_node_run(run))  # type: ignore[union-attr]
+            # written by the store's own thread while the next node computes; the store
+            # keeps the order, and every write is awaited before the execution finishes
+            writes.append(asyncio.ensure_future(store.append_node_run(record.id, to_node_run(run))))  # type: ignore[union-attr]
         if on_node_run is not None:
             await on_node_run(run)
 
     runner.on_node_run = node_finished
     try:
         result = await runner.run(items)
+        await asyncio.gather(*writes)
     except BaseException as exc:
+        await asyncio.gather(*writes, return_exceptions=True)
         if record is not None:
             message = f"{type(exc).__name__}: {exc}" if not isinstance(exc, KeyboardInterrupt) else "interrupted"
             await store.finish_execution(record.id, "crashed",  # type: ignore[union-attr]
                                          error={"node": runner.last_node, "message": message},
                                          last_node=runner.last_node)
         raise
+    finally:
+        if own_services:
+            await services.close()
     if record is not None:
         await store.finish_execution(record.id, result.status, error=result.error,  # type: ignore[union-attr]
                                      last_node=result.last_node)

@@ -52,6 +52,7 @@ class SandboxViolation(Exception):
 # ---------------------------------------------------------------- safe attribute table
 
 _SAFE_TYPES: dict[type, frozenset[str]] = {}
+_SIZED = frozenset({str, bytes, list, tuple})
 
 
 def allow_attributes(cls: type, names: set[str] | frozenset[str]) -> None:
@@ -80,7 +81,7 @@ _CLASS_ATTRS = {
 
 
 def _checked_len(value: Any) -> Any:
-    if isinstance(value, (str, bytes, list, tuple)) and len(value) > MAX_LEN:
+    if type(value) in _SIZED and len(value) > MAX_LEN:
         raise SandboxViolation(f"result too large ({len(value):,} > {MAX_LEN:,} elements)")
     return value
 
@@ -309,6 +310,12 @@ class _Rewriter(ast.NodeTransformer):
             raise SandboxViolation(f"name '{node.id}' is not allowed (names starting with '_' are private)")
         return node
 
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> ast.AST:
+        if node.target.id.startswith("_"):
+            raise SandboxViolation(f"cannot assign to '{node.target.id.replace('_S_', '$')}'")
+        node.value = self.visit(node.value)
+        return node
+
     def visit_arg(self, node: ast.arg) -> ast.AST:
         if node.arg.startswith("_") and node.arg != "_":
             raise SandboxViolation(f"name '{node.arg}' is not allowed (names starting with '_' are private)")
@@ -321,6 +328,10 @@ class _Rewriter(ast.NodeTransformer):
             raise SandboxViolation(f"str.{node.attr} is not available in expressions; use an f-string or +")
         if not isinstance(node.ctx, ast.Load):
             raise SandboxViolation("assigning attributes is not allowed")
+        if isinstance(node.value, ast.Name) and node.value.id == "_S_json" and not hasattr(dict, node.attr):
+            # $json is always a dict: `$json.key` is `$json.get("key")` (the hot path of most workflows)
+            return ast.copy_location(ast.Call(ast.Attribute(node.value, "get", ast.Load()),
+                                              [ast.Constant(node.attr)], []), node)
         value = self.visit(node.value)
         return ast.copy_location(
             ast.Call(ast.Name("_G_attr", ast.Load()), [value, ast.Constant(node.attr)], []), node)
@@ -362,15 +373,20 @@ class _Rewriter(ast.NodeTransformer):
         return node
 
 
-@lru_cache(maxsize=4096)
-def compile_expression(source: str) -> Any:
-    """Parse, check and compile the inside of one `{{ }}`; raises SandboxViolation or SyntaxError."""
+def parse_expression(source: str) -> ast.expr:
+    """Parse and check the inside of one `{{ }}` into a rewritten AST; raises SandboxViolation or SyntaxError."""
     text = rewrite_dollars(source.strip())
     if not text:
         raise SyntaxError("empty expression")
     tree = ast.parse(text, mode="eval")
-    tree = ast.fix_missing_locations(_Rewriter().visit(tree))
-    return compile(tree, "<expression>", "eval")
+    return _Rewriter().visit(tree).body
+
+
+@lru_cache(maxsize=4096)
+def compile_expression(source: str) -> Any:
+    """Parse, check and compile the inside of one `{{ }}` on its own."""
+    tree = ast.Expression(parse_expression(source))
+    return compile(ast.fix_missing_locations(tree), "<expression>", "eval")
 
 
 # ---------------------------------------------------------------- time limit
@@ -483,7 +499,8 @@ def evaluate(code: Any, namespace: dict[str, Any], timeout: float = TIMEOUT) -> 
 
 def base_namespace() -> dict[str, Any]:
     """A fresh globals dict with the guards and safe builtins; callers add the `$` names."""
-    return {"__builtins__": SAFE_BUILTINS, "_G_attr": safe_attr, "_G_item": safe_item, "_G_op": safe_op}
+    return {"__builtins__": SAFE_BUILTINS, "_G_attr": safe_attr, "_G_item": safe_item, "_G_op": safe_op,
+            "_G_text": _text}
 
 
 # ---------------------------------------------------------------- templates
@@ -545,42 +562,10 @@ def to_text(value: Any) -> str:
     return str(value)
 
 
-class Template:
-    """A compiled template string: `render(namespace)` evaluates it for one item."""
-
-    __slots__ = ("parts", "single", "source")
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        raw = split_template(source)
-        self.parts: list[str | tuple[str, Any]] = []
-        for part in raw:
-            if isinstance(part, tuple):
-                self.parts.append((part[0].strip(), None))
-            else:
-                self.parts.append(part)
-        exprs = [p for p in self.parts if isinstance(p, tuple)]
-        self.single = len(exprs) == 1 and all(isinstance(p, tuple) or not p.strip() for p in self.parts)
-
-    def codes(self) -> None:
-        """Compile every expression (raises SandboxViolation/SyntaxError with the expression)."""
-        self.parts = [(p[0], compile_expression(p[0])) if isinstance(p, tuple) else p for p in self.parts]
-
-    def render(self, namespace: dict[str, Any]) -> Any:
-        if self.single:
-            for part in self.parts:
-                if isinstance(part, tuple):
-                    return evaluate(part[1], namespace)
-        out = []
-        for part in self.parts:
-            out.append(to_text(evaluate(part[1], namespace)) if isinstance(part, tuple) else part)
-        return _checked_len("".join(out))
-
-
 class Value:
     """A parameter value compiled once: constants stay as they are, templates evaluate per item."""
 
-    __slots__ = ("const", "fn", "templates")
+    __slots__ = ("const", "fn")
 
     def __init__(self, const: Any = None, fn: Callable[[dict[str, Any]], Any] | None = None) -> None:
         self.const = const
@@ -591,50 +576,88 @@ class Value:
 
 
 def compile_value(value: Any, *, node: str, parameter: str) -> Value:
-    """Compile a parameter value (str, or a list/dict with strings nested inside) once."""
-    fn = _compile(value, node, parameter)
-    return Value(const=value) if fn is None else Value(fn=fn)
+    """Compile a parameter value (str, or a list/dict with strings nested inside) once.
+
+    Every template inside the value becomes part of ONE Python expression (a text
+    template is an f-string), so evaluating the parameter for an item is one `eval`.
+    """
+    templates: list[tuple[str, str]] = []
+    tree = _value_ast(value, node, parameter, templates)
+    if tree is None:
+        return Value(const=value)
+    code = compile(ast.fix_missing_locations(ast.Expression(tree)), "<expression>", "eval")
+    return Value(fn=partial(_evaluate_value, code, templates, node))
 
 
-def _compile(value: Any, node: str, path: str) -> Callable[[dict[str, Any]], Any] | None:
-    if isinstance(value, str):
-        if "{{" not in value:
-            return None
-        template = Template(value)
+def _template_ast(text: str, node: str, path: str, templates: list[tuple[str, str]]) -> ast.expr:
+    parts = split_template(text)
+    exprs = [p for p in parts if isinstance(p, tuple)]
+    values: list[ast.expr] = []
+    for part in parts:
+        if isinstance(part, str):
+            values.append(ast.Constant(part))
+            continue
+        source = part[0].strip()
+        templates.append((path, source))
         try:
-            template.codes()
+            tree = parse_expression(source)
         except (SyntaxError, SandboxViolation) as exc:
-            raise _expression_error(exc, node, path, _first_expr(template)) from None
-        return partial(_render_checked, template, node, path)
+            raise _expression_error(exc, node, path, source) from None
+        if len(exprs) == 1 and all(isinstance(p, tuple) or not p.strip() for p in parts):
+            return tree  # the whole value is one expression: keep its type
+        values.append(ast.FormattedValue(ast.Call(ast.Name("_G_text", ast.Load()), [tree], []), -1, None))
+    return ast.JoinedStr(values)
+
+
+def _value_ast(value: Any, node: str, path: str, templates: list[tuple[str, str]]) -> ast.expr | None:
+    """AST evaluating `value` with its templates, or None when it holds no template."""
+    if isinstance(value, str):
+        return _template_ast(value, node, path, templates) if "{{" in value else None
     if isinstance(value, list):
-        subs = [_compile(v, node, f"{path}[{i}]") for i, v in enumerate(value)]
-        if not any(subs):
+        subs = [_value_ast(v, node, f"{path}[{i}]", templates) for i, v in enumerate(value)]
+        if not any(s is not None for s in subs):
             return None
-        pairs = list(zip(value, subs, strict=True))
-        return lambda ns: [s(ns) if s else v for v, s in pairs]
+        return ast.List([s if s is not None else _const_ast(v) for s, v in zip(subs, value, strict=True)], ast.Load())
     if isinstance(value, dict):
-        subs_d = {k: _compile(v, node, f"{path}.{k}") for k, v in value.items()}
-        if not any(subs_d.values()):
+        subs_d = [_value_ast(v, node, f"{path}.{k}", templates) for k, v in value.items()]
+        if not any(s is not None for s in subs_d):
             return None
-        items = [(k, value[k], s) for k, s in subs_d.items()]
-        return lambda ns: {k: s(ns) if s else v for k, v, s in items}
+        return ast.Dict([ast.Constant(k) for k in value],
+                        [s if s is not None else _const_ast(v) for s, v in zip(subs_d, value.values(), strict=True)])
     return None
 
 
-def _first_expr(template: Template) -> str:
-    for part in template.parts:
-        if isinstance(part, tuple):
-            return part[0]
-    return template.source
+def _const_ast(value: Any) -> ast.expr:
+    """A constant as an AST that builds a fresh copy per evaluation (no shared mutable data)."""
+    if isinstance(value, list):
+        return ast.List([_const_ast(v) for v in value], ast.Load())
+    if isinstance(value, dict):
+        return ast.Dict([ast.Constant(k) for k in value], [_const_ast(v) for v in value.values()])
+    return ast.Constant(value)
 
 
-def _render_checked(template: Template, node: str, path: str, namespace: dict[str, Any]) -> Any:
+def _evaluate_value(code: Any, templates: list[tuple[str, str]], node: str, namespace: dict[str, Any]) -> Any:
     try:
-        return template.render(namespace)
-    except ExpressionError:
-        raise
+        return evaluate(code, namespace)
     except Exception as exc:  # any failure of user code inside {{ }} fails the node, naming it
-        raise _expression_error(exc, node, path, _first_expr(template)) from None
+        path, source = _failing_template(templates, namespace, exc)
+        raise _expression_error(exc, node, path, source) from None
+
+
+def _failing_template(templates: list[tuple[str, str]], namespace: dict[str, Any],
+                      exc: BaseException) -> tuple[str, str]:
+    """Which template of a value failed: re-run them one by one (only on the error path)."""
+    if len(templates) > 1 and not isinstance(exc, ExpressionTimeout):
+        for path, source in templates:
+            try:
+                evaluate(compile_expression(source), namespace)
+            except Exception:
+                return path, source
+    return templates[0]
+
+
+def _text(value: Any) -> str:
+    return _checked_len(to_text(value))
 
 
 def _expression_error(exc: BaseException, node: str, path: str, expression: str) -> ExpressionError:

@@ -67,7 +67,7 @@ class NodeRun:
     """One run of one node inside an execution, as stored.
 
     `outputs` is one list per output of the items' json; `binary` (same shape, or None)
-    holds items' binary parts; `paired` (same shape, or None) holds for each output item
+    holds items' binary parts; `paired` (per output, or None) holds for each output item
     the index of its input item; `error` is the error message or None.
     """
 
@@ -78,7 +78,7 @@ class NodeRun:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     binary: list[list[dict[str, Any] | None]] | None = None
-    paired: list[list[int | None]] | None = None
+    paired: list[list[int | None] | None] | None = None
     source: str | None = None
 
 
