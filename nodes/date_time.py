@@ -16,7 +16,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flowbox.node import Context, Item, Param, node, set_path
+from flowbox.node import Context, Item, ItemErrors, Param, node, set_path
 
 UNITS = ["seconds", "minutes", "hours", "days", "weeks", "months", "years"]
 SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800}
@@ -60,22 +60,16 @@ class DateError(ValueError):
 async def date_time(ctx: Context, items: list[Item]) -> list[list[Item]]:
     """Compute one result per item and write it to `outputField`; a bad value fails only its item
     when the node's onError is "continue" or "errorOutput"."""
-    on_error = getattr(ctx, "on_error", "stop")
     out: list[Item] = []
-    errors: list[Item] = []
+    errors = ItemErrors(ctx)
     for i, item in enumerate(items):
         try:
             result = _compute(ctx, i)
         except DateError as exc:
-            if on_error == "continue":
-                out.append(item.derive({"error": str(exc)}, binary=None))
-            elif on_error == "errorOutput":
-                errors.append(item.derive({**item.json, "error": str(exc)}))
-            else:
-                raise ctx.error(str(exc), item_index=i) from None
+            errors.fail(item, i, exc, out)
             continue
         out.append(item.derive(set_path(item.json, str(ctx.param("outputField", i) or "date"), result)))
-    return [out, errors] if on_error == "errorOutput" else [out]
+    return errors.outputs(out)
 
 
 def _compute(ctx: Context, i: int) -> Any:

@@ -18,8 +18,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from flowbox.errors import FlowboxError, NodeError
-from flowbox.node import Context, Item, Param, node
+from flowbox.node import Context, Item, ItemErrors, Param, node
 
 CONCURRENCY = 10
 MAX_RETRY_WAIT = 30.0
@@ -27,7 +26,7 @@ BODY_METHODS = ["POST", "PUT", "PATCH", "DELETE"]
 AUTH_TYPES = ["httpHeaderAuth", "httpBasicAuth", "httpBearerAuth", "httpQueryAuth", "oAuth2Api"]
 
 
-class RequestFailed(Exception):
+class RequestFailed(ValueError):
     """One item's request failed; the message is what the user sees."""
 
 
@@ -66,7 +65,7 @@ class RequestFailed(Exception):
 )
 async def http_request(ctx: Context, items: list[Item]) -> list[list[Item]]:
     """Send each item's request; route failures by the node's onError setting."""
-    on_error = getattr(ctx, "on_error", "stop")
+    on_error = ctx.on_error
     results: list[list[Item] | Exception | None] = [None] * len(items)
     credentials: dict[str, asyncio.Future[dict[str, Any]]] = {}
     next_index = 0
@@ -85,23 +84,13 @@ async def http_request(ctx: Context, items: list[Item]) -> list[list[Item]]:
 
     await asyncio.gather(*(worker() for _ in range(min(CONCURRENCY, len(items)))))
     ok: list[Item] = []
-    errors: list[Item] = []
+    errors = ItemErrors(ctx)
     for i, result in enumerate(results):
         if isinstance(result, list):
             ok.extend(result)
         elif isinstance(result, Exception):
-            message = _message(result)
-            if on_error == "continue":
-                ok.append(items[i].derive({"error": message}, binary=None))
-            elif on_error == "errorOutput":
-                errors.append(items[i].derive({**items[i].json, "error": message}))
-            elif isinstance(result, NodeError):  # an expression error keeps its type and details
-                if result.item_index is None:
-                    result.item_index = result.details["itemIndex"] = i
-                raise result
-            else:
-                raise ctx.error(message, item_index=i)
-    return [ok, errors] if on_error == "errorOutput" else [ok]
+            errors.fail(items[i], i, result, ok)
+    return errors.outputs(ok)
 
 
 async def _request(ctx: Context, item: Item, i: int,
@@ -192,14 +181,6 @@ def _decode(ctx: Context, item: Item, i: int, response: Any, where: str) -> list
     if body is None:
         return [item.derive({}, binary=binary)]
     return [item.derive(body if isinstance(body, dict) else {"data": body}, binary=None)]
-
-
-def _message(exc: Exception) -> str:
-    if isinstance(exc, FlowboxError):
-        return exc.message
-    if isinstance(exc, (RequestFailed, ValueError, TypeError)):
-        return str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _flag(value: Any) -> bool:

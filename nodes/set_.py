@@ -1,6 +1,6 @@
 """Set: add or change fields on each item (dotted paths nest), optionally keep only those."""
 
-from flowbox.node import Context, Item, Param, node, remove_path, set_path
+from flowbox.node import Context, Item, ItemErrors, Param, node, remove_path, set_path
 
 
 @node(type="set", display_name="Edit Fields (Set)", group="transform", icon="pen",
@@ -15,9 +15,14 @@ async def set_fields(ctx: Context, items: list[Item]) -> list[list[Item]]:
     remove = ctx.raw_param("remove") or []
     if isinstance(remove, str):
         remove = [p.strip() for p in remove.split(",") if p.strip()]
-    out = []
+    out: list[Item] = []
+    errors = ItemErrors(ctx)
     for i, item in enumerate(items):
-        fields = ctx.param("fields", i) or {}
+        try:
+            fields = ctx.param("fields", i) or {}
+        except Exception as exc:
+            errors.fail(item, i, exc, out)
+            continue
         if not isinstance(fields, dict):
             raise ctx.error(f"parameter 'fields' must be an object of path -> value, got {type(fields).__name__}", i)
         data = {} if keep_only else dict(item.json)
@@ -29,4 +34,4 @@ async def set_fields(ctx: Context, items: list[Item]) -> list[list[Item]]:
         for path in remove:
             data = remove_path(data, path)
         out.append(item.derive(data))
-    return [out]
+    return errors.outputs(out)

@@ -107,5 +107,15 @@ class StoreError(FlowboxError):
     code = "store_error"
 
 
+def describe(exc: BaseException) -> str:
+    """One line for any exception: a FlowboxError's message, a ValueError/TypeError's text, else `Type: text`."""
+    if isinstance(exc, FlowboxError):
+        return exc.message
+    text = str(exc)
+    if isinstance(exc, (ValueError, TypeError)) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 class DuplicateNodeType(ValueError):
     """Two node modules declared the same `type`."""

@@ -266,6 +266,46 @@ def node(*, type: str, display_name: str, group: str, description: str, params: 
 
 # ---------------------------------------------------------------- helpers for node authors
 
+class ItemErrors:
+    """Per-item `onError` routing for nodes that handle items one by one (n8n's continueOnFail).
+
+        errors = ItemErrors(ctx)
+        for i, item in enumerate(items):
+            try:
+                out.append(item.derive(work(i)))
+            except Exception as exc:
+                errors.fail(item, i, exc, out)   # raises when onError is "stop"
+        return errors.outputs(out)
+
+    "continue" puts `{"error": message}` in place of the item; "errorOutput" sends the
+    item with an "error" field to the extra last output; "stop" fails the node, naming the item.
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self.mode = ctx.on_error
+        self.ctx = ctx
+        self.items: list[Item] = []
+
+    def fail(self, item: Item, i: int, exc: Exception, out: list[Item]) -> None:
+        from flowbox.errors import NodeError, describe
+
+        message = describe(exc)
+        if self.mode == "continue":
+            out.append(item.derive({"error": message}, binary=None))
+        elif self.mode == "errorOutput":
+            self.items.append(item.derive({**item.json, "error": message}))
+        elif isinstance(exc, NodeError):
+            if exc.item_index is None:
+                exc.item_index = exc.details["itemIndex"] = i
+            raise exc
+        else:
+            raise self.ctx.error(message, i) from exc
+
+    def outputs(self, *outputs: list[Item]) -> list[list[Item]]:
+        """The node's outputs, plus the error output when onError is "errorOutput"."""
+        return [*outputs, self.items] if self.mode == "errorOutput" else list(outputs)
+
+
 _NOTHING = object()
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowbox.engine.context import NodeContext
-from flowbox.errors import FlowboxError, NodeError, WorkflowInvalid
+from flowbox.errors import FlowboxError, NodeError, WorkflowInvalid, describe
 from flowbox.node import Item, NodeSpec, make_items
 from flowbox.workflow import Workflow, load_workflow, output_count, validate
 
@@ -401,8 +401,4 @@ def as_node_error(exc: BaseException, node: str) -> NodeError:
             exc.node = node
             exc.details["node"] = node
         return exc
-    if isinstance(exc, FlowboxError):
-        return NodeError(exc.message, node=node)
-    text = str(exc) or type(exc).__name__
-    return NodeError(f"{type(exc).__name__}: {text}" if not isinstance(exc, (ValueError, TypeError)) else text,
-                     node=node)
+    return NodeError(describe(exc), node=node)
