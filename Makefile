@@ -18,7 +18,6 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src nodes ui tests bench
 	$(BIN)/pytest -q
-	$(PY) ../shared/conformance/run.py --flowbox $(BIN)/flowbox tests/cases $(wildcard ../shared/conformance/cases)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src nodes ui tests bench

@@ -123,7 +123,8 @@ async def execute(store: Store | None, workflow: Workflow, items: list[Item], *,
     except BaseException as exc:
         await asyncio.gather(*writes, return_exceptions=True)
         if record is not None:
-            message = f"{type(exc).__name__}: {exc}" if not isinstance(exc, KeyboardInterrupt) else "interrupted"
+            stopped = isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError, SystemExit))
+            message = "interrupted" if stopped else f"{type(exc).__name__}: {exc}"
             await store.finish_execution(record.id, "crashed",  # type: ignore[union-attr]
                                          error={"node": runner.last_node, "message": message},
                                          last_node=runner.last_node)

@@ -12,6 +12,7 @@ costs more than the whole check.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -99,15 +100,31 @@ def _applied(conn: sqlite3.Connection) -> set[str]:
     return {row[0] for row in rows}
 
 
-def apply_migrations(path: str | Path) -> list[str]:
+def apply_migrations(path: str | Path, *, wait: float = 30.0) -> list[str]:
     """Enable WAL and apply pending migrations to the database at `path`; returns the names applied.
 
-    Raises `StoreError` if the file was migrated by a newer flowbox (unknown migration
-    names) or a migration fails (its changes are rolled back).
+    Several processes may start on a fresh file at once (CLI runs, workers): one applies
+    the migrations, the others wait on the lock or lose the race, re-check and retry,
+    for up to `wait` seconds. Raises `StoreError` if the file was migrated by a newer
+    flowbox (unknown migration names) or a migration fails (its changes are rolled back).
     """
+    deadline = time.monotonic() + wait
+    races = 0
+    while True:
+        try:
+            return _apply_once(path)
+        except StoreError as exc:
+            cause = str(exc.__cause__ or "")
+            races += "already exists" in cause  # another process migrated first: re-check once or twice
+            if time.monotonic() > deadline or races > 3 or not ("locked" in cause or "already exists" in cause):
+                raise
+            time.sleep(0.05)
+
+
+def _apply_once(path: str | Path) -> list[str]:
     known = migration_names()
     try:
-        conn = sqlite3.connect(path)
+        conn = sqlite3.connect(path, timeout=10)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             applied = _applied(conn)

@@ -1,0 +1,222 @@
+"""The command line as a user runs it: real processes, a real data dir, real SQLite files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FLOWBOX = str(Path(sys.executable).with_name("flowbox"))
+NODES_DIR = Path(__file__).resolve().parent.parent / "nodes"
+
+
+def node(name: str, type_: str, **params: Any) -> dict[str, Any]:
+    return {"name": name, "type": type_, "position": [0, 0], "parameters": params}
+
+
+def chain(*nodes: dict[str, Any], name: str = "wf") -> dict[str, Any]:
+    conns = {a["name"]: {"main": [[{"node": b["name"], "type": "main", "index": 0}]]}
+             for a, b in zip(nodes, nodes[1:], strict=False)}
+    return {"name": name, "nodes": list(nodes), "connections": conns}
+
+
+@pytest.fixture
+def fb(tmp_path: Path):  # type: ignore[no-untyped-def]
+    data = tmp_path / "data"
+
+    def run(*args: str, input: str | None = None, check: int | None = 0) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ, FLOWBOX_DATA_DIR=str(data))
+        proc = subprocess.run([FLOWBOX, *args], capture_output=True, text=True, env=env, input=input, timeout=60)
+        if check is not None:
+            assert proc.returncode == check, (proc.returncode, proc.stdout[-500:], proc.stderr[-500:])
+        return proc
+
+    run.data = data  # type: ignore[attr-defined]
+    run.tmp = tmp_path  # type: ignore[attr-defined]
+    return run
+
+
+def write(path: Path, data: Any) -> str:
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def test_run_json_success_shape(fb, tmp_path: Path) -> None:
+    wf = write(tmp_path / "wf.json", chain(node("Start", "manualTrigger"),
+                                           node("Total", "set", fields={"total": "{{ $json.price * $json.qty }}"})))
+    out = json.loads(fb("run", wf, "--json", "--input", '{"price": 60, "qty": 2}').stdout)
+    assert out["status"] == "success"
+    assert out["lastNode"] == "Total"
+    assert out["nodes"]["Total"] == [{"outputs": [[{"price": 60, "qty": 2, "total": 120}]], "error": None}]
+    assert out["executionId"]
+
+
+def test_run_failure_exits_1_and_names_the_node(fb, tmp_path: Path) -> None:
+    wf = write(tmp_path / "wf.json", chain(node("Start", "manualTrigger"), node("Boom", "stopAndError", message="no")))
+    proc = fb("run", wf, "--json", check=1)
+    out = json.loads(proc.stdout)
+    assert out["status"] == "error" and out["error"] == {"node": "Boom", "message": "no"}
+
+
+@pytest.mark.parametrize(("args", "text"), [
+    (["--input", "{bad"], "--input is not valid JSON"),
+    (["--input", "[1, 2]"], "input"),
+    (["--input", "3"], "input must be a JSON object"),
+    (["--input-file", "/nonexistent/x.json"], "cannot read"),
+])
+def test_bad_input_exits_2(fb, tmp_path: Path, args: list[str], text: str) -> None:
+    wf = write(tmp_path / "wf.json", chain(node("Start", "manualTrigger")))
+    proc = fb("run", wf, *args, check=2)
+    assert text in proc.stderr
+
+
+def test_missing_workflow_and_bad_json_exit_2(fb, tmp_path: Path) -> None:
+    assert "not found" in fb("run", str(tmp_path / "nope.json"), check=2).stderr
+    assert "no workflow file or stored workflow" in fb("run", "nosuchid", check=2).stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert "cannot read workflow file" in fb("run", str(bad), check=2).stderr or "JSON" in fb(
+        "run", str(bad), check=2).stderr
+    assert fb("run", check=2).returncode == 2  # missing argument is a usage error
+
+
+def test_invalid_workflow_is_refused_before_it_runs(fb, tmp_path: Path) -> None:
+    wf = chain(node("Start", "manualTrigger"), node("A", "set", fields={"x": 1}), node("B", "noOp"))
+    wf["connections"]["B"] = {"main": [[{"node": "A", "type": "main", "index": 0}]]}
+    proc = fb("run", write(tmp_path / "wf.json", wf), check=2)
+    assert "cycle" in proc.stderr and "'A'" in proc.stderr and "'B'" in proc.stderr
+    assert fb("executions", "--json").stdout.count('"id"') == 0  # nothing was recorded
+
+
+def test_history_import_export_and_run_by_id(fb, tmp_path: Path) -> None:
+    wf = chain(node("Start", "manualTrigger"), node("Hi", "set", fields={"hi": "{{ $workflow.name }}"}),
+               name="Greeter")
+    wid = fb("import", write(tmp_path / "wf.json", wf)).stdout.split("\t")[0]
+    wf["id"] = wid
+    wf["nodes"][1]["parameters"]["fields"]["v"] = 2
+    out = fb("import", write(tmp_path / "wf2.json", wf)).stdout
+    assert out.startswith(wid) and "version 2" in out
+
+    run = json.loads(fb("run", wid, "--json").stdout)
+    assert run["nodes"]["Hi"][0]["outputs"] == [[{"hi": "Greeter", "v": 2}]]
+
+    exported = json.loads(fb("export", wid).stdout)
+    assert exported["id"] == wid and exported["name"] == "Greeter" and exported["version"] == 2
+    fb("export", "--out", str(tmp_path / "out"))
+    assert json.loads((tmp_path / "out" / f"{wid}.json").read_text())["nodes"] == wf["nodes"]
+
+    listing = json.loads(fb("executions", "--json", "--workflow", wid).stdout)
+    assert [e["id"] for e in listing["data"]] == [run["executionId"]]
+    assert listing["data"][0]["status"] == "success" and listing["data"][0]["workflowId"] == wid
+    detail = json.loads(fb("execution", run["executionId"]).stdout)
+    assert detail["status"] == "success" and detail["mode"] == "cli"
+    assert detail["nodes"]["Hi"][0]["outputs"] == [[{"hi": "Greeter", "v": 2}]]
+    assert detail["startedAt"] <= detail["finishedAt"]
+    assert "not found" in fb("execution", "nope", check=2).stderr
+
+
+def test_no_save_keeps_no_history(fb, tmp_path: Path) -> None:
+    wf = write(tmp_path / "wf.json", chain(node("Start", "manualTrigger")))
+    out = json.loads(fb("run", wf, "--json", "--no-save").stdout)
+    assert out["executionId"] is None
+    assert json.loads(fb("executions", "--json").stdout)["data"] == []
+
+
+def test_failed_execution_is_recorded_with_its_error(fb, tmp_path: Path) -> None:
+    wf = write(tmp_path / "wf.json", chain(node("Start", "manualTrigger"),
+                                           node("Div", "set", fields={"x": "{{ 1 / $json.n }}"})))
+    out = json.loads(fb("run", wf, "--json", "--input", '{"n": 0}', check=1).stdout)
+    assert out["error"]["node"] == "Div" and "ZeroDivisionError" in out["error"]["message"]
+    listing = json.loads(fb("executions", "--json", "--status", "error").stdout)["data"]
+    assert listing[0]["id"] == out["executionId"] and listing[0]["error"]["node"] == "Div"
+
+
+def test_interrupted_run_is_recorded_as_crashed(fb, tmp_path: Path) -> None:
+    wf = write(tmp_path / "wf.json", chain(node("Start", "manualTrigger"), node("Nap", "wait", seconds=30)))
+    env = dict(os.environ, FLOWBOX_DATA_DIR=str(fb.data))
+    proc = subprocess.Popen([FLOWBOX, "run", wf], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # wait until the execution is recorded as running
+        rows = json.loads(fb("executions", "--json").stdout)["data"]
+        if rows and rows[0]["status"] == "running":
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=20)
+    assert proc.returncode != 0
+    row = json.loads(fb("executions", "--json").stdout)["data"][0]
+    assert row["status"] == "crashed" and row["error"]["message"] == "interrupted"
+
+
+def test_nodes_catalog_lists_every_node_module(fb) -> None:
+    catalog = json.loads(fb("nodes", "--json").stdout)
+    types = {entry["type"] for entry in catalog}
+    modules = {p.stem for p in NODES_DIR.glob("*.py") if not p.stem.startswith("_")}
+    assert len(types) == len(modules), (sorted(types), sorted(modules))
+    required = {"manualTrigger", "set", "if", "filter", "switch", "merge", "code", "noOp", "stopAndError", "sort",
+                "limit", "removeDuplicates", "aggregate", "splitOut", "loop", "wait", "httpRequest", "webhook",
+                "respondToWebhook", "schedule", "executeWorkflow", "errorTrigger", "dateTime", "crypto"}
+    assert required <= types
+    merge = next(e for e in catalog if e["type"] == "merge")
+    assert merge["inputs"] == 2
+    mode = next(p for p in merge["params"] if p["name"] == "mode")
+    assert mode["options"] == ["append", "combineByFields", "combineByPosition", "combineAll", "chooseBranch"]
+    text = fb("nodes").stdout
+    assert "httpRequest" in text
+
+
+def test_third_party_node_from_the_data_dir(fb, tmp_path: Path) -> None:
+    (fb.data / "nodes").mkdir(parents=True)
+    (fb.data / "nodes" / "shout.py").write_text(
+        "from flowbox.node import Param, node\n"
+        "@node(type='shout', display_name='Shout', group='transform', description='Upper-case a field',\n"
+        "      params=[Param('field', 'string', 'text', required=True)])\n"
+        "async def shout(ctx, items):\n"
+        "    return [[i.derive({**i.json, ctx.param('field', n): str(i.json.get(ctx.param('field', n))).upper()})\n"
+        "             for n, i in enumerate(items)]]\n")
+    assert "shout" in {e["type"] for e in json.loads(fb("nodes", "--json").stdout)}
+    wf = write(tmp_path / "wf.json", chain(node("Start", "manualTrigger"), node("Loud", "shout")))
+    out = json.loads(fb("run", wf, "--json", "--input", '{"text": "hi"}').stdout)
+    assert out["nodes"]["Loud"][0]["outputs"] == [[{"text": "HI"}]]
+
+
+def test_execute_workflow_by_file_and_by_id(fb, tmp_path: Path) -> None:
+    sub = chain(node("In", "manualTrigger"), node("Double", "set", fields={"d": "{{ $json.n * 2 }}"}), name="Sub")
+    write(tmp_path / "sub.json", sub)
+    sub_id = fb("import", str(tmp_path / "sub.json")).stdout.split("\t")[0]
+    for ref, mode in (("sub.json", "once"), (sub_id, "eachItem")):
+        wf = write(tmp_path / "main.json", chain(node("Start", "manualTrigger"),
+                                                 node("Call", "executeWorkflow", workflow=ref, mode=mode)))
+        out = json.loads(fb("run", wf, "--json", "--input", '[{"n": 1}, {"n": 2}]').stdout)
+        assert out["nodes"]["Call"][0]["outputs"] == [[{"n": 1, "d": 2}, {"n": 2, "d": 4}]], ref
+    modes = [e["mode"] for e in json.loads(fb("executions", "--json").stdout)["data"]]
+    assert modes.count("integrated") == 3 and modes.count("cli") == 2  # sub-executions are kept too
+
+
+def test_failing_subworkflow_fails_the_calling_node(fb, tmp_path: Path) -> None:
+    write(tmp_path / "sub.json", chain(node("In", "manualTrigger"), node("Stop", "stopAndError", message="sub broke")))
+    wf = write(tmp_path / "main.json", chain(node("Start", "manualTrigger"),
+                                             node("Call", "executeWorkflow", workflow="sub.json")))
+    out = json.loads(fb("run", wf, "--json", check=1).stdout)
+    assert out["error"]["node"] == "Call" and "sub broke" in out["error"]["message"]
+
+
+def test_human_output_shows_progress_and_result(fb, tmp_path: Path) -> None:
+    wf = write(tmp_path / "wf.json", chain(node("Start", "manualTrigger"), node("Tag", "set", fields={"t": 1})))
+    proc = fb("run", wf)
+    assert "Tag" in proc.stderr and "1 item" in proc.stderr and "success" in proc.stderr
+    assert json.loads(proc.stdout) == [{"t": 1}]
+
+
+def test_make_run_example_works(fb) -> None:
+    example = Path(__file__).resolve().parent.parent / "examples" / "orders.json"
+    out = json.loads(fb("run", str(example), "--json").stdout)
+    assert out["status"] == "success"
+    assert out["nodes"]["Sort"][0]["outputs"][0][0]["total"] == 120

@@ -1,0 +1,55 @@
+"""Module boundaries (DESIGN §1): the engine knows nothing of HTTP, storage or UI; the store knows no nodes;
+and `flowbox run` does not import the web stack."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "flowbox"
+
+FORBIDDEN = {
+    "engine": ("flowbox.store", "flowbox.api", "flowbox.ui", "flowbox.services", "flowbox.cli", "litestar",
+               "nicegui", "fastapi", "starlette", "sqlite3", "aiosqlite", "psycopg"),
+    "store": ("flowbox.engine", "flowbox.nodes", "flowbox.node", "flowbox.registry", "flowbox.api", "flowbox.ui",
+              "flowbox.services", "litestar", "nicegui"),
+}
+
+
+def imports_of(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def test_packages_respect_their_boundaries() -> None:
+    problems = []
+    for package, forbidden in FORBIDDEN.items():
+        for path in (SRC / package).glob("*.py"):
+            for name in imports_of(path):
+                if any(name == f or name.startswith(f + ".") for f in forbidden):
+                    problems.append(f"{path.relative_to(SRC)} imports {name}")
+    assert not problems, problems
+
+
+def test_run_path_does_not_import_the_web_stack(tmp_path: Path) -> None:
+    code = (
+        "import sys; from flowbox.cli import main\n"
+        "try:\n    main(['run', sys.argv[1], '--json', '--data-dir', sys.argv[2]])\n"
+        "except SystemExit: pass\n"
+        "heavy = [m for m in ('litestar', 'nicegui', 'fastapi', 'uvicorn', 'httpx', 'huey', 'sqlite_utils')"
+        " if m in sys.modules]\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    wf = tmp_path / "wf.json"
+    wf.write_text('{"nodes": [{"name": "Start", "type": "manualTrigger", "parameters": {}}], "connections": {}}')
+    subprocess.run([sys.executable, "-c", code, str(wf), str(tmp_path / "d")], check=True)  # migrates the store
+    proc = subprocess.run([sys.executable, "-c", code, str(wf), str(tmp_path / "d")], capture_output=True,
+                          text=True, check=True)
+    assert "HEAVY []" in proc.stderr, proc.stderr
