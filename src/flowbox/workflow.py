@@ -212,6 +212,7 @@ def output_count(spec: NodeSpec, node: Node) -> int:
 def validate(workflow: Workflow) -> dict[str, NodeSpec]:
     """Check everything that can be checked before running; returns each node's spec by name."""
     specs = {name: registry.get(node.type, name) for name, node in workflow.nodes.items()}
+    check_timezone(workflow.timezone, "settings.timezone")
     for name, node in workflow.nodes.items():
         check_params(name, specs[name].params, {**specs[name].defaults(), **node.parameters})
     for c in workflow.connections:
@@ -236,6 +237,18 @@ def validate(workflow: Workflow) -> dict[str, NodeSpec]:
         path = " -> ".join(f"'{n}'" for n in [*cycle, cycle[0]])
         raise WorkflowInvalid(f"cycle without a loop node: {path}", node=cycle[0], field="connections")
     return specs
+
+
+def check_timezone(name: str, field: str, node: str | None = None) -> None:
+    """Refuse a timezone name that zoneinfo does not know."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):
+        where = f"node '{node}': " if node else ""
+        raise WorkflowInvalid(f"{where}{field}: unknown timezone {name!r} (use an IANA name like 'Europe/Berlin')",
+                              node=node, field=field) from None
 
 
 def check_params(node: str, params: Iterable[Param], values: Mapping[str, Any], prefix: str = "") -> None:

@@ -84,10 +84,14 @@ class AttrDict(dict):
 
 
 class Items:
-    """_input and _("Node"): .all(), .first(), .last() and .item (by position in eachItem mode)."""
+    """_input and _("Node"): .all(), .first(), .last() and .item (eachItem mode).
 
-    def __init__(self, rows, pos, label):
-        self._rows, self._pos, self._label = rows, pos, label
+    For another node, .item is the item the current input item descends from
+    (`paired[i]` is its row index); without lineage it falls back to the position.
+    """
+
+    def __init__(self, rows, pos, label, paired=None):
+        self._rows, self._pos, self._label, self._paired = rows, pos, label, paired
 
     def all(self):
         return [AttrDict(json=row) for row in self._rows]
@@ -103,6 +107,11 @@ class Items:
         i = self._pos[0]
         if i is None:
             raise AttributeError(f"{self._label}.item exists only in eachItem mode; use .all() or .first()")
+        if self._paired is not None:
+            j = self._paired[i] if i < len(self._paired) else None
+            if j is None:
+                raise LookupError(f"no item of {self._label} is paired with input item {i}")
+            i = j
         return AttrDict(json=self._rows[i]) if i < len(self._rows) else None
 
     def __len__(self):
@@ -269,7 +278,7 @@ def run(req, fetch_cache):
                 os._exit(0)
             if reply.get("rows") is None:
                 raise LookupError(f"node {name!r} has no output in this execution (no such node, or not run yet)")
-            fetch_cache[name] = Items(reply["rows"], pos, f"_({name!r})")
+            fetch_cache[name] = Items(reply["rows"], pos, f"_({name!r})", reply.get("paired"))
         return fetch_cache[name]
 
     common = (Items(rows, pos, "_input"), node, now, today, AttrDict(ctx.get("vars") or {}),
@@ -486,7 +495,11 @@ class _Worker:
                         return msg
                     name = msg.get("name")
                     try:
-                        reply = _dumps({"op": "node", "rows": nodes.get(name) if isinstance(name, str) else None})
+                        entry = nodes.get(name) if isinstance(name, str) else None
+                        if isinstance(entry, dict):  # {"rows": [...], "paired": [row index per input item]}
+                            reply = _dumps({"op": "node", "rows": entry.get("rows"), "paired": entry.get("paired")})
+                        else:
+                            reply = _dumps({"op": "node", "rows": entry})
                         stdin.write(_HEADER.pack(len(reply)) + reply)
                         stdin.flush()
                     except OSError:

@@ -144,10 +144,18 @@ def code_context(ctx: NodeContext, code: str) -> dict[str, Any]:
     import re
 
     names = set(re.findall(r"""_\(\s*(?:"([^"]+)"|'([^']+)')\s*\)""", code))
-    nodes = {}
+    nodes: dict[str, Any] = {}
     for pair in names:
         name = pair[0] or pair[1]
-        nodes[name] = [i.json for i in ctx.node_items(name)]
+        if name not in ctx.runner.workflow.nodes or not ctx.runner.runs.get(name):
+            continue
+        rows = ctx.node_items(name)
+        index = {id(item): k for k, item in enumerate(rows)}
+        paired = []
+        for item in ctx.items:  # lineage of each input item back to that node's items
+            found = ctx.runner.paired_item(name, item)
+            paired.append(index.get(id(found)) if found is not None else None)
+        nodes[name] = {"rows": [i.json for i in rows], "paired": paired}
     now = dt.datetime.now(dt.UTC).astimezone(_zone(ctx.timezone))
     return {"nodes": nodes, "vars": dict(ctx.variables), "now": now.isoformat(),
             "timezone": ctx.timezone,
@@ -212,12 +220,19 @@ class Runner:
         stack: list[_Task] = [_Task(name, [list(items)], None) for name in reversed(starts)]
         waiting: dict[str, dict[int, list[Item]]] = {}
         error: dict[str, Any] | None = None
-        while stack or waiting:
-            if not stack:
+        while True:
+            if not stack and waiting:
                 name = self._next_waiting(waiting)
                 delivered = waiting.pop(name)
                 n_in = self.specs[name].inputs
                 stack.append(_Task(name, [delivered.get(i, []) for i in range(n_in)], None))
+            if not stack:
+                # a loop whose body returned no items for a batch gets an empty return, so it
+                # goes on with its next batch instead of stopping silently
+                resume = self._stalled_loop()
+                if resume is None:
+                    break
+                stack.append(_Task(resume, [[]], None))
             task = stack.pop()
             self._total_runs += 1
             if self._total_runs > MAX_NODE_RUNS:
@@ -275,6 +290,12 @@ class Runner:
         ids = {id(item) for run in runs for output in run.outputs for item in output}
         self._id_sets[name] = (len(runs), ids)
         return ids
+
+    def _stalled_loop(self) -> str | None:
+        for name, state in self.node_state.items():
+            if state.get("active") and self.specs[name].cycle_ok:
+                return name
+        return None
 
     def _next_waiting(self, waiting: dict[str, dict[int, list[Item]]]) -> str:
         """The first waiting node that no other waiting node can still feed."""
