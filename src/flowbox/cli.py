@@ -8,6 +8,7 @@ one place, `main()`. The run path imports neither the web stack nor httpx.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -105,6 +106,10 @@ def run(workflow: str, input_json: str | None, input_file: str | None, as_json: 
 
     raw_input = _read_input(input_json, input_file)
     items = services.parse_input(raw_input)
+    # items hold no reference cycles: keep the cyclic GC from rescanning them at every few
+    # thousand allocations (worth ~10% on a 100,000-item run); start-up objects are frozen
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
     path = Path(workflow)
 
     async def work(store: Any, settings: Any) -> Any:

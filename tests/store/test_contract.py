@@ -197,6 +197,7 @@ def test_execution_round_trip(backend: Backend) -> None:
         for run in (first, failed, second):
             await store.append_node_run(made.id, run)
         assert (await store.get_execution(made.id)).last_node == "A"
+        assert (await store.list_executions(workflow_id="wf1")).data[0].last_node == "A"  # live progress
         await store.finish_execution(made.id, "error", error={"node": "B", "message": "B broke: bad input"},
                                      last_node="B")
 

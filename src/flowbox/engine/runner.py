@@ -240,6 +240,7 @@ class Runner:
                          "message": f"more than {MAX_NODE_RUNS:,} node runs: stopped (an endless loop?)"}
                 break
             run = await self._run_node(task)
+            await asyncio.sleep(0)  # let work scheduled by hooks (store writes) start between node runs
             if run.error is not None and self.workflow.nodes[task.node].on_error == "stop":
                 error = {"node": task.node, "message": run.error}
                 break

@@ -112,6 +112,10 @@ class SqlStore:
         """An async context manager yielding a `Db` for reads."""
         raise NotImplementedError
 
+    def _statement(self) -> Any:
+        """Like `_tx()` for a single statement; backends may send it without BEGIN/COMMIT round trips."""
+        return self._tx()
+
     def _json(self, obj: Any) -> Any:
         return None if obj is None else dumps(obj).decode()
 
@@ -259,14 +263,17 @@ class SqlStore:
                 raise NotFound("execution", id)
 
     async def append_node_run(self, execution_id: str, run: NodeRun) -> None:
-        """Store one node run after the previous ones and make it the execution's `last_node`."""
-        async with self._tx() as db:
-            if not await db.execute("UPDATE executions SET last_node = ? WHERE id = ?", [run.node, execution_id]):
+        """Store one node run after the previous ones: one statement, so one round trip.
+
+        The engine computes the next node while this write runs on the store's thread.
+        """
+        async with self._statement() as db:
+            if not await db.execute(
+                    "INSERT INTO execution_nodes (execution_id, seq, node, run_index, data)"
+                    " SELECT ?, coalesce((SELECT max(seq) + 1 FROM execution_nodes WHERE execution_id = ?), 0),"
+                    " ?, ?, ? WHERE EXISTS (SELECT 1 FROM executions WHERE id = ?)",
+                    [execution_id, execution_id, run.node, run.run_index, encode_run(run), execution_id]):
                 raise NotFound("execution", execution_id)
-            await db.execute(
-                "INSERT INTO execution_nodes (execution_id, seq, node, run_index, data) VALUES"
-                " (?, (SELECT coalesce(max(seq) + 1, 0) FROM execution_nodes WHERE execution_id = ?), ?, ?, ?)",
-                [execution_id, execution_id, run.node, run.run_index, encode_run(run)])
 
     async def finish_execution(self, id: str, status: str, *, error: dict[str, Any] | None = None,
                                last_node: str | None = None) -> None:
@@ -290,6 +297,8 @@ class SqlStore:
         for row in runs:
             record.nodes.setdefault(row["node"], []).append(
                 decode_run(row["node"], row["run_index"], bytes(row["data"])))
+        if record.last_node is None and runs:  # still running: the newest node run so far
+            record.last_node = runs[-1]["node"]
         return record
 
     async def list_executions(self, *, workflow_id: str | None = None, status: str | None = None,
@@ -306,8 +315,11 @@ class SqlStore:
             where.append("id < ?")
             params.append(cursor)
         async with self._read() as db:
-            rows = await db.fetch(f"SELECT * FROM executions WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
-                                  [*params, max(limit, 1) + 1])
+            rows = await db.fetch(
+                "SELECT e.*, coalesce(e.last_node, (SELECT n.node FROM execution_nodes n WHERE n.execution_id = e.id"
+                f" ORDER BY n.seq DESC LIMIT 1)) AS live_node FROM executions e WHERE {' AND '.join(where)}"
+                " ORDER BY e.id DESC LIMIT ?", [*params, max(limit, 1) + 1])
+            rows = [{**row, "last_node": row["live_node"]} for row in rows]
         return _page([self._execution(row) for row in rows], max(limit, 1))
 
     async def delete_execution(self, id: str) -> None:
@@ -450,6 +462,19 @@ class SqliteStore(SqlStore):
                     if db.conn.in_transaction:
                         await db.conn.execute("ROLLBACK")
                     raise
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(str(exc)) from exc
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+
+    @asynccontextmanager
+    async def _statement(self) -> AsyncIterator[Db]:
+        """One autocommitted statement on the writer: a single trip to its thread."""
+        if self._writer is None:
+            raise StoreError("store is not open")
+        try:
+            async with self._lock:
+                yield self._writer
         except sqlite3.IntegrityError as exc:
             raise Conflict(str(exc)) from exc
         except sqlite3.Error as exc:
