@@ -220,3 +220,20 @@ def test_make_run_example_works(fb) -> None:
     out = json.loads(fb("run", str(example), "--json").stdout)
     assert out["status"] == "success"
     assert out["nodes"]["Sort"][0]["outputs"][0][0]["total"] == 120
+
+
+def test_third_party_node_from_an_entry_point(fb, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    (site / "fb_ext-1.0.dist-info").mkdir(parents=True)
+    (site / "fb_ext-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: fb-ext\nVersion: 1.0\n")
+    (site / "fb_ext-1.0.dist-info" / "entry_points.txt").write_text("[flowbox.nodes]\nreverse = fb_ext\n")
+    (site / "fb_ext.py").write_text(
+        "from flowbox.node import node\n"
+        "@node(type='reverseItems', display_name='Reverse', group='transform', description='Reverse the items')\n"
+        "async def reverse(ctx, items):\n    return [items[::-1]]\n")
+    env = dict(os.environ, FLOWBOX_DATA_DIR=str(fb.data), PYTHONPATH=str(site))
+    wf = write(tmp_path / "wf.json", chain(node("Start", "manualTrigger"), node("Rev", "reverseItems")))
+    proc = subprocess.run([FLOWBOX, "run", wf, "--json", "--input", '[{"i": 1}, {"i": 2}]'], capture_output=True,
+                          text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["nodes"]["Rev"][0]["outputs"] == [[{"i": 2}, {"i": 1}]]
