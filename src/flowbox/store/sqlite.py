@@ -13,8 +13,11 @@ beside a write. Every write is committed before its call returns.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import queue
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -241,7 +244,7 @@ class SqlStore:
         record = ExecutionRecord(id=new_id(), workflow_id=workflow_id, status=status, mode=mode,
                                  started_at=datetime.now(UTC) if status == "running" else None,
                                  workflow_data=workflow_data, input=input, retry_of=retry_of)
-        async with self._tx() as db:
+        async with self._statement() as db:
             await db.execute(
                 "INSERT INTO executions (id, workflow_id, status, mode, started_at, workflow_data, input, retry_of)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -258,7 +261,7 @@ class SqlStore:
             sql, params = sql + ", started_at = coalesce(started_at, ?)", [*params, now]
         if status in FINISHED:
             sql, params = sql + ", finished_at = coalesce(finished_at, ?)", [*params, now]
-        async with self._tx() as db:
+        async with self._statement() as db:
             if not await db.execute(sql + " WHERE id = ?", [*params, id]):
                 raise NotFound("execution", id)
 
@@ -279,7 +282,7 @@ class SqlStore:
                                last_node: str | None = None) -> None:
         """Set the final status, error and `finished_at`; clears `wait_till`."""
         _check_status(status)
-        async with self._tx() as db:
+        async with self._statement() as db:
             if not await db.execute(
                     "UPDATE executions SET status = ?, finished_at = ?, error = ?,"
                     " last_node = coalesce(?, last_node), wait_till = NULL WHERE id = ?",
@@ -407,6 +410,152 @@ def _lower(value: str | None) -> str | None:
     return value.lower() if isinstance(value, str) else value
 
 
+class _Writer(threading.Thread):
+    """The one connection that writes, on its own thread (datasette's `_execute_writes` shape).
+
+    Single statements queued by any number of coroutines are committed together: the
+    thread takes everything waiting, runs each under a SAVEPOINT (so one failing
+    statement fails only its caller) inside ONE transaction, commits, then answers
+    every caller. A multi-statement transaction runs as a session: the thread executes
+    the session's statements one by one as its coroutine sends them, inside the same
+    group. Nobody is answered before the COMMIT that holds their write.
+    """
+
+    MAX_GROUP = 1000
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
+        super().__init__(name="flowbox-sqlite-writer", daemon=True)
+        self._connect = connect
+        self.jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+
+    def submit(self, op: Callable[[sqlite3.Connection], Any]) -> asyncio.Future[Any]:
+        future = asyncio.get_running_loop().create_future()
+        self.jobs.put((op, future))
+        return future
+
+    def run(self) -> None:
+        try:
+            conn = self._connect()
+        except BaseException as exc:  # reported by open()
+            self.error = exc
+            self.ready.set()
+            return
+        self.ready.set()
+        try:
+            while True:
+                job = self.jobs.get()
+                if job is None:
+                    return
+                group = [job]
+                while len(group) < self.MAX_GROUP:
+                    try:
+                        nxt = self.jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is None:
+                        self.jobs.put(None)  # stop after this group
+                        break
+                    group.append(nxt)
+                self._commit_group(conn, group)
+        finally:
+            conn.close()
+
+    def _commit_group(self, conn: sqlite3.Connection, group: list[Any]) -> None:
+        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            for _, future in group:
+                _settle(future, None, exc)
+            return
+        for op, future in group:
+            conn.execute("SAVEPOINT op")
+            try:
+                result = op(conn)
+            except BaseException as exc:  # this caller's statement failed; the others go on
+                conn.execute("ROLLBACK TO op")
+                conn.execute("RELEASE op")
+                outcomes.append((future, None, exc))
+            else:
+                conn.execute("RELEASE op")
+                outcomes.append((future, result, None))
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            outcomes = [(future, None, exc) for future, _, _ in outcomes]
+        for future, result, error in outcomes:
+            _settle(future, result, error)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    def done() -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    with contextlib.suppress(RuntimeError):  # the caller's loop is gone (process exiting): nobody waits
+        future.get_loop().call_soon_threadsafe(done)
+
+
+class _WriteDb:
+    """A `Db` whose statements run on the writer thread as one grouped operation each."""
+
+    def __init__(self, writer: _Writer) -> None:
+        self.writer = writer
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return await self.writer.submit(lambda conn: conn.execute(sql, params).rowcount)
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return await self.writer.submit(lambda conn: conn.execute(sql, params).fetchall())
+
+
+class _SessionDb:
+    """A `Db` for one multi-statement transaction: statements go to a session op on the writer thread."""
+
+    def __init__(self) -> None:
+        self.requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    async def _send(self, request: tuple[str, str, Sequence[Any]]) -> Any:
+        future = asyncio.get_running_loop().create_future()
+        self.requests.put((request, future))
+        return await future
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return await self._send(("execute", sql, params))
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return await self._send(("fetch", sql, params))
+
+    def serve(self, conn: sqlite3.Connection) -> None:
+        """Runs on the writer thread: execute requests until the coroutine ends the session."""
+        while True:
+            request, future = self.requests.get()
+            if request is None:
+                if future is not None:  # the session body failed: roll its statements back
+                    raise _SessionAborted
+                return
+            kind, sql, params = request
+            try:
+                cursor = conn.execute(sql, params)
+                result = cursor.rowcount if kind == "execute" else cursor.fetchall()
+            except BaseException as exc:
+                _settle(future, None, exc)
+            else:
+                _settle(future, result, None)
+
+
+class _SessionAborted(Exception):
+    pass
+
+
 class SqliteStore(SqlStore):
     """The Store in one SQLite file (created with its folder if missing)."""
 
@@ -417,18 +566,30 @@ class SqliteStore(SqlStore):
             raise StoreError("SqliteStore needs a file path (it opens the file more than once)")
         self.path = Path(path)
         self.busy_timeout_ms = busy_timeout_ms
-        self._writer: _SqliteDb | None = None
+        self._writer: _Writer | None = None
         self._reader: _SqliteDb | None = None
-        self._lock = asyncio.Lock()
 
     async def open(self) -> None:
-        """Create the folder, apply pending migrations (WAL on) and open the writer and reader."""
+        """Create the folder, apply pending migrations (WAL on), start the writer thread, open the reader."""
         if self._writer is not None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(apply_migrations, self.path)
-        self._writer = _SqliteDb(await self._connect())
+        writer = _Writer(self._connect_writer)
+        writer.start()
+        await asyncio.to_thread(writer.ready.wait)
+        if writer.error is not None:
+            raise StoreError(f"cannot open {str(self.path)!r}: {writer.error}") from writer.error
+        self._writer = writer
         self._reader = _SqliteDb(await self._connect())
+
+    def _connect_writer(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = _dict_row
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.create_function("flowbox_lower", 1, _lower, deterministic=True)
+        return conn
 
     async def _connect(self) -> aiosqlite.Connection:
         try:
@@ -442,26 +603,31 @@ class SqliteStore(SqlStore):
         return conn
 
     async def close(self) -> None:
-        for db in (self._writer, self._reader):
-            if db is not None:
-                await db.conn.close()
+        """Finish every queued write, then stop the writer thread and close the reader."""
+        if self._writer is not None:
+            self._writer.jobs.put(None)
+            await asyncio.to_thread(self._writer.join)
+        if self._reader is not None:
+            await self._reader.conn.close()
         self._writer = self._reader = None
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[Db]:
+        """A multi-statement transaction, run as a session on the writer thread (committed with its group)."""
         if self._writer is None:
             raise StoreError("store is not open")
-        db = self._writer
+        session = _SessionDb()
+        done = self._writer.submit(session.serve)
         try:
-            async with self._lock:
-                await db.conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield db
-                    await db.conn.execute("COMMIT")
-                except BaseException:
-                    if db.conn.in_transaction:
-                        await db.conn.execute("ROLLBACK")
-                    raise
+            try:
+                yield session
+            except BaseException:
+                session.requests.put((None, True))
+                with contextlib.suppress(_SessionAborted):
+                    await done
+                raise
+            session.requests.put((None, None))
+            await done
         except sqlite3.IntegrityError as exc:
             raise Conflict(str(exc)) from exc
         except sqlite3.Error as exc:
@@ -469,12 +635,11 @@ class SqliteStore(SqlStore):
 
     @asynccontextmanager
     async def _statement(self) -> AsyncIterator[Db]:
-        """One autocommitted statement on the writer: a single trip to its thread."""
+        """Single statements: each one is grouped with other callers' into one commit."""
         if self._writer is None:
             raise StoreError("store is not open")
         try:
-            async with self._lock:
-                yield self._writer
+            yield _WriteDb(self._writer)
         except sqlite3.IntegrityError as exc:
             raise Conflict(str(exc)) from exc
         except sqlite3.Error as exc:
