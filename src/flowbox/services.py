@@ -86,55 +86,88 @@ def engine_services(store: Store | None, variables: dict[str, str], base_dir: Pa
     return services
 
 
+def keep_execution(settings: dict[str, Any], status: str, mode: str) -> bool:
+    """n8n's per-workflow "save execution data" settings: whether a finished execution is kept."""
+    if mode == "manual" and settings.get("saveManualExecutions", True) is False:
+        return False
+    key = "saveDataSuccessExecution" if status == "success" else "saveDataErrorExecution"
+    return settings.get(key, "all") != "none"
+
+
 async def execute(store: Store | None, workflow: Workflow, items: list[Item], *, mode: str = "manual",
-                  save: bool = True, services: EngineServices | None = None, runner: Runner | None = None,
+                  save: bool = True, record: ExecutionRecord | None = None, progress: bool | None = None,
+                  services: EngineServices | None = None, runner: Runner | None = None,
                   on_node_run: Callable[[RunData], Awaitable[None]] | None = None,
                   base_dir: Path | None = None) -> ExecutionResult:
-    """Run `workflow` with `items`, recording the execution in `store` when `save` is true."""
-    save = save and store is not None and workflow.settings.get("saveExecutionProgress", True) is not False
+    """Run `workflow` with `items`, recording the execution in `store` when `save` is true.
+
+    `record` is an execution already created (queued); otherwise one is created as
+    "running". With `progress` (default: the workflow's `saveExecutionProgress`, else
+    true) each node run is written as it finishes; without, they are written together
+    at the end. Either way the record exists while the run is going, so a crash leaves
+    it saying so. The workflow's save-data settings may drop the record at the end.
+    """
+    save = save and store is not None
+    if progress is None:
+        progress = workflow.settings.get("saveExecutionProgress", True) is not False
     own_services = services is None
     if services is None:
         variables = await store.get_variables() if store is not None else {}
         services = engine_services(store, variables, base_dir, save)
     if runner is None:
         runner = Runner(workflow, services=services, mode=mode)
-    record: ExecutionRecord | None = None
     if save:
         assert store is not None
-        record = await store.create_execution(workflow_id=workflow.id, mode=mode, status="running",
-                                              workflow_data=workflow.data,
-                                              input=[i.json for i in items] or None)
+        if record is None:
+            record = await store.create_execution(workflow_id=workflow.id, mode=mode, status="running",
+                                                  workflow_data=workflow.data,
+                                                  input=[i.json for i in items] or None)
+        else:
+            await store.set_execution_status(record.id, "running")
         runner.execution_id = record.id
+    else:
+        record = None
 
-    writes: list[asyncio.Task[None]] = []
+    writes: list[asyncio.Future[None]] = []
+    held: list[NodeRun] = []
 
     async def node_finished(run: RunData) -> None:
         if record is not None:
-            # written by the store's own thread while the next node computes; the store
-            # keeps the order, and every write is awaited before the execution finishes
-            writes.append(asyncio.ensure_future(store.append_node_run(record.id, to_node_run(run))))  # type: ignore[union-attr]
+            if progress:
+                # written by the store's own thread while the next node computes; the store keeps
+                # the order, and every write is awaited before the execution finishes
+                writes.append(asyncio.ensure_future(store.append_node_run(record.id, to_node_run(run))))  # type: ignore[union-attr]
+            else:
+                held.append(to_node_run(run))
         if on_node_run is not None:
             await on_node_run(run)
 
     runner.on_node_run = node_finished
     try:
         result = await runner.run(items)
-        await asyncio.gather(*writes)
     except BaseException as exc:
         await asyncio.gather(*writes, return_exceptions=True)
         if record is not None:
             stopped = isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError, SystemExit))
             message = "interrupted" if stopped else f"{type(exc).__name__}: {exc}"
-            await store.finish_execution(record.id, "crashed",  # type: ignore[union-attr]
-                                         error={"node": runner.last_node, "message": message},
-                                         last_node=runner.last_node)
+            await asyncio.shield(store.finish_execution(  # type: ignore[union-attr]
+                record.id, "crashed", error={"node": runner.last_node, "message": message},
+                last_node=runner.last_node))
         raise
     finally:
         if own_services:
             await services.close()
     if record is not None:
-        await store.finish_execution(record.id, result.status, error=result.error,  # type: ignore[union-attr]
-                                     last_node=result.last_node)
+        assert store is not None
+        if keep_execution(workflow.settings, result.status, mode):
+            writes += [asyncio.ensure_future(store.append_node_run(record.id, run)) for run in held]
+            writes.append(asyncio.ensure_future(store.finish_execution(
+                record.id, result.status, error=result.error, last_node=result.last_node)))
+            await asyncio.gather(*writes)  # one group commit on SQLite
+        else:
+            await asyncio.gather(*writes)
+            await store.delete_execution(record.id)
+            result.execution_id = None
     return result
 
 

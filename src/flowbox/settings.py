@@ -1,7 +1,19 @@
 """Settings from flags and `FLOWBOX_*` environment variables.
 
 Data lives in `--data-dir`, else `FLOWBOX_DATA_DIR`, else the platform's user data
-dir (platformdirs). `FLOWBOX_DATABASE_URL` overrides the SQLite file in the data dir.
+dir (platformdirs). `FLOWBOX_DATABASE_URL` overrides the SQLite file in the data dir;
+`FLOWBOX_REDIS_URL` switches the queue to Redis (scale-out with `flowbox worker`).
+
+| variable | default | meaning |
+|---|---|---|
+| FLOWBOX_HOST / FLOWBOX_PORT | 127.0.0.1 / 5678 | where `flowbox serve` listens |
+| FLOWBOX_WORKERS | 4 | queue consumer threads: executions running at once (global limit) |
+| FLOWBOX_MAX_BODY_MB | 16 | largest webhook/API request body; larger gets 413 |
+| FLOWBOX_SHUTDOWN_TIMEOUT | 30 | seconds running executions get to finish on SIGTERM/SIGINT |
+| FLOWBOX_PRUNE_MAX_AGE_DAYS | 14 | finished executions older than this are deleted (0: keep) |
+| FLOWBOX_PRUNE_MAX_COUNT | 10000 | keep at most this many executions (0: no limit) |
+| FLOWBOX_WAIT_PERSIST_SECONDS | 5 | Wait nodes longer than this are persisted and resumed by the scheduler |
+| FLOWBOX_UI | 1 | 0 serves no editor (API, webhooks and schedules only) |
 """
 
 from __future__ import annotations
@@ -17,20 +29,54 @@ def default_data_dir() -> Path:
     return Path(user_data_dir("flowbox", appauthor=False))
 
 
+def _env_number(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        from flowbox.errors import ConfigError
+
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where data lives and how flowbox behaves; built once and passed down."""
 
     data_dir: Path
     database_url: str
-    save_executions: bool = True
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 5678
+    workers: int = 4
+    max_body_bytes: int = 16 * 1024 * 1024
+    shutdown_timeout: float = 30.0
+    prune_max_age_days: float = 14
+    prune_max_count: int = 10_000
+    wait_persist_seconds: float = 5.0
+    ui: bool = True
 
     @classmethod
-    def load(cls, data_dir: str | Path | None = None) -> Settings:
+    def load(cls, data_dir: str | Path | None = None, **overrides: object) -> Settings:
         """Settings from an explicit data dir, else the environment, else the platform default."""
         path = Path(data_dir or os.environ.get("FLOWBOX_DATA_DIR") or default_data_dir()).expanduser()
         url = os.environ.get("FLOWBOX_DATABASE_URL") or f"sqlite:///{path.resolve() / 'flowbox.db'}"
-        return cls(data_dir=path, database_url=url)
+        values: dict[str, object] = dict(
+            data_dir=path, database_url=url, redis_url=os.environ.get("FLOWBOX_REDIS_URL") or None,
+            host=os.environ.get("FLOWBOX_HOST") or "127.0.0.1",
+            port=int(_env_number("FLOWBOX_PORT", 5678)),
+            workers=max(1, int(_env_number("FLOWBOX_WORKERS", 4))),
+            max_body_bytes=int(_env_number("FLOWBOX_MAX_BODY_MB", 16) * 1024 * 1024),
+            shutdown_timeout=_env_number("FLOWBOX_SHUTDOWN_TIMEOUT", 30),
+            prune_max_age_days=_env_number("FLOWBOX_PRUNE_MAX_AGE_DAYS", 14),
+            prune_max_count=int(_env_number("FLOWBOX_PRUNE_MAX_COUNT", 10_000)),
+            wait_persist_seconds=_env_number("FLOWBOX_WAIT_PERSIST_SECONDS", 5),
+            ui=os.environ.get("FLOWBOX_UI", "1") != "0",
+        )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
 
     def ensure_dirs(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -39,3 +85,8 @@ class Settings:
     def nodes_dir(self) -> Path:
         """Extra node modules (`*.py`) loaded at start."""
         return self.data_dir / "nodes"
+
+    @property
+    def queue_path(self) -> Path:
+        """The embedded queue's SQLite file."""
+        return self.data_dir / "queue.db"

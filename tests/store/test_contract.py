@@ -527,3 +527,26 @@ def test_using_a_closed_store_is_a_store_error(tmp_path: Path) -> None:
 
     asyncio.run(body())
     assert not os.path.exists(tmp_path / "c.db")
+
+
+def test_start_node_snapshots_and_due_waits(backend: Backend) -> None:
+    async def body(store: Store) -> None:
+        now = datetime.now(UTC)
+        soon = await store.create_execution(workflow_id="w", mode="webhook", status="queued", start_node="Hook")
+        assert (await store.get_execution(soon.id)).start_node == "Hook"
+        later = await store.create_execution(workflow_id="w", mode="trigger")
+        await store.set_execution_status(soon.id, "waiting", wait_till=now - timedelta(seconds=1))
+        await store.set_execution_status(later.id, "waiting", wait_till=now + timedelta(hours=1))
+        assert [e.id for e in await store.list_due(now)] == [soon.id]
+        assert [e.id for e in await store.list_due(now + timedelta(hours=2))] == [soon.id, later.id]
+        assert await store.get_snapshot(soon.id) is None
+        await store.save_snapshot(soon.id, b"state-1")
+        await store.save_snapshot(soon.id, b"state-2")
+        assert await store.get_snapshot(soon.id) == b"state-2"
+        await store.save_snapshot(soon.id, None)
+        assert await store.get_snapshot(soon.id) is None
+        await store.save_snapshot(later.id, b"x")
+        await store.delete_execution(later.id)
+        assert await store.get_snapshot(later.id) is None
+
+    backend.run(body)

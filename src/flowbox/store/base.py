@@ -103,6 +103,7 @@ class ExecutionRecord:
     nodes: dict[str, list[NodeRun]] = field(default_factory=dict)
     retry_of: str | None = None
     wait_till: datetime | None = None
+    start_node: str | None = None
 
 
 class Store(Protocol):
@@ -134,7 +135,8 @@ class Store(Protocol):
     async def create_execution(self, *, workflow_id: str | None, mode: str, status: str = "running",
                                workflow_data: dict[str, Any] | None = None,
                                input: list[dict[str, Any]] | None = None,
-                               retry_of: str | None = None) -> ExecutionRecord: ...
+                               retry_of: str | None = None, start_node: str | None = None) -> ExecutionRecord:
+        """A new execution; `start_node` is the trigger it starts from (None: the default trigger)."""
 
     async def set_execution_status(self, id: str, status: str, *, wait_till: datetime | None = None) -> None: ...
 
@@ -152,6 +154,14 @@ class Store(Protocol):
         """Newest first; without `nodes`."""
 
     async def delete_execution(self, id: str) -> None: ...
+
+    async def save_snapshot(self, id: str, data: bytes | None) -> None:
+        """Keep (or with None, drop) the state an execution suspended in a Wait resumes from."""
+
+    async def get_snapshot(self, id: str) -> bytes | None: ...
+
+    async def list_due(self, until: datetime, limit: int = 100) -> list[ExecutionRecord]:
+        """"waiting" executions whose `wait_till` is at or before `until`, soonest first (without nodes)."""
 
     async def prune_executions(self, *, older_than: datetime | None = None, keep: int | None = None) -> int:
         """Delete finished executions older than a time and/or beyond the newest `keep`; returns the count."""

@@ -72,7 +72,19 @@ def m0001_init(db: Database) -> None:
         db.execute(sql)
 
 
-MIGRATIONS: tuple[Callable[[Database], None], ...] = (m0001_init,)
+def m0002_start_and_snapshots(db: Database) -> None:
+    """The trigger node a queued execution starts from; snapshots of executions suspended in a Wait."""
+    for sql in (
+        "ALTER TABLE executions ADD COLUMN start_node TEXT",
+        "CREATE INDEX idx_executions_wait ON executions (status, wait_till)",
+        """CREATE TABLE execution_snapshots (
+            execution_id TEXT PRIMARY KEY,
+            data BLOB NOT NULL)""",
+    ):
+        db.execute(sql)
+
+
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (m0001_init, m0002_start_and_snapshots)
 
 
 def migration_names() -> list[str]:

@@ -74,6 +74,11 @@ CREATE TABLE execution_nodes (
     PRIMARY KEY (execution_id, seq));
 CREATE TABLE variables (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """),
+    ("0002_start_and_snapshots", """
+ALTER TABLE executions ADD COLUMN start_node TEXT;
+CREATE INDEX idx_executions_wait ON executions (status, wait_till);
+CREATE TABLE execution_snapshots (execution_id TEXT COLLATE "C" PRIMARY KEY, data BYTEA NOT NULL);
+"""),
 )
 
 

@@ -233,23 +233,24 @@ class SqlStore:
             started_at=self._from_time(row["started_at"]), finished_at=self._from_time(row["finished_at"]),
             error=self._from_json(row["error"]), last_node=row["last_node"],
             workflow_data=self._from_json(row["workflow_data"]), input=self._from_json(row["input"]),
-            retry_of=row["retry_of"], wait_till=self._from_time(row["wait_till"]))
+            retry_of=row["retry_of"], wait_till=self._from_time(row["wait_till"]), start_node=row["start_node"])
 
     async def create_execution(self, *, workflow_id: str | None, mode: str, status: str = "running",
                                workflow_data: dict[str, Any] | None = None,
                                input: list[dict[str, Any]] | None = None,
-                               retry_of: str | None = None) -> ExecutionRecord:
+                               retry_of: str | None = None, start_node: str | None = None) -> ExecutionRecord:
         """A new execution; `started_at` is now when it starts as "running", else set when it goes running."""
         _check_status(status)
         record = ExecutionRecord(id=new_id(), workflow_id=workflow_id, status=status, mode=mode,
                                  started_at=datetime.now(UTC) if status == "running" else None,
-                                 workflow_data=workflow_data, input=input, retry_of=retry_of)
+                                 workflow_data=workflow_data, input=input, retry_of=retry_of,
+                                 start_node=start_node)
         async with self._statement() as db:
             await db.execute(
-                "INSERT INTO executions (id, workflow_id, status, mode, started_at, workflow_data, input, retry_of)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO executions (id, workflow_id, status, mode, started_at, workflow_data, input, retry_of,"
+                " start_node) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [record.id, workflow_id, status, mode, self._time(record.started_at), self._json(workflow_data),
-                 self._json(input), retry_of])
+                 self._json(input), retry_of, start_node])
         return record
 
     async def set_execution_status(self, id: str, status: str, *, wait_till: datetime | None = None) -> None:
@@ -288,6 +289,25 @@ class SqlStore:
                     " last_node = coalesce(?, last_node), wait_till = NULL WHERE id = ?",
                     [status, self._time(datetime.now(UTC)), self._json(error), last_node, id]):
                 raise NotFound("execution", id)
+
+    async def save_snapshot(self, id: str, data: bytes | None) -> None:
+        async with self._tx() as db:
+            if data is None:
+                await db.execute("DELETE FROM execution_snapshots WHERE execution_id = ?", [id])
+            else:
+                await db.execute("DELETE FROM execution_snapshots WHERE execution_id = ?", [id])
+                await db.execute("INSERT INTO execution_snapshots (execution_id, data) VALUES (?, ?)", [id, data])
+
+    async def get_snapshot(self, id: str) -> bytes | None:
+        async with self._read() as db:
+            rows = await db.fetch("SELECT data FROM execution_snapshots WHERE execution_id = ?", [id])
+        return bytes(rows[0]["data"]) if rows else None
+
+    async def list_due(self, until: datetime, limit: int = 100) -> list[ExecutionRecord]:
+        async with self._read() as db:
+            rows = await db.fetch("SELECT * FROM executions WHERE status = 'waiting' AND wait_till IS NOT NULL"
+                                  " AND wait_till <= ? ORDER BY wait_till LIMIT ?", [self._time(until), limit])
+        return [self._execution(row) for row in rows]
 
     async def get_execution(self, id: str) -> ExecutionRecord:
         async with self._read() as db:
@@ -330,6 +350,7 @@ class SqlStore:
             if not await db.execute("DELETE FROM executions WHERE id = ?", [id]):
                 raise NotFound("execution", id)
             await db.execute("DELETE FROM execution_nodes WHERE execution_id = ?", [id])
+            await db.execute("DELETE FROM execution_snapshots WHERE execution_id = ?", [id])
 
     async def prune_executions(self, *, older_than: datetime | None = None, keep: int | None = None) -> int:
         """Delete finished executions (success, error, canceled, crashed) that finished before
