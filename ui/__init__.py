@@ -1,0 +1,22 @@
+"""The editor (NiceGUI), served by `flowbox serve` at `/`.
+
+`mount_ui(services)` builds the FastAPI shell NiceGUI runs on and registers the pages;
+pages call the same `Services` the API uses, never the store directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def mount_ui(services: Any) -> Any:
+    """A FastAPI shell with NiceGUI's pages on it (its lifespan is run by `flowbox.app.Root`)."""
+    from fastapi import FastAPI
+    from flowbox.ui import pages
+    from nicegui import ui
+
+    shell = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    pages.register(services)
+    ui.run_with(shell, title="flowbox", favicon="🔀", show_welcome_message=False, reconnect_timeout=10,
+                storage_secret=None)
+    return shell

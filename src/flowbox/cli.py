@@ -159,6 +159,19 @@ def _summary(result: Any) -> None:
         click.echo(click.style(f"error in node '{err.get('node')}': {err.get('message')}", fg="red"), err=True)
 
 
+@cli.command()
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1, or FLOWBOX_HOST)")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default 5678, or FLOWBOX_PORT)")
+@data_dir_option
+def serve(host: str | None, port: int | None, data_dir: str | None) -> None:
+    """Run the server: editor, API, webhooks, schedules and the queue, in one process on one port."""
+    from flowbox.server import serve as run_server
+    from flowbox.settings import Settings
+
+    settings = Settings.load(data_dir, host=host, port=port)
+    run_server(settings)
+
+
 @cli.command(name="import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @data_dir_option

@@ -6,6 +6,8 @@
     │                               -> HTTP 422 / exit code 2; names the node (and field)
     ├─ NotFound                     no such workflow/execution/variable -> 404
     ├─ Conflict                     name taken, stale version -> 409
+    ├─ MethodNotAllowed             a webhook path exists, not for this method -> 405
+    ├─ Unavailable                  shutting down / queue or store down -> 503
     ├─ NodeError                    a node failed -> execution "error", exit code 1
     │   ├─ ExpressionError          a {{ }} expression failed (names node, parameter, expression)
     │   ├─ NodeTimeout              a node (or its code) ran past its time limit
@@ -63,6 +65,18 @@ class NotFound(FlowboxError):
 
 class Conflict(FlowboxError):
     code = "conflict"
+
+
+class MethodNotAllowed(FlowboxError):
+    """The path exists, but not for this HTTP method -> 405."""
+
+    code = "method_not_allowed"
+
+
+class Unavailable(FlowboxError):
+    """Shutting down, or a backing service does not answer -> 503."""
+
+    code = "unavailable"
 
 
 class NodeError(FlowboxError):

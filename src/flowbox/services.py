@@ -8,16 +8,24 @@ leaves a record of how far it got.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import logging
+import re
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from flowbox.engine.runner import EngineServices, ExecutionResult, RunData, Runner
-from flowbox.errors import NotFound, WorkflowInvalid
+from flowbox.errors import Conflict, FlowboxError, MethodNotAllowed, NotFound, Unavailable, WorkflowInvalid
 from flowbox.node import Item, make_items
+from flowbox.settings import Settings
 from flowbox.store.base import ExecutionRecord, NodeRun, Store, WorkflowRecord
 from flowbox.workflow import Workflow, load_workflow, validate
+
+logger = logging.getLogger("flowbox")
 
 
 def to_node_run(run: RunData) -> NodeRun:
@@ -98,8 +106,8 @@ async def execute(store: Store | None, workflow: Workflow, items: list[Item], *,
                   save: bool = True, record: ExecutionRecord | None = None, progress: bool | None = None,
                   services: EngineServices | None = None, runner: Runner | None = None,
                   on_node_run: Callable[[RunData], Awaitable[None]] | None = None,
-                  base_dir: Path | None = None) -> ExecutionResult:
-    """Run `workflow` with `items`, recording the execution in `store` when `save` is true.
+                  base_dir: Path | None = None, start: str | None = None) -> ExecutionResult:
+    """Run `workflow` with `items` (from trigger `start`), recording the execution when `save` is true.
 
     `record` is an execution already created (queued); otherwise one is created as
     "running". With `progress` (default: the workflow's `saveExecutionProgress`, else
@@ -144,7 +152,7 @@ async def execute(store: Store | None, workflow: Workflow, items: list[Item], *,
 
     runner.on_node_run = node_finished
     try:
-        result = await runner.run(items)
+        result = await runner.run(items, start=start)
     except BaseException as exc:
         await asyncio.gather(*writes, return_exceptions=True)
         if record is not None:
@@ -221,3 +229,582 @@ def execution_to_json(record: ExecutionRecord, *, with_nodes: bool = True) -> di
                                for run in runs]
                         for name, runs in record.nodes.items()}
     return out
+
+
+# ---------------------------------------------------------------- the running service
+
+@dataclass(frozen=True)
+class WebhookRoute:
+    """One webhook node of an active workflow (or of a workflow listening for a test event)."""
+
+    workflow_id: str
+    node: str
+    method: str
+    path: str
+    respond: str = "immediately"
+    response_data: str = "firstEntryJson"
+    response_code: int = 200
+    pattern: re.Pattern[str] | None = None
+
+
+def _clean_path(path: str) -> str:
+    return path.strip().strip("/")
+
+
+def webhook_routes(workflow: Workflow, workflow_id: str) -> list[WebhookRoute]:
+    """The webhook routes of a workflow's enabled webhook nodes."""
+    routes = []
+    for node in workflow.nodes.values():
+        if node.type != "webhook" or node.disabled:
+            continue
+        params = node.parameters
+        path = _clean_path(str(params.get("path") or ""))
+        if not path:
+            raise WorkflowInvalid(f"node '{node.name}': webhook path is empty", node=node.name, field="path")
+        pattern = None
+        if any(part.startswith(":") for part in path.split("/")):
+            regex = "/".join(f"(?P<{p[1:]}>[^/]+)" if p.startswith(":") else re.escape(p) for p in path.split("/"))
+            pattern = re.compile(f"^{regex}$")
+        routes.append(WebhookRoute(
+            workflow_id=workflow_id, node=node.name, method=str(params.get("method") or "POST").upper(), path=path,
+            respond=str(params.get("respond") or "immediately"),
+            response_data=str(params.get("responseData") or "firstEntryJson"),
+            response_code=int(params.get("responseCode") or 200), pattern=pattern))
+    return routes
+
+
+class WebhookTable:
+    """(method, path) -> route for active workflows; `:name` path parts match any one segment."""
+
+    def __init__(self) -> None:
+        self.exact: dict[tuple[str, str], WebhookRoute] = {}
+        self.dynamic: list[WebhookRoute] = []
+
+    def add(self, routes: list[WebhookRoute]) -> None:
+        for route in routes:
+            taken = self.find_exact(route.method, route.path) if route.pattern is None else next(
+                (r for r in self.dynamic if r.method == route.method and r.path == route.path), None)
+            if taken is not None and taken.workflow_id != route.workflow_id:
+                raise Conflict(f"webhook {route.method} /{route.path} is already used by workflow {taken.workflow_id}",
+                               workflowId=taken.workflow_id)
+        for route in routes:
+            if route.pattern is None:
+                self.exact[(route.method, route.path)] = route
+            else:
+                self.dynamic.append(route)
+
+    def remove(self, workflow_id: str) -> None:
+        self.exact = {k: r for k, r in self.exact.items() if r.workflow_id != workflow_id}
+        self.dynamic = [r for r in self.dynamic if r.workflow_id != workflow_id]
+
+    def find_exact(self, method: str, path: str) -> WebhookRoute | None:
+        return self.exact.get((method, path))
+
+    def match(self, method: str, path: str) -> tuple[WebhookRoute, dict[str, str]]:
+        """The route for a request; NotFound for an unknown path, MethodNotAllowed for a known one."""
+        path = _clean_path(path)
+        route = self.exact.get((method, path))
+        if route is not None:
+            return route, {}
+        other_method = any(p == path for (_, p) in self.exact)
+        for route in self.dynamic:
+            found = route.pattern.match(path)  # type: ignore[union-attr]
+            if found:
+                if route.method == method:
+                    return route, found.groupdict()
+                other_method = True
+        if other_method:
+            raise MethodNotAllowed(f"webhook /{path} does not accept {method}")
+        raise NotFound("webhook", f"/{path}")
+
+
+@dataclass
+class WebhookRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    query: dict[str, Any]
+    body: Any
+    binary: dict[str, Any] | None = None
+
+    def item(self, params: dict[str, str]) -> Item:
+        """The item a webhook node emits (DESIGN §5)."""
+        return Item({"body": self.body, "query": self.query, "headers": self.headers, "params": params,
+                     "method": self.method, "path": self.path}, self.binary)
+
+
+@dataclass
+class WebhookReply:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Services:
+    """flowbox as a running service: store, queue, scheduler, webhooks; the operations API and UI call.
+
+    Built once by `app.build_app()` (or `flowbox worker`) and passed down. `start()` opens
+    the store, loads active workflows, recovers from a crash and starts the queue consumer
+    and the scheduler; `stop()` stops taking work and lets running executions finish.
+    """
+
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        from flowbox.store import open_store
+
+        self.settings = settings
+        self.store: Store = store if store is not None else open_store(settings.database_url)
+        self.webhooks = WebhookTable()
+        self.engine = EngineServices()
+        self.queue: Any = None
+        self.scheduler: Any = None
+        self.metrics = Metrics()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.accepting = False
+        self._workflows: dict[str, tuple[int, Workflow, dict[str, Any]]] = {}
+        self._running: dict[str, asyncio.Task[Any]] = {}
+        self._done: dict[str, asyncio.Future[None]] = {}
+        self._limits: dict[str, asyncio.Semaphore] = {}
+        self._listeners: dict[tuple[str, str], tuple[str, Workflow, asyncio.Future[str]]] = {}
+
+    # ------------------------------------------------------------ lifecycle
+    async def start(self, *, consume: bool = True, schedule: bool = True, recover: bool = True) -> None:
+        """Open the store and bring active workflows online; `consume`: run queued executions here."""
+        from flowbox import registry
+
+        self.loop = asyncio.get_running_loop()
+        self.settings.ensure_dirs()
+        registry.load(self.settings.nodes_dir)
+        await self.store.open()
+        self.engine = engine_services(self.store, await self.store.get_variables())
+        from flowbox.tasks import Queue
+
+        self.queue = Queue(self)
+        if schedule:
+            from flowbox.scheduler import Scheduler
+
+            self.scheduler = Scheduler(self)
+        page_cursor = None
+        while True:
+            page = await self.store.list_workflows(active=True, limit=200, cursor=page_cursor)
+            for record in page.data:
+                try:
+                    self._bring_online(record)
+                except FlowboxError as exc:  # one broken workflow must not stop the server
+                    logger.error("workflow %s (%s) not activated: %s", record.id, record.name, exc.message)
+            page_cursor = page.next_cursor
+            if not page_cursor:
+                break
+        if recover:
+            await self._recover()
+        self.accepting = True
+        if consume:
+            self.queue.start()
+        if self.scheduler is not None:
+            await self.scheduler.start()
+
+    async def stop(self, timeout: float | None = None) -> None:
+        """Stop taking work; running executions get `timeout` seconds, then are cancelled (recorded crashed)."""
+        self.accepting = False
+        timeout = self.settings.shutdown_timeout if timeout is None else timeout
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+        if self.queue is not None:
+            await asyncio.to_thread(self.queue.stop)  # no new queued work; consumers finish current tasks
+        running = [t for t in self._running.values() if not t.done()]
+        if running:
+            _, pending = await asyncio.wait(running, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5)
+        await self.engine.close()
+        await self.store.close()
+
+    async def _recover(self) -> None:
+        """After a crash: "running" executions become "crashed" (retried when asked); queued ones run."""
+        cursor = None
+        while True:
+            page = await self.store.list_executions(status="running", limit=200, cursor=cursor)
+            for record in page.data:
+                await self.store.finish_execution(record.id, "crashed", error={
+                    "node": record.last_node, "message": "the server stopped while this execution was running"})
+                self.metrics.executions.labels(status="crashed", mode=record.mode).inc()
+                settings = (record.workflow_data or {}).get("settings") or {}
+                if settings.get("retryOnCrash") and record.workflow_id and record.mode != "manual":
+                    await self.retry_execution(record.id, from_start=True)
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        cursor = None
+        while True:
+            page = await self.store.list_executions(status="queued", limit=200, cursor=cursor)
+            for record in page.data:
+                self.queue.enqueue(record.id)  # a duplicate is harmless: running it claims it first
+            cursor = page.next_cursor
+            if not cursor:
+                break
+
+    async def ready(self) -> dict[str, bool]:
+        """Whether the store and the queue answer (for /readyz)."""
+        store_ok = queue_ok = False
+        with contextlib.suppress(Exception):
+            await self.store.get_variables()
+            store_ok = True
+        with contextlib.suppress(Exception):
+            queue_ok = bool(self.queue is not None and await asyncio.to_thread(self.queue.ping))
+        return {"store": store_ok, "queue": queue_ok, "accepting": self.accepting}
+
+    # ------------------------------------------------------------ workflows
+    def compiled(self, record: WorkflowRecord) -> tuple[Workflow, dict[str, Any]]:
+        """A stored workflow loaded and validated once per version."""
+        cached = self._workflows.get(record.id)
+        if cached is not None and cached[0] == record.version:
+            return cached[1], cached[2]
+        workflow = load_workflow(record.data, id=record.id)
+        specs = validate(workflow)
+        self._workflows[record.id] = (record.version, workflow, specs)
+        return workflow, specs
+
+    def _bring_online(self, record: WorkflowRecord) -> None:
+        workflow, _ = self.compiled(record)
+        routes = webhook_routes(workflow, record.id)
+        self.webhooks.remove(record.id)
+        self.webhooks.add(routes)
+        if self.scheduler is not None:
+            self.scheduler.sync(record.id, workflow)
+
+    def _take_offline(self, workflow_id: str) -> None:
+        self.webhooks.remove(workflow_id)
+        if self.scheduler is not None:
+            self.scheduler.sync(workflow_id, None)
+
+    async def create_workflow(self, data: dict[str, Any]) -> WorkflowRecord:
+        workflow = load_workflow(data)
+        validate(workflow)
+        clean = _clean_workflow_data(data)
+        record = await self.store.create_workflow(workflow.name, clean)
+        if data.get("active"):
+            record = await self.activate(record.id)
+        return record
+
+    async def update_workflow(self, id: str, data: dict[str, Any]) -> WorkflowRecord:
+        """Save a new version; an active workflow's webhooks and schedules follow the new version."""
+        workflow = load_workflow(data, id=id)
+        validate(workflow)
+        current = await self.store.get_workflow(id)
+        if current.active:
+            routes = webhook_routes(workflow, id)
+            probe = WebhookTable()
+            probe.exact, probe.dynamic = dict(self.webhooks.exact), list(self.webhooks.dynamic)
+            probe.remove(id)
+            probe.add(routes)  # raises Conflict before anything is saved
+        record = await self.store.update_workflow(id, name=workflow.name, data=_clean_workflow_data(data))
+        if "active" in data and bool(data["active"]) != record.active:
+            return await (self.activate(id) if data["active"] else self.deactivate(id))
+        if record.active:
+            self._bring_online(record)
+        return record
+
+    async def delete_workflow(self, id: str) -> None:
+        await self.store.delete_workflow(id)
+        self._take_offline(id)
+        self._workflows.pop(id, None)
+
+    async def activate(self, id: str) -> WorkflowRecord:
+        """Put a workflow's webhooks and schedules online (409 when a webhook path is taken)."""
+        record = await self.store.get_workflow(id)
+        workflow, specs = self.compiled(record)
+        if not any(s.trigger and s.type != "manualTrigger" for n, s in specs.items()
+                   if not workflow.nodes[n].disabled):
+            raise WorkflowInvalid("this workflow has no trigger that can run it by itself (webhook, schedule, "
+                                  "errorTrigger): add one before activating it", field="nodes")
+        self.webhooks.remove(id)
+        self.webhooks.add(webhook_routes(workflow, id))
+        record = await self.store.update_workflow(id, active=True)
+        self._bring_online(record)
+        return record
+
+    async def deactivate(self, id: str) -> WorkflowRecord:
+        record = await self.store.update_workflow(id, active=False)
+        self._take_offline(id)
+        return record
+
+    # ------------------------------------------------------------ executions
+    def _workflow_limit(self, workflow: Workflow) -> asyncio.Semaphore | None:
+        limit = workflow.settings.get("maxConcurrency")
+        if not limit or not workflow.id:
+            return None
+        semaphore = self._limits.get(workflow.id)
+        if semaphore is None or getattr(semaphore, "size", None) != int(limit):
+            semaphore = asyncio.Semaphore(int(limit))
+            semaphore.size = int(limit)  # type: ignore[attr-defined]
+            self._limits[workflow.id] = semaphore
+        return semaphore
+
+    async def enqueue(self, workflow: Workflow, items: list[Item], *, mode: str, start_node: str | None = None,
+                      retry_of: str | None = None) -> ExecutionRecord:
+        """Record an execution as "queued" (durably), then hand its id to the queue."""
+        if not self.accepting:
+            raise Unavailable("flowbox is shutting down; try again shortly")
+        record = await self.store.create_execution(
+            workflow_id=workflow.id, mode=mode, status="queued", workflow_data=workflow.data,
+            input=[i.to_dict() for i in items] or None, retry_of=retry_of, start_node=start_node)
+        self._done[record.id] = self.loop.create_future()  # type: ignore[union-attr]
+        await asyncio.to_thread(self.queue.enqueue, record.id)
+        return record
+
+    def run_queued_threadsafe(self, execution_id: str) -> None:
+        """Called by a queue consumer thread: run the execution on the service's event loop, wait for it."""
+        if self.loop is None or self.loop.is_closed():
+            raise Unavailable("flowbox is not running")
+        asyncio.run_coroutine_threadsafe(self.run_queued(execution_id), self.loop).result()
+
+    async def run_queued(self, execution_id: str) -> None:
+        """Claim and run a queued (or due waiting) execution; a duplicate or finished one is skipped."""
+        task = asyncio.current_task()
+        try:
+            record = await self.store.get_execution(execution_id)
+        except NotFound:
+            return
+        if record.status not in ("queued", "waiting") or record.workflow_data is None:
+            self._finish_waiter(execution_id)
+            return
+        workflow = load_workflow(record.workflow_data, id=record.workflow_id)
+        limit = self._workflow_limit(workflow)
+        if limit is not None:
+            await limit.acquire()
+        try:
+            if not await self.store.claim_execution(execution_id, ("queued", "waiting")):
+                return
+            if task is not None:
+                self._running[execution_id] = task
+            record.status = "running"
+            items = make_items(record.input or [])
+            await self._execute(workflow, items, mode=record.mode, record=record, start=record.start_node)
+        finally:
+            if limit is not None:
+                limit.release()
+            self._running.pop(execution_id, None)
+            self._finish_waiter(execution_id)
+
+    def _finish_waiter(self, execution_id: str) -> None:
+        waiter = self._done.pop(execution_id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _execute(self, workflow: Workflow, items: list[Item], *, mode: str,
+                       record: ExecutionRecord | None = None, start: str | None = None,
+                       specs: dict[str, Any] | None = None, progress: bool | None = None,
+                       on_respond: Callable[[dict[str, Any]], None] | None = None) -> ExecutionResult:
+        runner = Runner(workflow, services=self.engine, mode=mode, specs=specs or {}, on_respond=on_respond)
+        started = time.perf_counter()
+        result = await execute(self.store, workflow, items, mode=mode, record=record, services=self.engine,
+                               runner=runner, progress=progress, start=start)
+        self.metrics.executions.labels(status=result.status, mode=mode).inc()
+        self.metrics.duration.observe(time.perf_counter() - started)
+        if result.status == "error":
+            await self._run_error_workflow(workflow, result, mode)
+        return result
+
+    async def _run_error_workflow(self, workflow: Workflow, result: ExecutionResult, mode: str) -> None:
+        """`settings.errorWorkflow`: run that workflow from its errorTrigger with the failure's details."""
+        target = workflow.settings.get("errorWorkflow")
+        if not target or target == workflow.id or mode == "error":
+            return
+        try:
+            record = await self.store.get_workflow(str(target))
+            error_wf, specs = self.compiled(record)
+        except FlowboxError as exc:
+            logger.error("error workflow %s of %s cannot run: %s", target, workflow.id, exc.message)
+            return
+        trigger = next((n for n, s in specs.items() if s.type == "errorTrigger"), None)
+        if trigger is None:
+            logger.error("error workflow %s has no errorTrigger node", target)
+            return
+        item = Item({"execution": {"id": result.execution_id, "mode": mode, "lastNodeExecuted": result.last_node,
+                                   "error": result.error},
+                     "workflow": {"id": workflow.id, "name": workflow.name}})
+        with contextlib.suppress(Unavailable):
+            await self.enqueue(error_wf, [item], mode="error", start_node=trigger)
+
+    async def run_workflow(self, id: str, input: Any = None, *, wait: bool = True, mode: str = "manual",
+                           timeout: float = 300) -> ExecutionRecord:
+        """POST /workflows/{id}/run: queue a run; with `wait`, return it finished (or as it is after `timeout`)."""
+        record = await self.store.get_workflow(id)
+        workflow, _ = self.compiled(record)
+        items = parse_input(input)
+        execution = await self.enqueue(workflow, items, mode=mode)
+        if not wait:
+            return execution
+        return await self.wait_for(execution.id, timeout)
+
+    async def wait_for(self, execution_id: str, timeout: float = 300) -> ExecutionRecord:
+        """The execution once it is no longer queued/running (polls the store when it runs elsewhere)."""
+        waiter = self._done.get(execution_id)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if waiter is not None:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(waiter), timeout=min(1.0, deadline - time.monotonic()))
+            else:
+                await asyncio.sleep(0.05)
+            record = await self.store.get_execution(execution_id)
+            if record.status not in ("queued", "running", "new"):
+                return record
+        return await self.store.get_execution(execution_id)
+
+    async def retry_execution(self, id: str, *, from_start: bool = False) -> ExecutionRecord:
+        """Run a failed execution again as a new one (retry_of = id), from its trigger input."""
+        old = await self.store.get_execution(id)
+        if old.status in ("queued", "running", "waiting", "new"):
+            raise Conflict(f"execution {id} is {old.status}; only finished executions can be retried")
+        if old.workflow_data is None:
+            raise Conflict(f"execution {id} kept no workflow to retry")
+        workflow = load_workflow(old.workflow_data, id=old.workflow_id)
+        validate(workflow)
+        return await self.enqueue(workflow, make_items(old.input or []), mode="retry", retry_of=id,
+                                  start_node=old.start_node)
+
+    # ------------------------------------------------------------ webhooks
+    async def handle_webhook(self, method: str, path: str, request: WebhookRequest, *,
+                             test: bool = False) -> WebhookReply:
+        """Run the workflow a webhook call belongs to, answering as its webhook node says."""
+        if test:
+            return await self._handle_test_webhook(method, path, request)
+        route, params = self.webhooks.match(method, path)
+        if not self.accepting:
+            raise Unavailable("flowbox is shutting down; try again shortly")
+        record = await self.store.get_workflow(route.workflow_id) if route.workflow_id not in self._workflows \
+            else None
+        cached = self._workflows.get(route.workflow_id)
+        if cached is None:
+            workflow, specs = self.compiled(record)  # type: ignore[arg-type]
+        else:
+            workflow, specs = cached[1], cached[2]
+        return await self._answer(workflow, specs, route, request.item(params), mode="webhook")
+
+    async def _answer(self, workflow: Workflow, specs: dict[str, Any], route: WebhookRoute, item: Item, *,
+                      mode: str, on_done: Callable[[ExecutionResult], None] | None = None) -> WebhookReply:
+        if route.respond == "immediately":
+            execution = await self.enqueue(workflow, [item], mode=mode, start_node=route.node)
+            return WebhookReply(route.response_code, {"executionId": execution.id})
+        responded: asyncio.Future[dict[str, Any]] = self.loop.create_future()  # type: ignore[union-attr]
+
+        def on_respond(response: dict[str, Any]) -> None:
+            if not responded.done():
+                responded.set_result(response)
+
+        limit = self._workflow_limit(workflow)
+        progress = workflow.settings.get("saveExecutionProgress", False) is True
+
+        async def run() -> ExecutionResult:
+            async with limit if limit is not None else contextlib.nullcontext():
+                result = await self._execute(workflow, [item], mode=mode, start=route.node, specs=specs,
+                                             progress=progress, on_respond=on_respond)
+            if on_done is not None:
+                on_done(result)
+            return result
+
+        task = asyncio.ensure_future(run())
+        key = f"inline-{id(task)}"
+        self._running[key] = task
+        task.add_done_callback(lambda _: self._running.pop(key, None))
+        if route.respond == "respondNode":
+            await asyncio.wait([task, responded], return_when=asyncio.FIRST_COMPLETED)
+            if responded.done():
+                response = responded.result()
+                return WebhookReply(int(response.get("status") or 200), response.get("body"),
+                                    {str(k): str(v) for k, v in (response.get("headers") or {}).items()})
+        result = await task
+        if result.status != "success":
+            return WebhookReply(500, {"error": {"code": "execution_failed",
+                                                "message": (result.error or {}).get("message", "the workflow failed"),
+                                                "details": {"executionId": result.execution_id,
+                                                            "node": (result.error or {}).get("node")}}})
+        items = result.last_output()
+        if route.response_data == "allEntries":
+            return WebhookReply(route.response_code, [i.json for i in items])
+        return WebhookReply(route.response_code, items[0].json if items else {})
+
+    async def listen_test(self, workflow_id: str, data: dict[str, Any] | None = None,
+                          timeout: float = 120) -> str:
+        """Wait for one call to /webhook-test/<path> of this workflow (the editor's "listen"); returns its execution id."""
+        if data is None:
+            data = (await self.store.get_workflow(workflow_id)).data
+        workflow = load_workflow(data, id=workflow_id)
+        validate(workflow)
+        routes = webhook_routes(workflow, workflow_id)
+        if not routes:
+            raise WorkflowInvalid("this workflow has no webhook node to listen on", field="nodes")
+        future: asyncio.Future[str] = self.loop.create_future()  # type: ignore[union-attr]
+        keys = [(r.method, r.path) for r in routes]
+        for key in keys:
+            self._listeners[key] = (workflow_id, workflow, future)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise NotFound("test webhook call", f"within {timeout:g} s") from None
+        finally:
+            for key in keys:
+                if self._listeners.get(key, (None, None, None))[2] is future:
+                    del self._listeners[key]
+
+    async def _handle_test_webhook(self, method: str, path: str, request: WebhookRequest) -> WebhookReply:
+        clean = _clean_path(path)
+        entry = self._listeners.get((method, clean))
+        if entry is None:
+            if any(p == clean for (_, p) in self._listeners):
+                raise MethodNotAllowed(f"test webhook /{clean} does not accept {method}")
+            raise NotFound("test webhook", f"/{clean} (click 'listen for a test event' in the editor first)")
+        workflow_id, workflow, future = entry
+        route = next(r for r in webhook_routes(workflow, workflow_id) if (r.method, r.path) == (method, clean))
+        route = WebhookRoute(**{**route.__dict__, "respond": "lastNode" if route.respond == "immediately"
+                                else route.respond})
+        def note(result: ExecutionResult) -> None:
+            if not future.done():
+                future.set_result(result.execution_id or "")
+
+        return await self._answer(workflow, validate(workflow), route, request.item({}), mode="test", on_done=note)
+
+    async def resume_waiting(self, execution_id: str, request: WebhookRequest) -> WebhookReply:
+        """`/webhook-waiting/{id}`: resume an execution suspended in a Wait (resume: webhook)."""
+        raise NotFound("waiting execution", execution_id)
+
+    # ------------------------------------------------------------ variables
+    async def set_variable(self, key: str, value: str) -> None:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key or ""):
+            raise WorkflowInvalid(f"variable name {key!r} must be letters, digits and _ (not starting with a digit)",
+                                  field="key")
+        await self.store.set_variable(key, str(value))
+        self.engine.variables[key] = str(value)
+
+    async def delete_variable(self, key: str) -> None:
+        await self.store.delete_variable(key)
+        self.engine.variables.pop(key, None)
+
+
+def _clean_workflow_data(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in ("id", "active", "createdAt", "updatedAt", "version")}
+
+
+class Metrics:
+    """Prometheus metrics of one service (its own registry, so tests can build several)."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.registry = CollectorRegistry()
+        self.executions = Counter("flowbox_executions", "Finished executions by status and mode",
+                                  ["status", "mode"], registry=self.registry)
+        self.duration = Histogram("flowbox_execution_duration_seconds", "Execution wall time",
+                                  buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+                                           300), registry=self.registry)
+        self.webhooks = Counter("flowbox_webhook_requests", "Webhook requests by HTTP status", ["status"],
+                                registry=self.registry)
+        self.queue_depth = Gauge("flowbox_queue_depth", "Executions waiting in the queue", registry=self.registry)
+
+    def render(self, queue_depth: int) -> bytes:
+        from prometheus_client import generate_latest
+
+        self.queue_depth.set(queue_depth)
+        return generate_latest(self.registry)

@@ -264,6 +264,8 @@ class NodeContext:
         """Set the answer to the webhook call that started this run (respondToWebhook)."""
         if self.runner.response is None:
             self.runner.response = response
+            if self.runner.on_respond is not None:
+                self.runner.on_respond(response)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

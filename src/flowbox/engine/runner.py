@@ -186,11 +186,15 @@ class Runner:
     mode: str = "manual"
     on_node_run: Callable[[RunData], Awaitable[None]] | None = None
     on_node_start: Callable[[str], Awaitable[None]] | None = None
+    on_respond: Callable[[dict[str, Any]], None] | None = None
     depth: int = 0
     logs: list[str] = field(default_factory=list)
+    specs: dict[str, NodeSpec] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.specs: dict[str, NodeSpec] = validate(self.workflow)
+        """Validates the workflow unless `specs` (from an earlier `validate`) are given."""
+        if not self.specs:
+            self.specs = validate(self.workflow)
         self.runs: dict[str, list[RunData]] = {}
         self.node_state: dict[str, dict[str, Any]] = {}
         self.variables = self.services.variables

@@ -140,6 +140,9 @@ class Store(Protocol):
 
     async def set_execution_status(self, id: str, status: str, *, wait_till: datetime | None = None) -> None: ...
 
+    async def claim_execution(self, id: str, from_statuses: tuple[str, ...] = ("queued",)) -> bool:
+        """Atomically move an execution from one of `from_statuses` to "running"; False when someone else did."""
+
     async def append_node_run(self, execution_id: str, run: NodeRun) -> None:
         """Record a finished node run as soon as it finishes (so a crash keeps it)."""
 

@@ -266,6 +266,14 @@ class SqlStore:
             if not await db.execute(sql + " WHERE id = ?", [*params, id]):
                 raise NotFound("execution", id)
 
+    async def claim_execution(self, id: str, from_statuses: tuple[str, ...] = ("queued",)) -> bool:
+        marks = ", ".join("?" * len(from_statuses))
+        async with self._statement() as db:
+            return bool(await db.execute(
+                f"UPDATE executions SET status = 'running', started_at = coalesce(started_at, ?), wait_till = NULL"
+                f" WHERE id = ? AND status IN ({marks})",
+                [self._time(datetime.now(UTC)), id, *from_statuses]))
+
     async def append_node_run(self, execution_id: str, run: NodeRun) -> None:
         """Store one node run after the previous ones: one statement, so one round trip.
 

@@ -1,0 +1,130 @@
+"""The HTTP API (Litestar): `/api/v1/...`, OpenAPI at `/api/docs`, `/healthz`, `/readyz`, `/metrics`.
+
+One controller per resource module; every error leaves as
+`{"error": {"code", "message", "details"}}` through the one table in `error_handlers()`.
+Webhooks are served by `flowbox.api.webhooks` (plain ASGI, the hot path).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar, MediaType, Request, Response, get
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Server
+
+from flowbox import __version__
+from flowbox.errors import (
+    ConfigError,
+    Conflict,
+    CredentialError,
+    FlowboxError,
+    MethodNotAllowed,
+    NodeError,
+    NotFound,
+    StoreError,
+    Unavailable,
+    WorkflowInvalid,
+)
+from flowbox.services import Services
+
+STATUS = {
+    WorkflowInvalid: 422, NotFound: 404, Conflict: 409, MethodNotAllowed: 405, Unavailable: 503,
+    StoreError: 503, CredentialError: 400, NodeError: 500, ConfigError: 500,
+}
+
+
+def error_response(status: int, code: str, message: str, details: Any = None,
+                   headers: dict[str, str] | None = None) -> Response[Any]:
+    """The one JSON error shape (DESIGN §8)."""
+    return Response({"error": {"code": code, "message": message, "details": details}}, status_code=status,
+                    media_type=MediaType.JSON, headers=headers)
+
+
+def status_of(exc: FlowboxError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def _flowbox_error(request: Request[Any, Any, Any], exc: FlowboxError) -> Response[Any]:
+    details = {k: v for k, v in exc.details.items() if v is not None} or None
+    return error_response(status_of(exc), exc.code, exc.message, details)
+
+
+def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    extra = exc.extra if isinstance(exc.extra, list) else None
+    fields = [e.get("key") for e in extra or [] if isinstance(e, dict) and e.get("key")]
+    message = exc.detail or "invalid request"
+    if fields:
+        message = f"{message}: {', '.join(str(f) for f in fields)}"
+    return error_response(400, "invalid_request", message, extra)
+
+
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 429: "rate_limited",
+            401: "unauthorized", 403: "forbidden"}.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, exc.detail, None, exc.headers)
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    import logging
+
+    logging.getLogger("flowbox").exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal_error", f"{type(exc).__name__}: {exc}")
+
+
+def error_handlers() -> dict[Any, Any]:
+    return {FlowboxError: _flowbox_error, ValidationException: _validation_error, HTTPException: _http_error,
+            Exception: _unexpected}
+
+
+def make_api(services: Services) -> Litestar:
+    """The Litestar app with every controller; `services` is on `app.state.services`."""
+    from flowbox.api import health
+
+    handlers: list[Any] = [*health.HANDLERS]
+    for module in _controller_modules():
+        handlers.extend(module.HANDLERS)
+    app = Litestar(
+        route_handlers=handlers,
+        exception_handlers=error_handlers(),
+        openapi_config=OpenAPIConfig(title="flowbox", version=__version__, path="/api/docs",
+                                     servers=[Server(url="/")], render_plugins=_docs_plugins()),
+        request_max_body_size=services.settings.max_body_bytes,
+        debug=False,
+    )
+    app.state.services = services
+    return app
+
+
+def _controller_modules() -> list[Any]:
+    """Resource modules (workflows, executions, nodes, variables) present in this package."""
+    import importlib
+    import pkgutil
+
+    import flowbox.api as package
+
+    out = []
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name in ("health", "webhooks", "docs"):
+            continue
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        if hasattr(module, "HANDLERS"):
+            out.append(module)
+    return out
+
+
+def _docs_plugins() -> list[Any]:
+    try:
+        from flowbox.api.docs import plugins
+    except ImportError:
+        return []
+    return plugins()
+
+
+@get("/api", include_in_schema=False)
+async def api_root() -> dict[str, Any]:
+    return {"name": "flowbox", "version": __version__, "api": "/api/v1", "docs": "/api/docs"}

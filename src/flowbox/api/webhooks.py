@@ -1,0 +1,128 @@
+"""Webhook endpoints as plain ASGI: `/webhook/<path>`, `/webhook-test/<path>`, `/webhook-waiting/<id>`.
+
+This is the hot path (every production call runs a workflow), so it skips the
+framework: read the body (413 past the limit), parse it by content type, hand a
+`WebhookRequest` to `Services`, and write the reply with orjson. Errors use the
+same JSON shape and status table as the API.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+import orjson
+
+from flowbox.api import status_of
+from flowbox.errors import FlowboxError
+from flowbox.services import Services, WebhookReply, WebhookRequest
+
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def parse_query(raw: bytes) -> dict[str, Any]:
+    """`a=1&b=2&b=3` -> {"a": "1", "b": ["2", "3"]}."""
+    if not raw:
+        return {}
+    parsed = parse_qs(raw.decode("latin-1"), keep_blank_values=True)
+    return {k: v[0] if len(v) == 1 else v for k, v in parsed.items()}
+
+
+def parse_body(raw: bytes, content_type: str) -> tuple[Any, dict[str, Any] | None]:
+    """The webhook item's `body` (and binary data for bodies that are not text)."""
+    if not raw:
+        return {}, None
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind == "application/json" or kind.endswith("+json"):
+        try:
+            return orjson.loads(raw), None
+        except orjson.JSONDecodeError as exc:
+            raise InvalidBody(f"request body is not valid JSON: {exc}") from None
+    if kind == "application/x-www-form-urlencoded":
+        return parse_query(raw), None
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return {}, {"data": {"data": base64.b64encode(raw).decode(), "mimeType": kind or "application/octet-stream",
+                             "fileName": "body"}}
+
+
+class InvalidBody(FlowboxError):
+    code = "invalid_request"
+
+
+class WebhookApp:
+    """ASGI app for the three webhook prefixes."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        metrics = self.services.metrics.webhooks
+        try:
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            raw = await self._read_body(receive, headers)
+            prefix, _, rest = path[1:].partition("/")
+            body, binary = parse_body(raw, headers.get("content-type", ""))
+            request = WebhookRequest(method=method, path=unquote(rest), headers=headers,
+                                     query=parse_query(scope.get("query_string", b"")), body=body, binary=binary)
+            if prefix == "webhook-waiting":
+                reply = await self.services.resume_waiting(rest.strip("/"), request)
+            else:
+                reply = await self.services.handle_webhook(method, rest, request, test=prefix == "webhook-test")
+        except BodyTooLarge:
+            limit = self.services.settings.max_body_bytes
+            reply = _error(413, "body_too_large", f"request body is larger than {limit:,} bytes")
+        except InvalidBody as exc:
+            reply = _error(400, exc.code, exc.message)
+        except FlowboxError as exc:
+            reply = _error(status_of(exc), exc.code, exc.message,
+                           {k: v for k, v in exc.details.items() if v is not None} or None)
+        metrics.labels(status=str(reply.status)).inc()
+        await self._send(send, reply, head=method == "HEAD")
+
+    async def _read_body(self, receive: Any, headers: dict[str, str]) -> bytes:
+        limit = self.services.settings.max_body_bytes
+        declared = headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise BodyTooLarge
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        return b"".join(chunks)
+
+    async def _send(self, send: Any, reply: WebhookReply, *, head: bool) -> None:
+        body = reply.body
+        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers.items()]
+        if isinstance(body, bytes):
+            payload = body
+        elif isinstance(body, str) and any(k == b"content-type" for k, _ in headers):
+            payload = body.encode()
+        else:
+            payload = orjson.dumps(body, default=str)
+            if not any(k == b"content-type" for k, _ in headers):
+                headers += JSON_HEADERS
+        headers.append((b"content-length", str(len(payload)).encode()))
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if head else payload})
+
+
+def _error(status: int, code: str, message: str, details: Any = None) -> WebhookReply:
+    return WebhookReply(status, {"error": {"code": code, "message": message, "details": details}})

@@ -1,0 +1,115 @@
+"""The one ASGI app `flowbox serve` runs: API, webhooks, health and the editor on one port.
+
+    /api/v1/..., /api/docs      Litestar (flowbox.api)
+    /webhook/, /webhook-test/,  flowbox.api.webhooks (plain ASGI: the hot path)
+    /webhook-waiting/
+    /healthz /readyz /metrics   Litestar
+    everything else             NiceGUI (flowbox.ui) on a FastAPI shell
+
+`Root` owns the ONE lifespan: on startup it starts `Services` (store, queue consumer,
+scheduler), then Litestar's lifespan, then NiceGUI's (by forwarding the lifespan
+protocol to the shell); on shutdown the reverse. Mounted sub-apps get no lifespan
+events of their own, which is why nothing is mounted under anything else here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from flowbox.services import Services
+from flowbox.settings import Settings
+
+logger = logging.getLogger("flowbox")
+
+Scope = dict[str, Any]
+API_PREFIXES = ("/api/", "/healthz", "/readyz", "/metrics")
+WEBHOOK_PREFIXES = ("/webhook/", "/webhook-test/", "/webhook-waiting/")
+
+
+class Root:
+    """Routes by path prefix and runs the shared lifespan."""
+
+    def __init__(self, services: Services, api: Any, webhooks: Any, shell: Any | None) -> None:
+        self.services = services
+        self.api = api
+        self.webhooks = webhooks
+        self.app = shell  # NiceGUI looks for the uvicorn server through `.app`
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self.lifespan(receive, send)
+            return
+        path = scope.get("path", "")
+        if path.startswith(WEBHOOK_PREFIXES) and kind == "http":
+            await self.webhooks(scope, receive, send)
+        elif path.startswith(API_PREFIXES) or path == "/api" or self.app is None:
+            await self.api(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def lifespan(self, receive: Any, send: Any) -> None:
+        message = await receive()
+        assert message["type"] == "lifespan.startup"
+        try:
+            await self.services.start()
+            async with contextlib.AsyncExitStack() as stack:
+                await stack.enter_async_context(self.api.lifespan())
+                if self.app is not None:
+                    await stack.enter_async_context(_forwarded_lifespan(self.app))
+                await send({"type": "lifespan.startup.complete"})
+                message = await receive()  # lifespan.shutdown
+                logger.info("shutting down: finishing running executions")
+            await self.services.stop()
+        except BaseException as exc:
+            logger.exception("startup failed")
+            with contextlib.suppress(Exception):
+                await self.services.stop(timeout=0)
+            await send({"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"})
+            return
+        await send({"type": "lifespan.shutdown.complete"})
+
+
+@contextlib.asynccontextmanager
+async def _forwarded_lifespan(app: Any) -> Any:
+    """Run another ASGI app's lifespan (startup on enter, shutdown on exit)."""
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    stopped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def send(message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "lifespan.startup.complete" and not started.done():
+            started.set_result(None)
+        elif kind == "lifespan.startup.failed" and not started.done():
+            started.set_exception(RuntimeError(message.get("message") or "startup failed"))
+        elif kind in ("lifespan.shutdown.complete", "lifespan.shutdown.failed") and not stopped.done():
+            stopped.set_result(None)
+
+    task = asyncio.ensure_future(app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, inbox.get, send))
+    await inbox.put({"type": "lifespan.startup"})
+    await asyncio.wait([started, task], return_when=asyncio.FIRST_COMPLETED)
+    started.result() if started.done() else None
+    try:
+        yield
+    finally:
+        await inbox.put({"type": "lifespan.shutdown"})
+        await asyncio.wait([stopped, task], timeout=10, return_when=asyncio.FIRST_COMPLETED)
+
+
+def build_app(settings: Settings, services: Services | None = None) -> Root:
+    """The whole service as one ASGI app (nothing starts until the server sends lifespan.startup)."""
+    from flowbox.api import make_api
+    from flowbox.api.webhooks import WebhookApp
+
+    services = services or Services(settings)
+    api = make_api(services)
+    shell = None
+    if settings.ui:
+        from flowbox.ui import mount_ui
+
+        shell = mount_ui(services)
+    return Root(services, api, WebhookApp(services), shell)
