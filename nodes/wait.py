@@ -4,7 +4,7 @@ import datetime as dt
 
 from flowbox.node import Context, Item, Param, node
 
-MAX_INLINE_WAIT = 366 * 24 * 3600
+MAX_WAIT = 366 * 24 * 3600
 
 
 @node(type="wait", display_name="Wait", group="flow", icon="hourglass",
@@ -18,7 +18,7 @@ MAX_INLINE_WAIT = 366 * 24 * 3600
       ])
 async def wait(ctx: Context, items: list[Item]) -> list[list[Item]]:
     if ctx.param("resume") == "webhook":
-        raise ctx.error("resume by webhook needs a running server (flowbox serve); `flowbox run` cannot wait for it")
+        ctx.wait_for_webhook()
     until = ctx.param("until")
     if until:
         if isinstance(until, str):
@@ -34,11 +34,9 @@ async def wait(ctx: Context, items: list[Item]) -> list[list[Item]]:
             from zoneinfo import ZoneInfo
 
             moment = moment.replace(tzinfo=ZoneInfo(ctx.timezone))
-        seconds = (moment - dt.datetime.now(dt.UTC)).total_seconds()
     else:
-        seconds = float(ctx.param("seconds") or 0)
-    if seconds > MAX_INLINE_WAIT:
-        raise ctx.error(f"wait of {seconds:.0f} s is longer than a year")
-    if seconds > 0:
-        await ctx.sleep(seconds)
+        moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=float(ctx.param("seconds") or 0))
+    if (moment - dt.datetime.now(dt.UTC)).total_seconds() > MAX_WAIT:
+        raise ctx.error(f"wait until {moment.isoformat()} is more than a year away")
+    await ctx.wait_until(moment)
     return [items]

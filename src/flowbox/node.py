@@ -237,6 +237,15 @@ class Context(Protocol):
 
     async def sleep(self, seconds: float) -> None: ...
 
+    async def wait_until(self, moment: Any) -> None:
+        """Wait until an aware datetime; under a server a long wait parks the execution instead."""
+
+    def wait_for_webhook(self) -> None:
+        """Park the execution until /webhook-waiting/<execution id> is called (raises to stop the node)."""
+
+    def respond(self, response: dict[str, Any]) -> None:
+        """Answer the webhook call that started this run: {"status", "headers", "body"}."""
+
     def log(self, message: str) -> None: ...
 
 

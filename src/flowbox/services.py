@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from flowbox.engine.runner import EngineServices, ExecutionResult, RunData, Runner
 from flowbox.errors import Conflict, FlowboxError, MethodNotAllowed, NotFound, Unavailable, WorkflowInvalid
 from flowbox.node import Item, make_items
@@ -106,7 +108,8 @@ async def execute(store: Store | None, workflow: Workflow, items: list[Item], *,
                   save: bool = True, record: ExecutionRecord | None = None, progress: bool | None = None,
                   services: EngineServices | None = None, runner: Runner | None = None,
                   on_node_run: Callable[[RunData], Awaitable[None]] | None = None,
-                  base_dir: Path | None = None, start: str | None = None) -> ExecutionResult:
+                  base_dir: Path | None = None, start: str | None = None,
+                  snapshot: bytes | None = None, webhook_item: Item | None = None) -> ExecutionResult:
     """Run `workflow` with `items` (from trigger `start`), recording the execution when `save` is true.
 
     `record` is an execution already created (queued); otherwise one is created as
@@ -114,6 +117,10 @@ async def execute(store: Store | None, workflow: Workflow, items: list[Item], *,
     true) each node run is written as it finishes; without, they are written together
     at the end. Either way the record exists while the run is going, so a crash leaves
     it saying so. The workflow's save-data settings may drop the record at the end.
+
+    With `snapshot` the run goes on from a parked Wait (or re-runs a failed node). A run
+    that parks in a Wait is recorded "waiting" with its snapshot; a failed one keeps its
+    snapshot so a retry can start at the failed node.
     """
     save = save and store is not None
     if progress is None:
@@ -152,7 +159,10 @@ async def execute(store: Store | None, workflow: Workflow, items: list[Item], *,
 
     runner.on_node_run = node_finished
     try:
-        result = await runner.run(items, start=start)
+        if snapshot is not None:
+            result = await runner.resume(snapshot, webhook_item=webhook_item)
+        else:
+            result = await runner.run(items, start=start)
     except BaseException as exc:
         await asyncio.gather(*writes, return_exceptions=True)
         if record is not None:
@@ -165,8 +175,19 @@ async def execute(store: Store | None, workflow: Workflow, items: list[Item], *,
     finally:
         if own_services:
             await services.close()
+    if record is not None and result.status == "waiting":
+        assert store is not None and result.snapshot is not None
+        writes += [asyncio.ensure_future(store.append_node_run(record.id, run)) for run in held]
+        await asyncio.gather(*writes)
+        await store.save_snapshot(record.id, result.snapshot)
+        await store.set_execution_status(record.id, "waiting", wait_till=result.wait_till)
+        return result
     if record is not None:
         assert store is not None
+        if result.snapshot is not None:
+            writes.append(asyncio.ensure_future(store.save_snapshot(record.id, result.snapshot)))
+        elif snapshot is not None:
+            writes.append(asyncio.ensure_future(store.save_snapshot(record.id, None)))
         if keep_execution(workflow.settings, result.status, mode):
             writes += [asyncio.ensure_future(store.append_node_run(record.id, run)) for run in held]
             writes.append(asyncio.ensure_future(store.finish_execution(
@@ -376,6 +397,7 @@ class Services:
         registry.load(self.settings.nodes_dir)
         await self.store.open()
         self.engine = engine_services(self.store, await self.store.get_variables())
+        self.engine.suspend_after = self.settings.wait_persist_seconds
         from flowbox.tasks import Queue
 
         self.queue = Queue(self)
@@ -578,9 +600,16 @@ class Services:
                 return
             if task is not None:
                 self._running[execution_id] = task
+            snapshot = await self.store.get_snapshot(execution_id)
+            webhook_item = None
+            if snapshot is not None:
+                state = orjson.loads(snapshot)
+                if state.get("webhook"):
+                    webhook_item = Item(state["webhook"].get("json") or {}, state["webhook"].get("binary"))
             record.status = "running"
             items = make_items(record.input or [])
-            await self._execute(workflow, items, mode=record.mode, record=record, start=record.start_node)
+            await self._execute(workflow, items, mode=record.mode, record=record, start=record.start_node,
+                                snapshot=snapshot, webhook_item=webhook_item)
         finally:
             if limit is not None:
                 limit.release()
@@ -595,11 +624,17 @@ class Services:
     async def _execute(self, workflow: Workflow, items: list[Item], *, mode: str,
                        record: ExecutionRecord | None = None, start: str | None = None,
                        specs: dict[str, Any] | None = None, progress: bool | None = None,
-                       on_respond: Callable[[dict[str, Any]], None] | None = None) -> ExecutionResult:
+                       on_respond: Callable[[dict[str, Any]], None] | None = None,
+                       snapshot: bytes | None = None, webhook_item: Item | None = None) -> ExecutionResult:
         runner = Runner(workflow, services=self.engine, mode=mode, specs=specs or {}, on_respond=on_respond)
         started = time.perf_counter()
         result = await execute(self.store, workflow, items, mode=mode, record=record, services=self.engine,
-                               runner=runner, progress=progress, start=start)
+                               runner=runner, progress=progress, start=start, snapshot=snapshot,
+                               webhook_item=webhook_item)
+        if result.status == "waiting":
+            if self.scheduler is not None:
+                self.scheduler.wake()
+            return result
         self.metrics.executions.labels(status=result.status, mode=mode).inc()
         self.metrics.duration.observe(time.perf_counter() - started)
         if result.status == "error":
@@ -654,7 +689,12 @@ class Services:
         return await self.store.get_execution(execution_id)
 
     async def retry_execution(self, id: str, *, from_start: bool = False) -> ExecutionRecord:
-        """Run a failed execution again as a new one (retry_of = id), from its trigger input."""
+        """Run a finished execution again as a new one (retry_of = id).
+
+        A failed execution restarts at its failed node with the input it had, reusing the
+        recorded data of the nodes before it (copied into the new execution); with
+        `from_start`, or without that data, it runs again from its trigger.
+        """
         old = await self.store.get_execution(id)
         if old.status in ("queued", "running", "waiting", "new"):
             raise Conflict(f"execution {id} is {old.status}; only finished executions can be retried")
@@ -662,8 +702,47 @@ class Services:
             raise Conflict(f"execution {id} kept no workflow to retry")
         workflow = load_workflow(old.workflow_data, id=old.workflow_id)
         validate(workflow)
-        return await self.enqueue(workflow, make_items(old.input or []), mode="retry", retry_of=id,
-                                  start_node=old.start_node)
+        snapshot = None if from_start or old.status != "error" else await self.store.get_snapshot(id)
+        if snapshot is None:
+            return await self.enqueue(workflow, make_items(old.input or []), mode="retry", retry_of=id,
+                                      start_node=old.start_node)
+        failed = orjson.loads(snapshot)["pending"]["node"]
+        if not self.accepting:
+            raise Unavailable("flowbox is shutting down; try again shortly")
+        record = await self.store.create_execution(
+            workflow_id=workflow.id, mode="retry", status="new", workflow_data=workflow.data, input=old.input,
+            retry_of=id, start_node=old.start_node)
+        runs = sorted((r for rs in old.nodes.values() for r in rs),
+                      key=lambda r: r.started_at or dt.datetime.min.replace(tzinfo=dt.UTC))
+        last_failed = next((r for r in reversed(runs) if r.node == failed and r.error is not None), None)
+        for run in runs:
+            if run is not last_failed:
+                await self.store.append_node_run(record.id, run)
+        await self.store.save_snapshot(record.id, snapshot)
+        await self.store.set_execution_status(record.id, "queued")
+        self._done[record.id] = self.loop.create_future()  # type: ignore[union-attr]
+        await asyncio.to_thread(self.queue.enqueue, record.id)
+        record.status = "queued"
+        return record
+
+    async def resume_waiting(self, execution_id: str, request: WebhookRequest) -> WebhookReply:
+        """`/webhook-waiting/{id}`: resume an execution parked in a Wait with `resume: webhook`."""
+        from flowbox.engine.snapshot import mark
+
+        record = await self.store.get_execution(execution_id)
+        snapshot = await self.store.get_snapshot(execution_id) if record.status == "waiting" else None
+        if snapshot is None:
+            raise NotFound("waiting execution", execution_id)
+        state = orjson.loads(snapshot)
+        if state.get("resume") != "webhook":
+            raise Conflict(f"execution {execution_id} waits for a time, not for a webhook call")
+        if state.get("webhook"):
+            raise Conflict(f"execution {execution_id} was already resumed")
+        item = request.item({})
+        await self.store.save_snapshot(execution_id, mark(snapshot, webhook=item.to_dict()))
+        await self.store.set_execution_status(execution_id, "waiting", wait_till=dt.datetime.now(dt.UTC))
+        await asyncio.to_thread(self.queue.enqueue, execution_id)
+        return WebhookReply(200, {"executionId": execution_id, "status": "resumed"})
 
     # ------------------------------------------------------------ webhooks
     async def handle_webhook(self, method: str, path: str, request: WebhookRequest, *,
@@ -716,6 +795,8 @@ class Services:
                 return WebhookReply(int(response.get("status") or 200), response.get("body"),
                                     {str(k): str(v) for k, v in (response.get("headers") or {}).items()})
         result = await task
+        if result.status == "waiting":  # parked in a long Wait: it goes on later, answer now
+            return WebhookReply(202, {"executionId": result.execution_id, "status": "waiting"})
         if result.status != "success":
             return WebhookReply(500, {"error": {"code": "execution_failed",
                                                 "message": (result.error or {}).get("message", "the workflow failed"),
@@ -765,10 +846,6 @@ class Services:
                 future.set_result(result.execution_id or "")
 
         return await self._answer(workflow, validate(workflow), route, request.item({}), mode="test", on_done=note)
-
-    async def resume_waiting(self, execution_id: str, request: WebhookRequest) -> WebhookReply:
-        """`/webhook-waiting/{id}`: resume an execution suspended in a Wait (resume: webhook)."""
-        raise NotFound("waiting execution", execution_id)
 
     # ------------------------------------------------------------ variables
     async def set_variable(self, key: str, value: str) -> None:

@@ -550,3 +550,18 @@ def test_start_node_snapshots_and_due_waits(backend: Backend) -> None:
         assert await store.get_snapshot(later.id) is None
 
     backend.run(body)
+
+
+def test_claim_execution_is_exclusive(backend: Backend) -> None:
+    async def body(store: Store) -> None:
+        made = await store.create_execution(workflow_id="w", mode="trigger", status="queued")
+        results = await asyncio.gather(*(store.claim_execution(made.id) for _ in range(5)))
+        assert sorted(results) == [False, False, False, False, True]
+        got = await store.get_execution(made.id)
+        assert got.status == "running" and got.started_at is not None
+        assert not await store.claim_execution(made.id)
+        await store.set_execution_status(made.id, "waiting", wait_till=datetime.now(UTC))
+        assert await store.claim_execution(made.id, ("queued", "waiting"))
+        assert (await store.get_execution(made.id)).wait_till is None
+
+    backend.run(body)

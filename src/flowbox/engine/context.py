@@ -270,5 +270,24 @@ class NodeContext:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
+    async def wait_until(self, moment: dt.datetime) -> None:
+        """Wait until `moment`: sleep, or under a server park the execution when the wait is long."""
+        from flowbox.engine.runner import Suspend
+
+        seconds = (moment - dt.datetime.now(dt.UTC)).total_seconds()
+        limit = self.runner.services.suspend_after
+        if limit is not None and seconds > limit:
+            raise Suspend(moment, "time")
+        if seconds > 0:
+            await self.sleep(seconds)
+
+    def wait_for_webhook(self) -> None:
+        """Park the execution until `/webhook-waiting/<execution id>` is called (needs a server)."""
+        from flowbox.engine.runner import Suspend
+
+        if self.runner.services.suspend_after is None or not self.runner.execution_id:
+            raise self.error("resume by webhook needs a running server (flowbox serve) that records the execution")
+        raise Suspend(None, "webhook")
+
     def log(self, message: str) -> None:
         self.runner.log(f"[{self.node_name}] {message}")

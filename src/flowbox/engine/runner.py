@@ -65,6 +65,8 @@ class ExecutionResult:
     last_node: str | None = None
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
+    wait_till: dt.datetime | None = None
+    snapshot: bytes | None = None  # the state to go on from: a suspended Wait, or the failed node
 
     def __repr__(self) -> str:  # short: asyncio may repr a finished task's result
         return f"ExecutionResult({self.status!r}, id={self.execution_id!r}, last_node={self.last_node!r})"
@@ -103,6 +105,7 @@ class EngineServices:
         self._credential = credential
         self.record_subexecution = record_subexecution
         self._http: Any = None
+        self.suspend_after: float | None = None  # set by a server: longer Waits park the execution
 
     def http_client(self) -> Any:
         """A shared httpx.AsyncClient, created on first use (httpx is not imported before)."""
@@ -174,6 +177,16 @@ class _Task:
     node: str
     inputs: list[list[Item]]
     source: tuple[str, int] | None
+    output: list[list[Item]] | None = None  # set when resuming a Wait: the run's result, no call to the node
+
+
+class Suspend(BaseException):  # noqa: N818 - a control-flow signal, not an error
+    """Raised by a Wait node (through its context) to park the execution until a time or a webhook call."""
+
+    def __init__(self, until: dt.datetime | None, resume: str) -> None:
+        super().__init__(f"suspend until {until}" if until else "suspend until a webhook call")
+        self.until = until
+        self.resume = resume
 
 
 @dataclass
@@ -216,14 +229,33 @@ class Runner:
 
     async def run(self, input_items: list[Item] | None = None, *, start: str | None = None) -> ExecutionResult:
         """Run from the trigger (or `start`) with the given input items; never raises for node failures."""
-        started = utcnow()
         starts = [start] if start else self.start_nodes()
         if not starts:
             raise WorkflowInvalid("the workflow has no node to start from")
         items = input_items or []
         stack: list[_Task] = [_Task(name, [list(items)], None) for name in reversed(starts)]
-        waiting: dict[str, dict[int, list[Item]]] = {}
+        return await self._loop(stack, {})
+
+    async def resume(self, snapshot: bytes, *, webhook_item: Item | None = None) -> ExecutionResult:
+        """Go on from a snapshot: a suspended Wait passes its items on (or the webhook call's item);
+        a failed node (a retry) runs again with the input it had."""
+        from flowbox.engine.snapshot import thaw
+
+        stack, waiting, pending, state = thaw(self, snapshot)
+        if state["reason"] == "wait":
+            wait_items = pending.inputs[0] if pending.inputs else []
+            if webhook_item is not None:
+                webhook_item.source = wait_items[0] if wait_items else None
+                pending.output = [[webhook_item]]
+            else:
+                pending.output = [list(wait_items)]
+        stack.append(pending)
+        return await self._loop(stack, waiting)
+
+    async def _loop(self, stack: list[_Task], waiting: dict[str, dict[int, list[Item]]]) -> ExecutionResult:
+        started = utcnow()
         error: dict[str, Any] | None = None
+        failed: _Task | None = None
         while True:
             if not stack and waiting:
                 name = self._next_waiting(waiting)
@@ -243,15 +275,31 @@ class Runner:
                 error = {"node": task.node,
                          "message": f"more than {MAX_NODE_RUNS:,} node runs: stopped (an endless loop?)"}
                 break
-            run = await self._run_node(task)
+            try:
+                run = await self._run_node(task)
+            except Suspend as suspend:
+                from flowbox.engine.snapshot import freeze
+
+                self._total_runs -= 1
+                return ExecutionResult(status="waiting", runs=self.runs, execution_id=self.execution_id,
+                                       last_node=self.last_node, started_at=started, wait_till=suspend.until,
+                                       snapshot=freeze(self, stack, waiting, task, "wait", resume=suspend.resume))
             await asyncio.sleep(0)  # let work scheduled by hooks (store writes) start between node runs
             if run.error is not None and self.workflow.nodes[task.node].on_error == "stop":
                 error = {"node": task.node, "message": run.error}
+                failed = task
                 break
             self._deliver(run, stack, waiting)
-        return ExecutionResult(status="error" if error else "success", runs=self.runs,
-                               execution_id=self.execution_id, error=error, last_node=self.last_node,
-                               started_at=started, finished_at=utcnow())
+        result = ExecutionResult(status="error" if error else "success", runs=self.runs,
+                                 execution_id=self.execution_id, error=error, last_node=self.last_node,
+                                 started_at=started, finished_at=utcnow())
+        if failed is not None:
+            from flowbox.engine.snapshot import freeze
+
+            failed_run = self.runs[failed.node].pop()  # the retry runs it again
+            result.snapshot = freeze(self, stack, waiting, failed, "failed")
+            self.runs[failed.node].append(failed_run)
+        return result
 
     def paired_item(self, name: str, item: Item | None) -> Item | None:
         """Walk `item`'s lineage back to an item produced by node `name`."""
@@ -349,7 +397,9 @@ class Runner:
         n_out = output_count(spec, node)
         inputs = task.inputs
         first = inputs[0] if inputs else []
-        if name in self.workflow.pin_data:
+        if task.output is not None:  # a resumed Wait: its result was decided when it was parked
+            run.outputs = task.output
+        elif name in self.workflow.pin_data:
             pinned = make_items(self.workflow.pin_data[name])
             for i, item in enumerate(pinned):
                 if item.source is None and first:
