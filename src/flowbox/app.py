@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from typing import Any
 
@@ -60,6 +61,10 @@ class Root:
                 await stack.enter_async_context(self.api.lifespan())
                 if self.app is not None:
                     await stack.enter_async_context(_forwarded_lifespan(self.app))
+                # what start-up loaded stays for good: keep the cyclic GC from rescanning it (full
+                # collections over the editor's ~0.5 M objects were the p99 latency spikes)
+                gc.collect()
+                gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
                 message = await receive()  # lifespan.shutdown
                 logger.info("shutting down: finishing running executions")

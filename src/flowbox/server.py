@@ -22,7 +22,7 @@ def serve(settings: Settings) -> None:
     app = build_app(settings)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, lifespan="on", log_level="info",
                             access_log=False, timeout_graceful_shutdown=int(settings.shutdown_timeout) + 5,
-                            http="httptools", loop="asyncio", server_header=False)
+                            http="httptools", loop="auto", server_header=False)
     server = uvicorn.Server(config)
     logging.getLogger("flowbox").info("flowbox on http://%s:%s (data in %s)", settings.host, settings.port,
                                       settings.data_dir)

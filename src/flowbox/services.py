@@ -24,7 +24,7 @@ from flowbox.engine.runner import EngineServices, ExecutionResult, RunData, Runn
 from flowbox.errors import Conflict, FlowboxError, MethodNotAllowed, NotFound, Unavailable, WorkflowInvalid
 from flowbox.node import Item, make_items
 from flowbox.settings import Settings
-from flowbox.store.base import ExecutionRecord, NodeRun, Store, WorkflowRecord
+from flowbox.store.base import ExecutionRecord, NodeRun, Store, WorkflowRecord, new_id
 from flowbox.workflow import Workflow, load_workflow, validate
 
 logger = logging.getLogger("flowbox")
@@ -109,7 +109,8 @@ async def execute(store: Store | None, workflow: Workflow, items: list[Item], *,
                   services: EngineServices | None = None, runner: Runner | None = None,
                   on_node_run: Callable[[RunData], Awaitable[None]] | None = None,
                   base_dir: Path | None = None, start: str | None = None,
-                  snapshot: bytes | None = None, webhook_item: Item | None = None) -> ExecutionResult:
+                  snapshot: bytes | None = None, webhook_item: Item | None = None,
+                  recorded: asyncio.Event | None = None) -> ExecutionResult:
     """Run `workflow` with `items` (from trigger `start`), recording the execution when `save` is true.
 
     `record` is an execution already created (queued); otherwise one is created as
@@ -120,7 +121,8 @@ async def execute(store: Store | None, workflow: Workflow, items: list[Item], *,
 
     With `snapshot` the run goes on from a parked Wait (or re-runs a failed node). A run
     that parks in a Wait is recorded "waiting" with its snapshot; a failed one keeps its
-    snapshot so a retry can start at the failed node.
+    snapshot so a retry can start at the failed node. A new record is written while
+    the run starts (not before it); `recorded` is set once it is committed.
     """
     save = save and store is not None
     if progress is None:
@@ -131,20 +133,25 @@ async def execute(store: Store | None, workflow: Workflow, items: list[Item], *,
         services = engine_services(store, variables, base_dir, save)
     if runner is None:
         runner = Runner(workflow, services=services, mode=mode)
+    writes: list[asyncio.Future[Any]] = []
+    held: list[NodeRun] = []
     if save:
         assert store is not None
         if record is None:
-            record = await store.create_execution(workflow_id=workflow.id, mode=mode, status="running",
-                                                  workflow_data=workflow.data,
-                                                  input=[i.json for i in items] or None)
-        else:
+            record = ExecutionRecord(id=new_id(), workflow_id=workflow.id, status="running", mode=mode)
+            created = asyncio.ensure_future(store.create_execution(
+                id=record.id, workflow_id=workflow.id, mode=mode, status="running", workflow_data=workflow.data,
+                input=[i.json for i in items] or None))
+            if recorded is not None:
+                created.add_done_callback(lambda _: recorded.set())
+            writes.append(created)  # the store keeps the order: later writes land after it
+        elif record.status != "running":
             await store.set_execution_status(record.id, "running")
         runner.execution_id = record.id
     else:
         record = None
-
-    writes: list[asyncio.Future[None]] = []
-    held: list[NodeRun] = []
+    if recorded is not None and not writes:  # no record to create first (not kept, or it exists already)
+        recorded.set()
 
     async def node_finished(run: RunData) -> None:
         if record is not None:
@@ -189,9 +196,8 @@ async def execute(store: Store | None, workflow: Workflow, items: list[Item], *,
         elif snapshot is not None:
             writes.append(asyncio.ensure_future(store.save_snapshot(record.id, None)))
         if keep_execution(workflow.settings, result.status, mode):
-            writes += [asyncio.ensure_future(store.append_node_run(record.id, run)) for run in held]
             writes.append(asyncio.ensure_future(store.finish_execution(
-                record.id, result.status, error=result.error, last_node=result.last_node)))
+                record.id, result.status, error=result.error, last_node=result.last_node, runs=held)))
             await asyncio.gather(*writes)  # one group commit on SQLite
         else:
             await asyncio.gather(*writes)
@@ -373,7 +379,7 @@ class Services:
         from flowbox.store import open_store
 
         self.settings = settings
-        self.store: Store = store if store is not None else open_store(settings.database_url)
+        self.store: Store = store if store is not None else open_store(settings.database_url, server=True)
         self.webhooks = WebhookTable()
         self.engine = EngineServices()
         self.queue: Any = None
@@ -625,12 +631,13 @@ class Services:
                        record: ExecutionRecord | None = None, start: str | None = None,
                        specs: dict[str, Any] | None = None, progress: bool | None = None,
                        on_respond: Callable[[dict[str, Any]], None] | None = None,
-                       snapshot: bytes | None = None, webhook_item: Item | None = None) -> ExecutionResult:
+                       snapshot: bytes | None = None, webhook_item: Item | None = None,
+                       recorded: asyncio.Event | None = None) -> ExecutionResult:
         runner = Runner(workflow, services=self.engine, mode=mode, specs=specs or {}, on_respond=on_respond)
         started = time.perf_counter()
         result = await execute(self.store, workflow, items, mode=mode, record=record, services=self.engine,
                                runner=runner, progress=progress, start=start, snapshot=snapshot,
-                               webhook_item=webhook_item)
+                               webhook_item=webhook_item, recorded=recorded)
         if result.status == "waiting":
             if self.scheduler is not None:
                 self.scheduler.wake()
@@ -775,11 +782,12 @@ class Services:
 
         limit = self._workflow_limit(workflow)
         progress = workflow.settings.get("saveExecutionProgress", False) is True
+        recorded = asyncio.Event()
 
         async def run() -> ExecutionResult:
             async with limit if limit is not None else contextlib.nullcontext():
                 result = await self._execute(workflow, [item], mode=mode, start=route.node, specs=specs,
-                                             progress=progress, on_respond=on_respond)
+                                             progress=progress, on_respond=on_respond, recorded=recorded)
             if on_done is not None:
                 on_done(result)
             return result
@@ -791,6 +799,9 @@ class Services:
         if route.respond == "respondNode":
             await asyncio.wait([task, responded], return_when=asyncio.FIRST_COMPLETED)
             if responded.done():
+                if not task.done():  # answer early, but only once the running execution is on disk
+                    await asyncio.wait([task, asyncio.ensure_future(recorded.wait())],
+                                       return_when=asyncio.FIRST_COMPLETED)
                 response = responded.result()
                 return WebhookReply(int(response.get("status") or 200), response.get("body"),
                                     {str(k): str(v) for k, v in (response.get("headers") or {}).items()})

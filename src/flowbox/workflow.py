@@ -63,6 +63,8 @@ class Workflow:
     pin_data: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    compiled: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False, compare=False)
+    """Compiled parameter values by (node, parameter), shared by every run of this loaded workflow."""
 
     def __post_init__(self) -> None:
         self._out: dict[str, dict[int, list[Connection]]] = {}

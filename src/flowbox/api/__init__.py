@@ -10,9 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Litestar, MediaType, Request, Response, get
+from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Server
+from litestar.params import Parameter
 
 from flowbox import __version__
 from flowbox.errors import (
@@ -28,6 +31,7 @@ from flowbox.errors import (
     WorkflowInvalid,
 )
 from flowbox.services import Services
+from flowbox.store.base import Page
 
 STATUS = {
     WorkflowInvalid: 422, NotFound: 404, Conflict: 409, MethodNotAllowed: 405, Unavailable: 503,
@@ -64,7 +68,7 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
 
 
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 429: "rate_limited",
+    code = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 429: "rate_limited",
             401: "unauthorized", 403: "forbidden"}.get(exc.status_code, "http_error")
     return error_response(exc.status_code, code, exc.detail, None, exc.headers)
 
@@ -79,6 +83,32 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
 def error_handlers() -> dict[Any, Any]:
     return {FlowboxError: _flowbox_error, ValidationException: _validation_error, HTTPException: _http_error,
             Exception: _unexpected}
+
+
+MAX_LIMIT = 250
+UNFINISHED = ("new", "queued", "running")
+
+
+def provide_services(state: State) -> Services:
+    """The running `Services` (put on `app.state` by `make_api`)."""
+    return state.services  # type: ignore[no-any-return]
+
+
+SERVICES = {"services": Provide(provide_services, sync_to_thread=False)}
+
+LIMIT = Parameter(default=50, ge=1, le=MAX_LIMIT, description=f"page size, 1..{MAX_LIMIT}")
+CURSOR = Parameter(default=None, description="`nextCursor` of the previous page")
+
+
+def invalid(request: Request[Any, Any, Any], field: str, message: str, source: str = "body") -> ValidationException:
+    """A 400 naming `field`, in the shape Litestar's own validation errors have."""
+    return ValidationException(detail=f"Validation failed for {request.method} {request.url.path}",
+                               extra=[{"key": field, "message": message, "source": source}])
+
+
+def page_json(page: Page[Any], to_json: Any) -> dict[str, Any]:
+    """A list response (DESIGN §8): `{"data": [...], "nextCursor": ...}`."""
+    return {"data": [to_json(item) for item in page.data], "nextCursor": page.next_cursor}
 
 
 def make_api(services: Services) -> Litestar:

@@ -137,10 +137,13 @@ allow_attributes(EnvDisabled, set())
 allow_attributes(ZoneInfo, {"key"})
 
 
+ENV_DISABLED = EnvDisabled()
+
+
 def _env_value() -> Any:
     if os.environ.get("FLOWBOX_ALLOW_ENV_IN_EXPRESSIONS") == "1":
         return dict(os.environ)
-    return EnvDisabled()
+    return ENV_DISABLED
 
 
 class NodeContext:
@@ -161,7 +164,7 @@ class NodeContext:
         self.on_error = node.on_error
         self.continue_on_fail = node.on_error != "stop"
         self.item_index = 0
-        self._values: dict[str, Value] = {}
+        self._compiled: dict[tuple[str, str], Value] = runner.workflow.compiled
         self._params = {**spec.defaults(), **node.parameters}
         self._ns: dict[str, Any] | None = None
         self._ns_index = -1
@@ -173,17 +176,19 @@ class NodeContext:
 
     def param(self, name: str, i: int = 0, default: Any = None) -> Any:
         """Parameter `name` evaluated for input item `i` (n8n's getNodeParameter(name, i))."""
-        value = self._values.get(name)
+        value = self._compiled.get((self.node_name, name))
         if value is None:
-            value = self._values[name] = compile_value(self._params.get(name), node=self.node_name, parameter=name)
+            value = self._compiled[(self.node_name, name)] = compile_value(
+                self._params.get(name), node=self.node_name, parameter=name)
         result = value.const if value.fn is None else value.fn(self.namespace(i))
         return default if result is None else result
 
     def has_expressions(self, name: str) -> bool:
         """Whether parameter `name` holds any `{{ }}` (so it may differ per item)."""
-        value = self._values.get(name)
+        value = self._compiled.get((self.node_name, name))
         if value is None:
-            value = self._values[name] = compile_value(self._params.get(name), node=self.node_name, parameter=name)
+            value = self._compiled[(self.node_name, name)] = compile_value(
+                self._params.get(name), node=self.node_name, parameter=name)
         return value.fn is not None
 
     @property
@@ -213,7 +218,7 @@ class NodeContext:
             "_S_": self.node_proxy, "_S_node": NodeLookup(self), "_S_input": InputProxy(self),
             "_S_runIndex": self.run_index, "_S_now": now,
             "_S_today": now.replace(hour=0, minute=0, second=0, microsecond=0),
-            "_S_vars": dict(runner.variables), "_S_env": _env_value(),
+            "_S_vars": runner.variables, "_S_env": _env_value(),  # expressions cannot change them
             "_S_execution": {"id": runner.execution_id, "mode": runner.mode},
             "_S_workflow": {"id": runner.workflow.id, "name": runner.workflow.name},
             "_S_prevNode": {"name": self.source[0] if self.source else None,

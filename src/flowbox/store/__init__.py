@@ -34,8 +34,10 @@ __all__ = [
 ]
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, *, server: bool = False) -> Store:
     """The Store for a database URL, not yet opened (call `await store.open()`).
+
+    `server=True` tunes a long-lived process (SQLite: WAL checkpoints on their own thread).
 
     `sqlite:///abs/path.db` or a plain file path gives a SqliteStore;
     `postgresql://...` (or `postgres://...`) a PostgresStore, whose driver is imported
@@ -62,4 +64,4 @@ def open_store(url: str) -> Store:
         raise ConfigError(f"database URL {url!r} names no file")
     from flowbox.store.sqlite import SqliteStore
 
-    return SqliteStore(path)
+    return SqliteStore(path, checkpoint_interval=1.0 if server else None)

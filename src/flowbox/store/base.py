@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -135,8 +136,10 @@ class Store(Protocol):
     async def create_execution(self, *, workflow_id: str | None, mode: str, status: str = "running",
                                workflow_data: dict[str, Any] | None = None,
                                input: list[dict[str, Any]] | None = None,
-                               retry_of: str | None = None, start_node: str | None = None) -> ExecutionRecord:
-        """A new execution; `start_node` is the trigger it starts from (None: the default trigger)."""
+                               retry_of: str | None = None, start_node: str | None = None,
+                               id: str | None = None) -> ExecutionRecord:
+        """A new execution; `start_node` is the trigger it starts from (None: the default trigger);
+        `id` (from `new_id()`) lets a caller know the id before the write completes."""
 
     async def set_execution_status(self, id: str, status: str, *, wait_till: datetime | None = None) -> None: ...
 
@@ -147,7 +150,8 @@ class Store(Protocol):
         """Record a finished node run as soon as it finishes (so a crash keeps it)."""
 
     async def finish_execution(self, id: str, status: str, *, error: dict[str, Any] | None = None,
-                               last_node: str | None = None) -> None: ...
+                               last_node: str | None = None, runs: Sequence[NodeRun] = ()) -> None:
+        """Final status, error and `finished_at`, stored together with `runs` (node runs not yet written)."""
 
     async def get_execution(self, id: str) -> ExecutionRecord:
         """The execution with its `nodes` filled in."""

@@ -238,10 +238,11 @@ class SqlStore:
     async def create_execution(self, *, workflow_id: str | None, mode: str, status: str = "running",
                                workflow_data: dict[str, Any] | None = None,
                                input: list[dict[str, Any]] | None = None,
-                               retry_of: str | None = None, start_node: str | None = None) -> ExecutionRecord:
+                               retry_of: str | None = None, start_node: str | None = None,
+                               id: str | None = None) -> ExecutionRecord:
         """A new execution; `started_at` is now when it starts as "running", else set when it goes running."""
         _check_status(status)
-        record = ExecutionRecord(id=new_id(), workflow_id=workflow_id, status=status, mode=mode,
+        record = ExecutionRecord(id=id or new_id(), workflow_id=workflow_id, status=status, mode=mode,
                                  started_at=datetime.now(UTC) if status == "running" else None,
                                  workflow_data=workflow_data, input=input, retry_of=retry_of,
                                  start_node=start_node)
@@ -274,29 +275,38 @@ class SqlStore:
                 f" WHERE id = ? AND status IN ({marks})",
                 [self._time(datetime.now(UTC)), id, *from_statuses]))
 
+    _APPEND_RUN = ("INSERT INTO execution_nodes (execution_id, seq, node, run_index, data)"
+                   " SELECT ?, coalesce((SELECT max(seq) + 1 FROM execution_nodes WHERE execution_id = ?), 0),"
+                   " ?, ?, ? WHERE EXISTS (SELECT 1 FROM executions WHERE id = ?)")
+
+    def _append_params(self, execution_id: str, run: NodeRun) -> list[Any]:
+        return [execution_id, execution_id, run.node, run.run_index, encode_run(run), execution_id]
+
+    async def _execute_many(self, statements: list[tuple[str, list[Any]]]) -> list[int]:
+        """Several statements as one atomic write; returns their row counts."""
+        async with self._tx() as db:
+            return [await db.execute(sql, params) for sql, params in statements]
+
     async def append_node_run(self, execution_id: str, run: NodeRun) -> None:
         """Store one node run after the previous ones: one statement, so one round trip.
 
         The engine computes the next node while this write runs on the store's thread.
         """
         async with self._statement() as db:
-            if not await db.execute(
-                    "INSERT INTO execution_nodes (execution_id, seq, node, run_index, data)"
-                    " SELECT ?, coalesce((SELECT max(seq) + 1 FROM execution_nodes WHERE execution_id = ?), 0),"
-                    " ?, ?, ? WHERE EXISTS (SELECT 1 FROM executions WHERE id = ?)",
-                    [execution_id, execution_id, run.node, run.run_index, encode_run(run), execution_id]):
+            if not await db.execute(self._APPEND_RUN, self._append_params(execution_id, run)):
                 raise NotFound("execution", execution_id)
 
     async def finish_execution(self, id: str, status: str, *, error: dict[str, Any] | None = None,
-                               last_node: str | None = None) -> None:
-        """Set the final status, error and `finished_at`; clears `wait_till`."""
+                               last_node: str | None = None, runs: Sequence[NodeRun] = ()) -> None:
+        """Set the final status, error and `finished_at` (clears `wait_till`), after storing `runs`;
+        all in one write."""
         _check_status(status)
-        async with self._statement() as db:
-            if not await db.execute(
-                    "UPDATE executions SET status = ?, finished_at = ?, error = ?,"
-                    " last_node = coalesce(?, last_node), wait_till = NULL WHERE id = ?",
-                    [status, self._time(datetime.now(UTC)), self._json(error), last_node, id]):
-                raise NotFound("execution", id)
+        statements = [(self._APPEND_RUN, self._append_params(id, run)) for run in runs]
+        statements.append(("UPDATE executions SET status = ?, finished_at = ?, error = ?,"
+                           " last_node = coalesce(?, last_node), wait_till = NULL WHERE id = ?",
+                           [status, self._time(datetime.now(UTC)), self._json(error), last_node, id]))
+        if not (await self._execute_many(statements))[-1]:
+            raise NotFound("execution", id)
 
     async def save_snapshot(self, id: str, data: bytes | None) -> None:
         async with self._tx() as db:
@@ -590,11 +600,17 @@ class SqliteStore(SqlStore):
 
     _search_sql = "instr(flowbox_lower(name), ?) > 0"  # SQLite's lower() only folds ASCII
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 5000, checkpoint_interval: float | None = None
+                 ) -> None:
+        """`checkpoint_interval`: copy the WAL into the database from a thread of its own every so many
+        seconds (PASSIVE, so commits never wait on it) instead of inside whichever commit crosses
+        SQLite's threshold; for servers, where that commit would stall its callers."""
         if str(path) in ("", ":memory:"):
             raise StoreError("SqliteStore needs a file path (it opens the file more than once)")
         self.path = Path(path)
         self.busy_timeout_ms = busy_timeout_ms
+        self.checkpoint_interval = checkpoint_interval
+        self._checkpoints: threading.Event | None = None
         self._writer: _Writer | None = None
         self._reader: _SqliteDb | None = None
 
@@ -611,12 +627,29 @@ class SqliteStore(SqlStore):
             raise StoreError(f"cannot open {str(self.path)!r}: {writer.error}") from writer.error
         self._writer = writer
         self._reader = _SqliteDb(await self._connect())
+        if self.checkpoint_interval:
+            self._checkpoints = threading.Event()
+            threading.Thread(target=self._checkpoint_loop, args=(self._checkpoints, self.checkpoint_interval),
+                             name="flowbox-sqlite-checkpoint", daemon=True).start()
+
+    def _checkpoint_loop(self, stop: threading.Event, interval: float) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        try:
+            while not stop.wait(interval):
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
 
     def _connect_writer(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.row_factory = _dict_row
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
         conn.execute("PRAGMA synchronous = NORMAL")
+        if self.checkpoint_interval:
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
+            conn.execute("PRAGMA journal_size_limit = 67108864")
         conn.create_function("flowbox_lower", 1, _lower, deterministic=True)
         return conn
 
@@ -633,6 +666,9 @@ class SqliteStore(SqlStore):
 
     async def close(self) -> None:
         """Finish every queued write, then stop the writer thread and close the reader."""
+        if self._checkpoints is not None:
+            self._checkpoints.set()
+            self._checkpoints = None
         if self._writer is not None:
             self._writer.jobs.put(None)
             await asyncio.to_thread(self._writer.join)
@@ -657,6 +693,17 @@ class SqliteStore(SqlStore):
                 raise
             session.requests.put((None, None))
             await done
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(str(exc)) from exc
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+
+    async def _execute_many(self, statements: list[tuple[str, list[Any]]]) -> list[int]:
+        """One operation on the writer thread (atomic: it runs under its own savepoint)."""
+        if self._writer is None:
+            raise StoreError("store is not open")
+        try:
+            return await self._writer.submit(lambda conn: [conn.execute(sql, p).rowcount for sql, p in statements])
         except sqlite3.IntegrityError as exc:
             raise Conflict(str(exc)) from exc
         except sqlite3.Error as exc:

@@ -1,0 +1,62 @@
+"""`/api/v1/executions`: list (by workflow and status), read with node data, delete, retry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.params import Parameter
+
+from flowbox.api import CURSOR, LIMIT, SERVICES, UNFINISHED, invalid, page_json
+from flowbox.errors import Conflict
+from flowbox.services import Services, execution_to_json
+from flowbox.store.base import EXECUTION_STATUSES
+
+
+def _summary(record: Any) -> dict[str, Any]:
+    return execution_to_json(record, with_nodes=False)
+
+
+class ExecutionController(Controller):
+    path = "/api/v1/executions"
+    tags = ["executions"]
+    dependencies = SERVICES
+
+    @get("/", summary="List executions, newest first")
+    async def list_executions(
+        self, request: Request[Any, Any, Any], services: Services,
+        workflow_id: str | None = Parameter(query="workflowId", default=None),
+        status: str | None = Parameter(default=None, description=f"one of {', '.join(EXECUTION_STATUSES)}"),
+        limit: int = LIMIT, cursor: str | None = CURSOR,
+    ) -> dict[str, Any]:
+        if status is not None and status not in EXECUTION_STATUSES:
+            raise invalid(request, "status", f"must be one of {', '.join(EXECUTION_STATUSES)}, got {status!r}",
+                          source="query")
+        page = await services.store.list_executions(workflow_id=workflow_id or None, status=status, limit=limit,
+                                                    cursor=cursor or None)
+        return page_json(page, _summary)
+
+    @get("/{execution_id:str}", summary="Get an execution with each node's runs")
+    async def get_execution(self, services: Services, execution_id: str) -> dict[str, Any]:
+        return execution_to_json(await services.store.get_execution(execution_id))
+
+    @delete("/{execution_id:str}", summary="Delete a finished (or queued) execution")
+    async def delete_execution(self, services: Services, execution_id: str) -> None:
+        record = await services.store.get_execution(execution_id)
+        if record.status == "running":
+            raise Conflict(f"execution {execution_id} is running; wait for it to finish before deleting it",
+                           status=record.status)
+        await services.store.delete_execution(execution_id)
+
+    @post("/{execution_id:str}/retry", summary="Run a finished execution again as a new one",
+          description="The new execution has `retryOf` set. Answers 202 with it queued; with `?wait=true` "
+                      "200 with it finished.")
+    async def retry(self, services: Services, execution_id: str, wait: bool = False,
+                    timeout: float = Parameter(default=300, gt=0, le=3600)) -> Response[dict[str, Any]]:
+        record = await services.retry_execution(execution_id)
+        if wait:
+            record = await services.wait_for(record.id, timeout)
+        return Response(execution_to_json(record), status_code=202 if record.status in UNFINISHED else 200)
+
+
+HANDLERS = [ExecutionController]
