@@ -189,7 +189,12 @@ class NodeSpec:
         return None
 
     def defaults(self) -> dict[str, Any]:
-        return {p.name: p.default for p in self.params}
+        """Each parameter's default (a fresh dict; the values themselves are shared)."""
+        cached = self.__dict__.get("_defaults")
+        if cached is None:
+            cached = {p.name: p.default for p in self.params}
+            object.__setattr__(self, "_defaults", cached)
+        return dict(cached)
 
     def to_dict(self) -> dict[str, Any]:
         """The catalog entry (`flowbox nodes --json`, `/api/v1/nodes`)."""

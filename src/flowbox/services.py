@@ -110,7 +110,7 @@ async def execute(store: Store | None, workflow: Workflow, items: list[Item], *,
                   on_node_run: Callable[[RunData], Awaitable[None]] | None = None,
                   base_dir: Path | None = None, start: str | None = None,
                   snapshot: bytes | None = None, webhook_item: Item | None = None,
-                  recorded: asyncio.Event | None = None) -> ExecutionResult:
+                  recorded: asyncio.Future[None] | None = None) -> ExecutionResult:
     """Run `workflow` with `items` (from trigger `start`), recording the execution when `save` is true.
 
     `record` is an execution already created (queued); otherwise one is created as
@@ -143,15 +143,15 @@ async def execute(store: Store | None, workflow: Workflow, items: list[Item], *,
                 id=record.id, workflow_id=workflow.id, mode=mode, status="running", workflow_data=workflow.data,
                 input=[i.json for i in items] or None))
             if recorded is not None:
-                created.add_done_callback(lambda _: recorded.set())
+                created.add_done_callback(lambda _: recorded.done() or recorded.set_result(None))
             writes.append(created)  # the store keeps the order: later writes land after it
         elif record.status != "running":
             await store.set_execution_status(record.id, "running")
         runner.execution_id = record.id
     else:
         record = None
-    if recorded is not None and not writes:  # no record to create first (not kept, or it exists already)
-        recorded.set()
+    if recorded is not None and not writes and not recorded.done():  # no record to create first
+        recorded.set_result(None)
 
     async def node_finished(run: RunData) -> None:
         if record is not None:
@@ -456,7 +456,7 @@ class Services:
             for record in page.data:
                 await self.store.finish_execution(record.id, "crashed", error={
                     "node": record.last_node, "message": "the server stopped while this execution was running"})
-                self.metrics.executions.labels(status="crashed", mode=record.mode).inc()
+                self.metrics.execution("crashed", record.mode)
                 settings = (record.workflow_data or {}).get("settings") or {}
                 if settings.get("retryOnCrash") and record.workflow_id and record.mode != "manual":
                     await self.retry_execution(record.id, from_start=True)
@@ -632,7 +632,7 @@ class Services:
                        specs: dict[str, Any] | None = None, progress: bool | None = None,
                        on_respond: Callable[[dict[str, Any]], None] | None = None,
                        snapshot: bytes | None = None, webhook_item: Item | None = None,
-                       recorded: asyncio.Event | None = None) -> ExecutionResult:
+                       recorded: asyncio.Future[None] | None = None) -> ExecutionResult:
         runner = Runner(workflow, services=self.engine, mode=mode, specs=specs or {}, on_respond=on_respond)
         started = time.perf_counter()
         result = await execute(self.store, workflow, items, mode=mode, record=record, services=self.engine,
@@ -642,8 +642,7 @@ class Services:
             if self.scheduler is not None:
                 self.scheduler.wake()
             return result
-        self.metrics.executions.labels(status=result.status, mode=mode).inc()
-        self.metrics.duration.observe(time.perf_counter() - started)
+        self.metrics.execution(result.status, mode, time.perf_counter() - started)
         if result.status == "error":
             await self._run_error_workflow(workflow, result, mode)
         return result
@@ -782,7 +781,7 @@ class Services:
 
         limit = self._workflow_limit(workflow)
         progress = workflow.settings.get("saveExecutionProgress", False) is True
-        recorded = asyncio.Event()
+        recorded: asyncio.Future[None] = self.loop.create_future()  # type: ignore[union-attr]
 
         async def run() -> ExecutionResult:
             async with limit if limit is not None else contextlib.nullcontext():
@@ -800,8 +799,7 @@ class Services:
             await asyncio.wait([task, responded], return_when=asyncio.FIRST_COMPLETED)
             if responded.done():
                 if not task.done():  # answer early, but only once the running execution is on disk
-                    await asyncio.wait([task, asyncio.ensure_future(recorded.wait())],
-                                       return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait([task, recorded], return_when=asyncio.FIRST_COMPLETED)
                 response = responded.result()
                 return WebhookReply(int(response.get("status") or 200), response.get("body"),
                                     {str(k): str(v) for k, v in (response.get("headers") or {}).items()})
@@ -890,6 +888,24 @@ class Metrics:
         self.webhooks = Counter("flowbox_webhook_requests", "Webhook requests by HTTP status", ["status"],
                                 registry=self.registry)
         self.queue_depth = Gauge("flowbox_queue_depth", "Executions waiting in the queue", registry=self.registry)
+        self._webhook_children: dict[int, Any] = {}
+        self._execution_children: dict[tuple[str, str], Any] = {}
+
+    def webhook(self, status: int) -> None:
+        """Count one webhook request (children cached: this runs on every call)."""
+        child = self._webhook_children.get(status)
+        if child is None:
+            child = self._webhook_children[status] = self.webhooks.labels(status=str(status))
+        child.inc()
+
+    def execution(self, status: str, mode: str, seconds: float | None = None) -> None:
+        key = (status, mode)
+        child = self._execution_children.get(key)
+        if child is None:
+            child = self._execution_children[key] = self.executions.labels(status=status, mode=mode)
+        child.inc()
+        if seconds is not None:
+            self.duration.observe(seconds)
 
     def render(self, queue_depth: int) -> bytes:
         from prometheus_client import generate_latest

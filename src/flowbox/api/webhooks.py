@@ -65,7 +65,6 @@ class WebhookApp:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
-        metrics = self.services.metrics.webhooks
         try:
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
             raw = await self._read_body(receive, headers)
@@ -85,7 +84,7 @@ class WebhookApp:
         except FlowboxError as exc:
             reply = _error(status_of(exc), exc.code, exc.message,
                            {k: v for k, v in exc.details.items() if v is not None} or None)
-        metrics.labels(status=str(reply.status)).inc()
+        self.services.metrics.webhook(reply.status)
         await self._send(send, reply, head=method == "HEAD")
 
     async def _read_body(self, receive: Any, headers: dict[str, str]) -> bytes:

@@ -138,12 +138,11 @@ allow_attributes(ZoneInfo, {"key"})
 
 
 ENV_DISABLED = EnvDisabled()
+ENV_ALLOWED = os.environ.get("FLOWBOX_ALLOW_ENV_IN_EXPRESSIONS") == "1"  # read once, at start
 
 
 def _env_value() -> Any:
-    if os.environ.get("FLOWBOX_ALLOW_ENV_IN_EXPRESSIONS") == "1":
-        return dict(os.environ)
-    return ENV_DISABLED
+    return dict(os.environ) if ENV_ALLOWED else ENV_DISABLED
 
 
 class NodeContext:
@@ -165,7 +164,7 @@ class NodeContext:
         self.continue_on_fail = node.on_error != "stop"
         self.item_index = 0
         self._compiled: dict[tuple[str, str], Value] = runner.workflow.compiled
-        self._params = {**spec.defaults(), **node.parameters}
+        self._params = {**spec.defaults(), **node.parameters} if node.parameters else spec.defaults()
         self._ns: dict[str, Any] | None = None
         self._ns_index = -1
 

@@ -45,8 +45,8 @@ _IN_FINISHED = "(" + ", ".join(f"'{s}'" for s in FINISHED) + ")"
 
 def utc(dt: datetime | None) -> datetime | None:
     """`dt` as an aware UTC datetime (a naive one is taken to be UTC already)."""
-    if dt is None:
-        return None
+    if dt is None or dt.tzinfo is UTC:
+        return dt
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
@@ -67,7 +67,7 @@ def dumps(obj: Any) -> bytes:
 def encode_run(run: NodeRun) -> bytes:
     """A NodeRun's payload (all but node and run_index, which have columns) as one orjson blob."""
     return dumps({"outputs": run.outputs, "binary": run.binary, "paired": run.paired, "error": run.error,
-                  "started_at": iso(run.started_at), "finished_at": iso(run.finished_at), "source": run.source})
+                  "started_at": utc(run.started_at), "finished_at": utc(run.finished_at), "source": run.source})
 
 
 def decode_run(node: str, run_index: int, blob: bytes) -> NodeRun:
