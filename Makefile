@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/flowbox run examples/orders.json
+	$(BIN)/flowbox serve
 
 test: $(STAMP)
 	$(BIN)/ruff check src nodes ui tests bench
