@@ -172,6 +172,18 @@ def serve(host: str | None, port: int | None, data_dir: str | None) -> None:
     run_server(settings)
 
 
+@cli.command()
+@click.option("--concurrency", type=click.IntRange(1, 1000), default=None,
+              help="Executions run at once (default FLOWBOX_WORKERS, 4)")
+@data_dir_option
+def worker(concurrency: int | None, data_dir: str | None) -> None:
+    """Run queued executions from the Redis queue (scale-out; needs FLOWBOX_REDIS_URL and a shared database)."""
+    from flowbox.settings import Settings
+    from flowbox.worker import main as run_worker
+
+    run_worker(Settings.load(data_dir), concurrency)
+
+
 @cli.command(name="import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @data_dir_option

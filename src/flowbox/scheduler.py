@@ -1,13 +1,27 @@
 """The scheduler: schedule triggers (croniter), resuming executions suspended in a Wait, pruning.
 
-One asyncio task on the service's loop. A schedule trigger fires by queueing an
-execution (so a slow run never delays or doubles the next fire); each fire time
-is computed from the previous fire time, never from "now", so a fire happens once.
+One asyncio task on the service's loop (the server's; `flowbox worker` runs none).
+A schedule trigger fires by queueing an execution, so a slow run never delays,
+skips or doubles the next fire; each fire time is computed from the previous fire
+time, never from "now", so every fire time is fired once, with its own
+`scheduledAt` in the trigger item.
 
-Misfire rule (documented in the README): fire times missed while the loop was
-late by up to `CATCH_UP` seconds are still fired, once each; older ones (the
-server was down, or stalled) are skipped and logged, and the schedule resumes at
-its next fire time after now.
+Cron: 5 fields, or 6 with seconds first, or a croniter macro (`@hourly`, `@daily`...),
+evaluated in the node's `timezone` (default: the workflow's). Across DST changes it
+follows classic cron: a fire time in the skipped hour (spring forward) fires once, at
+the first moment after the gap; in the repeated hour (fall back) a cron with a fixed
+hour fires only the first time round, while one whose hour field is a wildcard
+(`*`, `*/2`, ...) fires in both (it means "every hour", and there are two).
+`every` N seconds fires N seconds after activation, then every N seconds.
+
+Misfire rule (documented in the README):
+- while the server runs, a fire time the loop reaches late (an event-loop stall,
+  a suspended machine, a clock step) still fires, once, when it is at most
+  `CATCH_UP` (60 s) late; older fire times are skipped and logged;
+- fire times that fell while the server was down are not run: after a start, and
+  after a workflow is activated, every schedule begins at its next fire time after
+  now (as n8n does). Saving an active workflow whose schedule did not change keeps
+  its next fire time.
 """
 
 from __future__ import annotations
@@ -16,11 +30,12 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from flowbox.errors import FlowboxError, WorkflowInvalid
+from flowbox.errors import FlowboxError, NotFound, WorkflowInvalid
 from flowbox.node import Item
 
 if TYPE_CHECKING:
@@ -50,21 +65,63 @@ class Entry:
             return after + dt.timedelta(seconds=self.every)
         return next_cron(self.cron or "", after, self.zone)
 
+    def first_at_or_after(self, moment: dt.datetime) -> dt.datetime:
+        """The first fire time of this entry's series (continuing from `next`) at or after `moment`."""
+        if self.every:
+            if self.next >= moment:
+                return self.next
+            steps = math.ceil((moment - self.next).total_seconds() / self.every)
+            return self.next + dt.timedelta(seconds=steps * self.every)
+        return next_cron(self.cron or "", moment - dt.timedelta(microseconds=1), self.zone)
+
+    def same_schedule(self, other: Entry) -> bool:
+        return (self.cron, self.every, self.zone.key) == (other.cron, other.every, other.zone.key)
+
+
+def _cron_fields(expression: str) -> list[str]:
+    return expression.split()
+
+
+def _fixed_hour(expression: str) -> bool:
+    """Whether a cron names its hours (then the repeated hour of a DST fall-back fires only once)."""
+    fields = _cron_fields(expression)
+    if len(fields) == 1:  # @hourly fires every hour; @daily & co. at midnight
+        return fields[0].lower() not in ("@hourly",)
+    hour = fields[2] if len(fields) == 6 else fields[1]
+    return not hour.startswith("*")
+
 
 def next_cron(expression: str, after: dt.datetime, zone: ZoneInfo) -> dt.datetime:
     """Next fire of a 5-field cron, or a 6-field one with seconds first, in `zone`, as UTC."""
     from croniter import croniter
 
-    fields = expression.split()
-    start = after.astimezone(zone)
-    itr = croniter(expression, start, second_at_beginning=len(fields) == 6)
-    return itr.get_next(dt.datetime).astimezone(dt.UTC)
+    fields = _cron_fields(expression)
+    itr = croniter(expression, after.astimezone(zone), second_at_beginning=len(fields) == 6)
+    fixed = None
+    for _ in range(1000):
+        moment = itr.get_next(dt.datetime).astimezone(dt.UTC)
+        local = moment.astimezone(zone)
+        if local.fold == 1 and local.replace(fold=0).utcoffset() != local.utcoffset():
+            # the second pass through a repeated (fall-back) hour
+            if fixed is None:
+                fixed = _fixed_hour(expression)
+            if fixed:
+                continue
+        return moment
+    raise WorkflowInvalid(f"cron {expression!r} has no next fire time")
+
+
+def valid_cron(expression: str) -> bool:
+    from croniter import croniter
+
+    fields = _cron_fields(expression)
+    if len(fields) == 1:
+        return fields[0].startswith("@") and croniter.is_valid(fields[0])
+    return len(fields) in (5, 6) and croniter.is_valid(expression, second_at_beginning=len(fields) == 6)
 
 
 def schedule_entries(workflow: Workflow, workflow_id: str, now: dt.datetime) -> list[Entry]:
     """Entries for every enabled schedule node; a bad cron or zone is a WorkflowInvalid naming the node."""
-    from croniter import croniter
-
     entries = []
     for node in workflow.nodes.values():
         if node.type != "schedule" or node.disabled:
@@ -72,25 +129,24 @@ def schedule_entries(workflow: Workflow, workflow_id: str, now: dt.datetime) -> 
         params = node.parameters
         cron = str(params.get("cron") or "").strip() or None
         every = params.get("every")
-        zone_name = str(params.get("timezone") or workflow.timezone)
+        zone_name = str(params.get("timezone") or workflow.timezone or "UTC")
         try:
             zone = ZoneInfo(zone_name)
         except (ValueError, KeyError, OSError):
             raise WorkflowInvalid(f"node '{node.name}': unknown timezone {zone_name!r}", node=node.name,
                                   field="timezone") from None
         if cron:
-            if len(cron.split()) not in (5, 6) or not croniter.is_valid(cron, second_at_beginning=len(
-                    cron.split()) == 6):
+            if not valid_cron(cron):
                 raise WorkflowInvalid(f"node '{node.name}': {cron!r} is not a cron expression (5 fields, or 6 "
                                       "with seconds first)", node=node.name, field="cron")
-            entry = Entry(workflow_id, node.name, cron, None, zone, now)
+            entry = Entry(workflow_id, node.name, " ".join(cron.split()), None, zone, now)
         else:
             try:
                 seconds = float(every)  # type: ignore[arg-type]
             except (TypeError, ValueError):
                 raise WorkflowInvalid(f"node '{node.name}': set `cron` or `every` (seconds)", node=node.name,
                                       field="cron") from None
-            if seconds < 1:
+            if not math.isfinite(seconds) or seconds < 1:
                 raise WorkflowInvalid(f"node '{node.name}': `every` must be at least 1 second", node=node.name,
                                       field="every")
             entry = Entry(workflow_id, node.name, None, seconds, zone, now)
@@ -105,78 +161,113 @@ class Scheduler:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.entries: dict[tuple[str, str], Entry] = {}
+        self.fired = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._prune_task: asyncio.Task[int] | None = None
         self._resuming: dict[str, float] = {}
-        self._last_prune = 0.0
+        self._last_prune: float | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.ensure_future(self._loop())
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._loop())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._prune_task):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._task = self._prune_task = None
 
     def sync(self, workflow_id: str, workflow: Workflow | None) -> None:
-        """(Re)register the schedule triggers of an active workflow; None removes them."""
-        self.entries = {k: e for k, e in self.entries.items() if e.workflow_id != workflow_id}
+        """(Re)register the schedule triggers of an active workflow; None removes them.
+
+        An entry whose schedule did not change keeps its next fire time (saving a workflow
+        never skips or repeats a fire); a new or changed one starts at its next fire after now.
+        """
+        old = {k: e for k, e in self.entries.items() if e.workflow_id == workflow_id}
+        new: dict[tuple[str, str], Entry] = {}
         if workflow is not None:
             now = dt.datetime.now(dt.UTC)
-            for entry in schedule_entries(workflow, workflow_id, now):
-                self.entries[(workflow_id, entry.node)] = entry
+            for entry in schedule_entries(workflow, workflow_id, now):  # raises before anything changes
+                key = (workflow_id, entry.node)
+                previous = old.get(key)
+                new[key] = previous if previous is not None and previous.same_schedule(entry) else entry
+        for key in old:
+            del self.entries[key]
+        self.entries.update(new)
         self.wake()
 
     def wake(self) -> None:
         self._wake.set()
 
+    def next_delay(self, now: dt.datetime) -> float:
+        soonest = min((e.next for e in self.entries.values()), default=now + dt.timedelta(seconds=TICK))
+        return max(0.0, min(TICK, (soonest - now).total_seconds()))
+
     async def _loop(self) -> None:
         while True:
+            self._wake.clear()
             try:
                 await self._tick()
             except asyncio.CancelledError:
                 raise
             except Exception:  # the scheduler must outlive one bad tick
                 logger.exception("scheduler tick failed")
-            now = dt.datetime.now(dt.UTC)
-            soonest = min((e.next for e in self.entries.values()), default=now + dt.timedelta(seconds=TICK))
-            delay = max(0.0, min(TICK, (soonest - now).total_seconds()))
-            self._wake.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            delay = self.next_delay(dt.datetime.now(dt.UTC))
+            if delay > 0:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    def due(self, now: dt.datetime) -> list[tuple[Entry, dt.datetime]]:
+        """Advance every entry past `now`; the (entry, fire time) pairs to fire, oldest first.
+
+        Fire times more than CATCH_UP seconds before `now` are skipped (and logged).
+        """
+        fires: list[tuple[Entry, dt.datetime]] = []
+        cutoff = now - dt.timedelta(seconds=CATCH_UP)
+        for entry in list(self.entries.values()):
+            if entry.next < cutoff:
+                resume = entry.first_at_or_after(cutoff)
+                logger.warning("schedule %s/%s: skipped fire times from %s to before %s (more than %.0f s late)",
+                               entry.workflow_id, entry.node, _iso(entry.next), _iso(resume), CATCH_UP)
+                entry.next = resume
+            while entry.next <= now:
+                fires.append((entry, entry.next))
+                entry.next = entry.following(entry.next)
+        fires.sort(key=lambda pair: pair[1])
+        return fires
 
     async def _tick(self) -> None:
         now = dt.datetime.now(dt.UTC)
-        for entry in list(self.entries.values()):
-            while entry.next <= now:
-                fire_at = entry.next
-                entry.next = entry.following(fire_at)
-                late = (now - fire_at).total_seconds()
-                if late > CATCH_UP:
-                    logger.warning("schedule %s/%s: skipped the fire of %s (%.0f s late)", entry.workflow_id,
-                                   entry.node, fire_at.isoformat(), late)
-                    entry.next = entry.following(now)
-                    break
-                await self._fire(entry, fire_at)
+        for entry, at in self.due(now):
+            if self.entries.get((entry.workflow_id, entry.node)) is entry:  # not removed meanwhile
+                await self._fire(entry, at)
         await self._resume_due(now)
         loop_time = asyncio.get_running_loop().time()
-        if loop_time - self._last_prune > PRUNE_EVERY:
+        if (self._last_prune is None or loop_time - self._last_prune > PRUNE_EVERY) and \
+                (self._prune_task is None or self._prune_task.done()):
             self._last_prune = loop_time
-            await self.prune()
+            self._prune_task = asyncio.ensure_future(self._prune_quietly())
 
     async def _fire(self, entry: Entry, at: dt.datetime) -> None:
         services = self.services
         try:
             record = await services.store.get_workflow(entry.workflow_id)
+            if not record.active:  # deactivated behind our back (another process): forget it
+                self.sync(entry.workflow_id, None)
+                return
             workflow, _ = services.compiled(record)
             local = at.astimezone(entry.zone)
-            item = Item({"timestamp": local.isoformat(), "timezone": entry.zone.key,
-                         "scheduledAt": at.isoformat().replace("+00:00", "Z")})
+            item = Item({"timestamp": local.isoformat(), "timezone": entry.zone.key, "scheduledAt": _iso(at)})
             await services.enqueue(workflow, [item], mode="trigger", start_node=entry.node)
+            self.fired += 1
+        except NotFound:
+            self.sync(entry.workflow_id, None)
         except FlowboxError as exc:
-            logger.error("schedule %s/%s could not fire: %s", entry.workflow_id, entry.node, exc.message)
+            logger.error("schedule %s/%s could not fire at %s: %s", entry.workflow_id, entry.node, _iso(at),
+                         exc.message)
 
     async def _resume_due(self, now: dt.datetime) -> None:
         loop_time = asyncio.get_running_loop().time()
@@ -186,6 +277,13 @@ class Scheduler:
                 continue
             self._resuming[record.id] = loop_time
             await asyncio.to_thread(self.services.queue.enqueue, record.id)
+
+    async def _prune_quietly(self) -> int:
+        try:
+            return await self.prune()
+        except Exception:
+            logger.exception("pruning executions failed")
+            return 0
 
     async def prune(self) -> int:
         """Delete finished executions past the configured age or count."""
@@ -202,7 +300,11 @@ class Scheduler:
         return count
 
 
+def _iso(moment: dt.datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def describe(entry: Entry) -> dict[str, Any]:
     """An entry as JSON (for the API and the editor)."""
     return {"workflowId": entry.workflow_id, "node": entry.node, "cron": entry.cron, "every": entry.every,
-            "timezone": entry.zone.key, "next": entry.next.isoformat().replace("+00:00", "Z")}
+            "timezone": entry.zone.key, "next": _iso(entry.next)}

@@ -422,9 +422,9 @@ class Services:
             page_cursor = page.next_cursor
             if not page_cursor:
                 break
+        self.accepting = True  # no HTTP is served before start() returns; recovery may queue retries
         if recover:
             await self._recover()
-        self.accepting = True
         if consume:
             self.queue.start()
         if self.scheduler is not None:
@@ -437,7 +437,7 @@ class Services:
         if self.scheduler is not None:
             await self.scheduler.stop()
         if self.queue is not None:
-            await asyncio.to_thread(self.queue.stop)  # no new queued work; consumers finish current tasks
+            await asyncio.to_thread(self.queue.stop, timeout)  # no new queued work; current tasks finish
         running = [t for t in self._running.values() if not t.done()]
         if running:
             _, pending = await asyncio.wait(running, timeout=timeout)
@@ -577,7 +577,8 @@ class Services:
         record = await self.store.create_execution(
             workflow_id=workflow.id, mode=mode, status="queued", workflow_data=workflow.data,
             input=[i.to_dict() for i in items] or None, retry_of=retry_of, start_node=start_node)
-        self._done[record.id] = self.loop.create_future()  # type: ignore[union-attr]
+        if self.queue.consuming:
+            self._done[record.id] = self.loop.create_future()  # type: ignore[union-attr]
         await asyncio.to_thread(self.queue.enqueue, record.id)
         return record
 
@@ -600,6 +601,10 @@ class Services:
         workflow = load_workflow(record.workflow_data, id=record.workflow_id)
         limit = self._workflow_limit(workflow)
         if limit is not None:
+            if limit.locked():  # give the consumer back; the id goes to the end of the queue
+                from flowbox.tasks import Deferred
+
+                raise Deferred(0.1)
             await limit.acquire()
         try:
             if not await self.store.claim_execution(execution_id, ("queued", "waiting")):
@@ -683,12 +688,14 @@ class Services:
         """The execution once it is no longer queued/running (polls the store when it runs elsewhere)."""
         waiter = self._done.get(execution_id)
         deadline = time.monotonic() + timeout
+        pause = 0.05
         while time.monotonic() < deadline:
             if waiter is not None:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(asyncio.shield(waiter), timeout=min(1.0, deadline - time.monotonic()))
-            else:
-                await asyncio.sleep(0.05)
+            else:  # it runs in another process: poll the store, backing off
+                await asyncio.sleep(pause)
+                pause = min(pause * 1.5, 0.5)
             record = await self.store.get_execution(execution_id)
             if record.status not in ("queued", "running", "new"):
                 return record
@@ -726,7 +733,8 @@ class Services:
                 await self.store.append_node_run(record.id, run)
         await self.store.save_snapshot(record.id, snapshot)
         await self.store.set_execution_status(record.id, "queued")
-        self._done[record.id] = self.loop.create_future()  # type: ignore[union-attr]
+        if self.queue.consuming:
+            self._done[record.id] = self.loop.create_future()  # type: ignore[union-attr]
         await asyncio.to_thread(self.queue.enqueue, record.id)
         record.status = "queued"
         return record

@@ -14,6 +14,9 @@ dir (platformdirs). `FLOWBOX_DATABASE_URL` overrides the SQLite file in the data
 | FLOWBOX_PRUNE_MAX_COUNT | 10000 | keep at most this many executions (0: no limit) |
 | FLOWBOX_WAIT_PERSIST_SECONDS | 5 | Wait nodes longer than this are persisted and resumed by the scheduler |
 | FLOWBOX_UI | 1 | 0 serves no editor (API, webhooks and schedules only) |
+| FLOWBOX_REDIS_URL | — | scale-out: queue on Redis; `flowbox worker` processes run queued executions |
+| FLOWBOX_QUEUE_NAME | flowbox | the queue's name (Redis key prefix) |
+| FLOWBOX_SERVER_CONSUMES | 0 | scale-out: 1 lets the server run queued executions too |
 """
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ class Settings:
     prune_max_count: int = 10_000
     wait_persist_seconds: float = 5.0
     ui: bool = True
+    queue_name: str = "flowbox"
+    server_consumes: bool = False
 
     @classmethod
     def load(cls, data_dir: str | Path | None = None, **overrides: object) -> Settings:
@@ -74,6 +79,8 @@ class Settings:
             prune_max_count=int(_env_number("FLOWBOX_PRUNE_MAX_COUNT", 10_000)),
             wait_persist_seconds=_env_number("FLOWBOX_WAIT_PERSIST_SECONDS", 5),
             ui=os.environ.get("FLOWBOX_UI", "1") != "0",
+            queue_name=os.environ.get("FLOWBOX_QUEUE_NAME") or "flowbox",
+            server_consumes=os.environ.get("FLOWBOX_SERVER_CONSUMES", "0") == "1",
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
