@@ -38,6 +38,19 @@ def test_packages_respect_their_boundaries() -> None:
     assert not problems, problems
 
 
+def test_api_and_ui_reach_the_store_only_through_services() -> None:
+    ui = SRC.parent.parent / "ui"
+    problems = []
+    for path in [*(SRC / "api").glob("*.py"), *ui.glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr == "store":
+                problems.append(f"{path.name}:{node.lineno} uses .store")
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(
+                    ("flowbox.store.sqlite", "flowbox.store.postgres", "flowbox.engine")):
+                problems.append(f"{path.name}:{node.lineno} imports {node.module}")
+    assert not problems, problems
+
+
 def test_run_path_does_not_import_the_web_stack(tmp_path: Path) -> None:
     code = (
         "import sys; from flowbox.cli import main\n"

@@ -17,7 +17,7 @@ def register(services: Any) -> None:
             ui.label("flowbox").classes("text-xl font-bold")
             ui.space()
             ui.link("API docs", "/api/docs", new_tab=True).classes("text-white")
-        page = await services.store.list_workflows(limit=200)
+        page = await services.list_workflows(limit=200)
         with ui.column().classes("w-full max-w-5xl mx-auto p-4"):
             ui.label("Workflows").classes("text-2xl")
             if not page.data:

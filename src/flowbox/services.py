@@ -24,7 +24,7 @@ from flowbox.engine.runner import EngineServices, ExecutionResult, RunData, Runn
 from flowbox.errors import Conflict, FlowboxError, MethodNotAllowed, NotFound, Unavailable, WorkflowInvalid
 from flowbox.node import Item, make_items
 from flowbox.settings import Settings
-from flowbox.store.base import ExecutionRecord, NodeRun, Store, WorkflowRecord, new_id
+from flowbox.store.base import ExecutionRecord, NodeRun, Page, Store, WorkflowRecord, WorkflowVersion, new_id
 from flowbox.workflow import Workflow, load_workflow, validate
 
 logger = logging.getLogger("flowbox")
@@ -481,6 +481,36 @@ class Services:
         with contextlib.suppress(Exception):
             queue_ok = bool(self.queue is not None and await asyncio.to_thread(self.queue.ping))
         return {"store": store_ok, "queue": queue_ok, "accepting": self.accepting}
+
+    # ------------------------------------------------------------ reads (the API and the editor go through
+    # these, never to the store, so access rules have one place to live)
+    async def list_workflows(self, *, search: str | None = None, active: bool | None = None, limit: int = 50,
+                             cursor: str | None = None) -> Page[WorkflowRecord]:
+        return await self.store.list_workflows(search=search, active=active, limit=limit, cursor=cursor)
+
+    async def get_workflow(self, id: str) -> WorkflowRecord:
+        return await self.store.get_workflow(id)
+
+    async def list_versions(self, id: str) -> list[WorkflowVersion]:
+        return await self.store.list_versions(id)
+
+    async def list_executions(self, *, workflow_id: str | None = None, status: str | None = None,
+                              limit: int = 50, cursor: str | None = None) -> Page[ExecutionRecord]:
+        return await self.store.list_executions(workflow_id=workflow_id, status=status, limit=limit, cursor=cursor)
+
+    async def get_execution(self, id: str) -> ExecutionRecord:
+        return await self.store.get_execution(id)
+
+    async def delete_execution(self, id: str) -> None:
+        """Delete an execution that is not running (409 while it runs)."""
+        record = await self.store.get_execution(id)
+        if record.status == "running":
+            raise Conflict(f"execution {id} is running; wait for it to finish before deleting it",
+                           status=record.status)
+        await self.store.delete_execution(id)
+
+    async def get_variables(self) -> dict[str, str]:
+        return await self.store.get_variables()
 
     # ------------------------------------------------------------ workflows
     def compiled(self, record: WorkflowRecord) -> tuple[Workflow, dict[str, Any]]:

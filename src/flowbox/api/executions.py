@@ -8,7 +8,6 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import Parameter
 
 from flowbox.api import CURSOR, LIMIT, SERVICES, UNFINISHED, invalid, page_json
-from flowbox.errors import Conflict
 from flowbox.services import Services, execution_to_json
 from flowbox.store.base import EXECUTION_STATUSES
 
@@ -32,21 +31,17 @@ class ExecutionController(Controller):
         if status is not None and status not in EXECUTION_STATUSES:
             raise invalid(request, "status", f"must be one of {', '.join(EXECUTION_STATUSES)}, got {status!r}",
                           source="query")
-        page = await services.store.list_executions(workflow_id=workflow_id or None, status=status, limit=limit,
+        page = await services.list_executions(workflow_id=workflow_id or None, status=status, limit=limit,
                                                     cursor=cursor or None)
         return page_json(page, _summary)
 
     @get("/{execution_id:str}", summary="Get an execution with each node's runs")
     async def get_execution(self, services: Services, execution_id: str) -> dict[str, Any]:
-        return execution_to_json(await services.store.get_execution(execution_id))
+        return execution_to_json(await services.get_execution(execution_id))
 
     @delete("/{execution_id:str}", summary="Delete a finished (or queued) execution")
     async def delete_execution(self, services: Services, execution_id: str) -> None:
-        record = await services.store.get_execution(execution_id)
-        if record.status == "running":
-            raise Conflict(f"execution {execution_id} is running; wait for it to finish before deleting it",
-                           status=record.status)
-        await services.store.delete_execution(execution_id)
+        await services.delete_execution(execution_id)
 
     @post("/{execution_id:str}/retry", summary="Run a finished execution again as a new one",
           description="The new execution has `retryOf` set. Answers 202 with it queued; with `?wait=true` "

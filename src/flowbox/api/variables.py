@@ -50,12 +50,12 @@ class VariableController(Controller):
 
     @get("/", summary="List variables")
     async def list_variables(self, services: Services) -> dict[str, Any]:
-        variables = await services.store.get_variables()
+        variables = await services.get_variables()
         return {"data": [{"key": k, "value": v} for k, v in sorted(variables.items())], "nextCursor": None}
 
     @get("/{key:str}", summary="Get a variable")
     async def get_variable(self, services: Services, key: str) -> dict[str, Any]:
-        variables = await services.store.get_variables()
+        variables = await services.get_variables()
         if key not in variables:
             raise NotFound("variable", key)
         return {"key": key, "value": variables[key]}
@@ -67,7 +67,7 @@ class VariableController(Controller):
         assert data.key is not None and data.value is not None
         if not KEY.fullmatch(data.key):
             raise invalid(request, "key", "must be letters, digits and _ (not starting with a digit)")
-        if data.key in await services.store.get_variables():
+        if data.key in await services.get_variables():
             raise Conflict(f"variable {data.key!r} already exists; PUT /api/v1/variables/{data.key} changes it",
                            key=data.key)
         await services.set_variable(data.key, _text(data.value))
@@ -78,7 +78,7 @@ class VariableController(Controller):
                               data: VariableUpdate) -> dict[str, Any]:
         _require(request, data)
         assert data.value is not None
-        if key not in await services.store.get_variables():
+        if key not in await services.get_variables():
             raise NotFound("variable", key)
         await services.set_variable(key, _text(data.value))
         return {"key": key, "value": _text(data.value)}

@@ -85,7 +85,7 @@ class WorkflowController(Controller):
         search: str | None = Parameter(default=None, description="part of the name, any case"),
         active: bool | None = None, limit: int = LIMIT, cursor: str | None = CURSOR,
     ) -> dict[str, Any]:
-        page = await services.store.list_workflows(search=search or None, active=active, limit=limit,
+        page = await services.list_workflows(search=search or None, active=active, limit=limit,
                                                    cursor=cursor or None)
         return page_json(page, workflow_to_json)
 
@@ -97,7 +97,7 @@ class WorkflowController(Controller):
 
     @get("/{workflow_id:str}", summary="Get a workflow")
     async def get_workflow(self, services: Services, workflow_id: str) -> dict[str, Any]:
-        return workflow_to_json(await services.store.get_workflow(workflow_id))
+        return workflow_to_json(await services.get_workflow(workflow_id))
 
     @put("/{workflow_id:str}", summary="Replace a workflow (saves a new version)")
     async def update_workflow(self, request: Request[Any, Any, Any], services: Services, workflow_id: str,
@@ -108,7 +108,7 @@ class WorkflowController(Controller):
         if version is not None:
             if not isinstance(version, int) or isinstance(version, bool):
                 raise invalid(request, "version", f"must be an integer, got {_type_name(version)}")
-            current = await services.store.get_workflow(workflow_id)
+            current = await services.get_workflow(workflow_id)
             if version != current.version:
                 raise Conflict(f"workflow {workflow_id} is at version {current.version}, not {version}: "
                                "it was saved since you loaded it", version=current.version)
@@ -141,8 +141,8 @@ class WorkflowController(Controller):
                        include_data: bool = Parameter(query="includeData", default=False,
                                                       description="include each version's workflow JSON")
                        ) -> dict[str, Any]:
-        current = await services.store.get_workflow(workflow_id)
-        previous = [v for v in await services.store.list_versions(workflow_id) if v.version < current.version]
+        current = await services.get_workflow(workflow_id)
+        previous = [v for v in await services.list_versions(workflow_id) if v.version < current.version]
         # the store stamps a kept version with the time it was replaced, i.e. when the next one was saved
         saved = {v.version + 1: v.created_at for v in previous}
         rows = [{"version": current.version, "createdAt": _iso(saved.get(current.version, current.created_at)),
@@ -162,11 +162,11 @@ class WorkflowController(Controller):
         if body.workflow is not None:
             check_workflow_body(request, body.workflow, prefix="workflow.")
         else:
-            await services.store.get_workflow(workflow_id)
+            await services.get_workflow(workflow_id)
         execution_id = await services.listen_test(workflow_id, body.workflow, timeout=body.timeout)
         if not execution_id:  # the workflow's settings said not to keep it
             return {"id": None, "workflowId": workflow_id, "status": None, "mode": "test", "nodes": {}}
-        return execution_to_json(await services.store.get_execution(execution_id))
+        return execution_to_json(await services.get_execution(execution_id))
 
 
 def _iso(value: Any) -> str | None:
