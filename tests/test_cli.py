@@ -143,11 +143,13 @@ def test_interrupted_run_is_recorded_as_crashed(fb, tmp_path: Path) -> None:
     env = dict(os.environ, FLOWBOX_DATA_DIR=str(fb.data))
     proc = subprocess.Popen([FLOWBOX, "run", wf], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 20
+    rows: list[dict[str, Any]] = []
     while time.monotonic() < deadline:  # wait until the execution is recorded as running
         rows = json.loads(fb("executions", "--json").stdout)["data"]
-        if rows and rows[0]["status"] == "running":
+        if rows and rows[0]["status"] == "running" and rows[0]["lastNode"] == "Start":
             break
         time.sleep(0.1)
+    assert rows and rows[0]["status"] == "running", (rows, proc.poll())
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=20)
     assert proc.returncode != 0

@@ -17,7 +17,7 @@ import contextlib
 import queue
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -595,6 +595,17 @@ class _SessionAborted(Exception):
     pass
 
 
+@contextlib.contextmanager
+def _sqlite_errors() -> Iterator[None]:
+    """SQLite errors as flowbox errors: a constraint violation -> Conflict, anything else -> StoreError."""
+    try:
+        yield
+    except sqlite3.IntegrityError as exc:
+        raise Conflict(str(exc)) from exc
+    except sqlite3.Error as exc:
+        raise StoreError(str(exc)) from exc
+
+
 class SqliteStore(SqlStore):
     """The Store in one SQLite file (created with its folder if missing)."""
 
@@ -676,14 +687,18 @@ class SqliteStore(SqlStore):
             await self._reader.conn.close()
         self._writer = self._reader = None
 
+    @property
+    def _open_writer(self) -> _Writer:
+        if self._writer is None:
+            raise StoreError("store is not open")
+        return self._writer
+
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[Db]:
         """A multi-statement transaction, run as a session on the writer thread (committed with its group)."""
-        if self._writer is None:
-            raise StoreError("store is not open")
         session = _SessionDb()
-        done = self._writer.submit(session.serve)
-        try:
+        done = self._open_writer.submit(session.serve)
+        with _sqlite_errors():
             try:
                 yield session
             except BaseException:
@@ -693,33 +708,19 @@ class SqliteStore(SqlStore):
                 raise
             session.requests.put((None, None))
             await done
-        except sqlite3.IntegrityError as exc:
-            raise Conflict(str(exc)) from exc
-        except sqlite3.Error as exc:
-            raise StoreError(str(exc)) from exc
 
     async def _execute_many(self, statements: list[tuple[str, list[Any]]]) -> list[int]:
         """One operation on the writer thread (atomic: it runs under its own savepoint)."""
-        if self._writer is None:
-            raise StoreError("store is not open")
-        try:
-            return await self._writer.submit(lambda conn: [conn.execute(sql, p).rowcount for sql, p in statements])
-        except sqlite3.IntegrityError as exc:
-            raise Conflict(str(exc)) from exc
-        except sqlite3.Error as exc:
-            raise StoreError(str(exc)) from exc
+        writer = self._open_writer
+        with _sqlite_errors():
+            return await writer.submit(lambda conn: [conn.execute(sql, p).rowcount for sql, p in statements])
 
     @asynccontextmanager
     async def _statement(self) -> AsyncIterator[Db]:
         """Single statements: each one is grouped with other callers' into one commit."""
-        if self._writer is None:
-            raise StoreError("store is not open")
-        try:
-            yield _WriteDb(self._writer)
-        except sqlite3.IntegrityError as exc:
-            raise Conflict(str(exc)) from exc
-        except sqlite3.Error as exc:
-            raise StoreError(str(exc)) from exc
+        writer = self._open_writer
+        with _sqlite_errors():
+            yield _WriteDb(writer)
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[Db]:
