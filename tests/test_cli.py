@@ -239,3 +239,8 @@ def test_third_party_node_from_an_entry_point(fb, tmp_path: Path) -> None:
                           text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["nodes"]["Rev"][0]["outputs"] == [[{"i": 2}, {"i": 1}]]
+
+
+def test_serve_refuses_a_lan_bind_without_authentication(fb) -> None:
+    proc = fb("serve", "--host", "0.0.0.0", "--port", "0", check=2)
+    assert "no login yet" in proc.stderr and "127.0.0.1" in proc.stderr

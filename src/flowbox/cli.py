@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -169,7 +170,22 @@ def serve(host: str | None, port: int | None, data_dir: str | None) -> None:
     from flowbox.settings import Settings
 
     settings = Settings.load(data_dir, host=host, port=port)
+    if not _is_loopback(settings.host) and os.environ.get("FLOWBOX_INSECURE_BIND") != "1":
+        raise UsageError(f"--host {settings.host} would open flowbox to the network, and flowbox has no login yet: "
+                         "bind to 127.0.0.1 (the default), or put an authenticating reverse proxy in front and "
+                         "set FLOWBOX_INSECURE_BIND=1")
     run_server(settings)
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @cli.command()
