@@ -256,3 +256,28 @@ def test_path_helpers_copy_instead_of_mutating() -> None:
     assert changed == {"a": {"b": 1, "c": 2}, "list": [{"x": 5}]} and data == {"a": {"b": 1}, "list": [{"x": 5}]}
     assert get_path(data, "list.0.x") == 5 and get_path(data, "a.zz") is None
     assert remove_path(changed, "a.b") == {"a": {"c": 2}, "list": [{"x": 5}]}
+
+
+def test_run_up_to_a_node_runs_only_what_leads_there() -> None:
+    data = wf([node("Start", "manualTrigger"), node("A", "set", fields={"a": 1}), node("B", "set", fields={"b": 2}),
+               node("Side", "noOp"), node("After", "noOp")],
+              [("Start", 0, "A", 0), ("A", 0, "B", 0), ("Start", 0, "Side", 0), ("B", 0, "After", 0)])
+    result = asyncio.run(Runner(load_workflow(data), destination="B").run([Item({"x": 0})]))
+    assert list(result.runs) == ["Start", "A", "B"] and result.last_node == "B"
+    assert out(result, "B") == [{"x": 0, "a": 1, "b": 2}]
+
+
+def test_partial_run_reuses_earlier_output_with_lineage() -> None:
+    data = wf([node("Start", "manualTrigger"),
+               node("Fetch", "httpRequest", url="http://127.0.0.1:9/never-called"),
+               node("Use", "set", fields={"v": "{{ $json.v * 10 }}", "first": "{{ $('Fetch').item.json.v }}"})],
+              [("Start", 0, "Fetch", 0), ("Fetch", 0, "Use", 0)])
+    earlier = {"Fetch": [[Item({"v": 1}), Item({"v": 2})]]}
+    result = asyncio.run(Runner(load_workflow(data), destination="Use", replay=earlier).run([Item({})]))
+    assert result.status == "success", result.error
+    assert out(result, "Use") == [{"v": 10, "first": 1}, {"v": 20, "first": 2}]
+
+
+def test_run_up_to_an_unknown_node_is_refused() -> None:
+    with pytest.raises(WorkflowInvalid, match="no node named 'Nope'"):
+        Runner(load_workflow(wf([node("Start", "manualTrigger")], [])), destination="Nope")

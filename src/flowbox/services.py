@@ -714,6 +714,38 @@ class Services:
             return execution
         return await self.wait_for(execution.id, timeout)
 
+    async def run_manual(self, data: dict[str, Any], *, input: Any = None, destination: str | None = None,
+                         previous: str | None = None,
+                         on_node_start: Callable[[str], Awaitable[None]] | None = None,
+                         on_node_run: Callable[[RunData], Awaitable[None]] | None = None) -> ExecutionResult:
+        """The editor's Run: the workflow as it is on the canvas (saved or not), run now with live events.
+
+        `destination` runs only what leads to that node; nodes before it reuse their output from
+        execution `previous` when it has some (else they run, or use their pinned data).
+        """
+        workflow = load_workflow(data, id=data.get("id"))
+        specs = validate(workflow)
+        replay: dict[str, list[list[Item]]] = {}
+        if destination is not None and previous:
+            with contextlib.suppress(NotFound):
+                earlier = await self.store.get_execution(previous)
+                for name in workflow.ancestors(destination) & set(earlier.nodes):
+                    last = earlier.nodes[name][-1]
+                    if last.error is None:
+                        replay[name] = [make_items(output) for output in last.outputs]
+        runner = Runner(workflow, services=self.engine, mode="manual", specs=specs, destination=destination,
+                        replay=replay, on_node_start=on_node_start)
+        result = await execute(self.store, workflow, parse_input(input), mode="manual", services=self.engine,
+                               runner=runner, on_node_run=on_node_run, progress=True)
+        self.metrics.execution(result.status, "manual")
+        return result
+
+    def catalog(self) -> list[dict[str, Any]]:
+        """Every node type with its parameter schema (`/api/v1/nodes`, the editor's palette)."""
+        from flowbox import registry
+
+        return [spec.to_dict() for spec in registry.catalog()]
+
     async def wait_for(self, execution_id: str, timeout: float = 300) -> ExecutionRecord:
         """The execution once it is no longer queued/running (polls the store when it runs elsewhere)."""
         waiter = self._done.get(execution_id)

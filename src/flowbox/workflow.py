@@ -81,6 +81,17 @@ class Workflow:
         """Every node fed by any output of `name`."""
         return [c.target for conns in self._out.get(name, {}).values() for c in conns]
 
+    def ancestors(self, name: str) -> set[str]:
+        """Every node from which data can reach `name` (not including `name` unless on a cycle)."""
+        seen: set[str] = set()
+        todo = [name]
+        while todo:
+            for c in self._in.get(todo.pop(), []):
+                if c.source not in seen:
+                    seen.add(c.source)
+                    todo.append(c.source)
+        return seen
+
     def incoming(self, name: str) -> list[Connection]:
         return self._in.get(name, [])
 

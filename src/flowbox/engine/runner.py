@@ -203,6 +203,10 @@ class Runner:
     depth: int = 0
     logs: list[str] = field(default_factory=list)
     specs: dict[str, NodeSpec] = field(default_factory=dict)
+    destination: str | None = None
+    """Run only what leads to this node, and the node itself ("run up to this node")."""
+    replay: dict[str, list[list[Item]]] = field(default_factory=dict)
+    """Outputs to reuse instead of running a node (an earlier run's data, for partial runs)."""
 
     def __post_init__(self) -> None:
         """Validates the workflow unless `specs` (from an earlier `validate`) are given."""
@@ -215,6 +219,12 @@ class Runner:
         self._total_runs = 0
         self.last_node: str | None = None
         self.response: dict[str, Any] | None = None
+        self._allowed: set[str] | None = None
+        if self.destination is not None:
+            if self.destination not in self.workflow.nodes:
+                raise WorkflowInvalid(f"there is no node named '{self.destination}' to run up to",
+                                      node=self.destination)
+            self._allowed = self.workflow.ancestors(self.destination) | {self.destination}
 
     # ------------------------------------------------------------ public
     def start_nodes(self) -> list[str]:
@@ -230,6 +240,9 @@ class Runner:
     async def run(self, input_items: list[Item] | None = None, *, start: str | None = None) -> ExecutionResult:
         """Run from the trigger (or `start`) with the given input items; never raises for node failures."""
         starts = [start] if start else self.start_nodes()
+        if self._allowed is not None:
+            starts = [n for n in starts if n in self._allowed] or [
+                n for n in self.workflow.nodes if n in self._allowed and not self.workflow.incoming(n)]
         if not starts:
             raise WorkflowInvalid("the workflow has no node to start from")
         items = input_items or []
@@ -374,6 +387,8 @@ class Runner:
             if not items:
                 continue
             for c in self.workflow.targets(run.node, output):
+                if self._allowed is not None and c.target not in self._allowed:
+                    continue
                 spec = self.specs[c.target]
                 if spec.inputs == 1:
                     pushes.append(_Task(c.target, [items], (run.node, output)))
@@ -399,6 +414,9 @@ class Runner:
         first = inputs[0] if inputs else []
         if task.output is not None:  # a resumed Wait: its result was decided when it was parked
             run.outputs = task.output
+        elif name in self.replay and name != self.destination:  # a partial run reuses earlier output
+            run.outputs = [[Item(i.json, i.binary, first[k] if k < len(first) else (first[0] if first else None))
+                            for k, i in enumerate(output)] for output in self.replay[name]]
         elif name in self.workflow.pin_data:
             pinned = make_items(self.workflow.pin_data[name])
             for i, item in enumerate(pinned):
