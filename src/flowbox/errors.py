@@ -7,6 +7,7 @@
     ├─ NotFound                     no such workflow/execution/variable -> 404
     ├─ Conflict                     name taken, stale version -> 409
     ├─ MethodNotAllowed             a webhook path exists, not for this method -> 405
+    ├─ TimedOut                     waited for an event that did not come -> 408
     ├─ Unavailable                  shutting down / queue or store down -> 503
     ├─ NodeError                    a node failed -> execution "error", exit code 1
     │   ├─ ExpressionError          a {{ }} expression failed (names node, parameter, expression)
@@ -71,6 +72,12 @@ class MethodNotAllowed(FlowboxError):
     """The path exists, but not for this HTTP method -> 405."""
 
     code = "method_not_allowed"
+
+
+class TimedOut(FlowboxError):
+    """Waited for something that did not happen in time (a test webhook call) -> 408."""
+
+    code = "timeout"
 
 
 class Unavailable(FlowboxError):

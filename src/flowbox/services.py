@@ -21,7 +21,15 @@ from typing import Any
 import orjson
 
 from flowbox.engine.runner import EngineServices, ExecutionResult, RunData, Runner
-from flowbox.errors import Conflict, FlowboxError, MethodNotAllowed, NotFound, Unavailable, WorkflowInvalid
+from flowbox.errors import (
+    Conflict,
+    FlowboxError,
+    MethodNotAllowed,
+    NotFound,
+    TimedOut,
+    Unavailable,
+    WorkflowInvalid,
+)
 from flowbox.node import Item, make_items
 from flowbox.settings import Settings
 from flowbox.store.base import ExecutionRecord, NodeRun, Page, Store, WorkflowRecord, WorkflowVersion, new_id
@@ -542,7 +550,11 @@ class Services:
         clean = _clean_workflow_data(data)
         record = await self.store.create_workflow(workflow.name, clean)
         if data.get("active"):
-            record = await self.activate(record.id)
+            try:
+                record = await self.activate(record.id)
+            except FlowboxError:  # nothing half-done: the workflow is not kept when it cannot go live
+                await self.store.delete_workflow(record.id)
+                raise
         return record
 
     async def update_workflow(self, id: str, data: dict[str, Any]) -> WorkflowRecord:
@@ -903,7 +915,7 @@ class Services:
         try:
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:
-            raise NotFound("test webhook call", f"within {timeout:g} s") from None
+            raise TimedOut(f"no call to the test webhook within {timeout:g} s") from None
         finally:
             for key in keys:
                 if self._listeners.get(key, (None, None, None))[2] is future:

@@ -354,7 +354,7 @@ def test_listen_for_a_test_webhook(api: httpx.Client) -> None:
     res = listen_and_call(api, wid, unsaved, {"timeout": 10, "workflow": webhook_workflow("draft", unsaved)})
     assert res.status_code == 200 and res.json()["nodes"]["Hook"][0]["outputs"][0][0]["body"] == {"hello": unsaved}
 
-    error = assert_error(api.post(f"/api/v1/workflows/{wid}/listen", json={"timeout": 0.2}), 404, "not_found")
+    error = assert_error(api.post(f"/api/v1/workflows/{wid}/listen", json={"timeout": 0.2}), 408, "timeout")
     assert "test webhook" in error["message"]
     bad = api.post(f"/api/v1/workflows/{wid}/listen", json={"workflow": {"nodes": {}}})
     assert error_keys(assert_error(bad, 400, "invalid_request")) == ["workflow.nodes"]

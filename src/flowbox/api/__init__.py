@@ -27,6 +27,7 @@ from flowbox.errors import (
     NodeError,
     NotFound,
     StoreError,
+    TimedOut,
     Unavailable,
     WorkflowInvalid,
 )
@@ -35,7 +36,7 @@ from flowbox.store.base import Page
 
 STATUS = {
     WorkflowInvalid: 422, NotFound: 404, Conflict: 409, MethodNotAllowed: 405, Unavailable: 503,
-    StoreError: 503, CredentialError: 400, NodeError: 500, ConfigError: 500,
+    StoreError: 503, TimedOut: 408, CredentialError: 400, NodeError: 500, ConfigError: 500,
 }
 
 
