@@ -64,6 +64,13 @@ def get(type_: str, node: str | None = None) -> NodeSpec:
         raise WorkflowInvalid(f"{where}unknown node type {type_!r}", node=node, field="type") from None
 
 
+def get_or_none(type_: str) -> NodeSpec | None:
+    """The spec of a node type, or None when it is unknown (for drawing half-built workflows)."""
+    if not _specs:
+        load()
+    return _specs.get(type_)
+
+
 def catalog() -> list[NodeSpec]:
     """All node types sorted by group then type."""
     if not _specs:
