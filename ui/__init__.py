@@ -12,11 +12,13 @@ from typing import Any
 def mount_ui(services: Any) -> Any:
     """A FastAPI shell with NiceGUI's pages on it (its lifespan is run by `flowbox.app.Root`)."""
     from fastapi import FastAPI
-    from flowbox.ui import pages
     from nicegui import ui
+
+    from flowbox.ui import editor, pages
 
     shell = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     pages.register(services)
+    editor.register(services)
     ui.run_with(shell, title="flowbox", favicon="🔀", show_welcome_message=False, reconnect_timeout=10,
                 storage_secret=None)
     return shell
