@@ -249,6 +249,7 @@ export default {
       <VueFlow :nodes="flowNodes" :edges="flowEdges" :node-types="nodeTypes" :edge-types="edgeTypes"
                connection-mode="strict" :snap-to-grid="snap > 0" :snap-grid="[snap || 1, snap || 1]"
                :delete-key-code="null" :zoom-on-double-click="false" :min-zoom="0.1" :max-zoom="2.5"
+               :pan-on-scroll="true" :zoom-on-pinch="true"
                :nodes-draggable="!readonly" :nodes-connectable="!readonly" :edges-updatable="false"
                :connection-radius="30" :is-valid-connection="isValidConnection" :elevate-edges-on-select="true"
                :default-edge-options="{type: 'fbedge', markerEnd: 'arrowclosed'}"

@@ -87,3 +87,44 @@ def test_build_run_reload_and_reopen(browser_page: Any, shot: Any, flowbox_serve
     assert page.locator('[data-testid="run"]').count() == 0  # read-only
     shot("editor-6-past-execution")
     assert not [e for e in page.errors if "favicon" not in e], page.errors
+
+
+def transform(page: Any) -> tuple[float, float, float]:
+    """(x, y, zoom) of the canvas viewport."""
+    return tuple(page.evaluate(
+        "() => { const m = new DOMMatrix(getComputedStyle(document.querySelector("
+        "'.vue-flow__transformationpane')).transform); return [m.e, m.f, m.a]; }"))
+
+
+def test_a_100_node_workflow_opens_fast_and_the_touchpad_pans(browser_page: Any, shot: Any,
+                                                              flowbox_server: Server) -> None:
+    page = browser_page
+    nodes = [{"name": "Start", "type": "manualTrigger", "position": [0, 0], "parameters": {}}] + [
+        {"name": f"Step {i}", "type": "set", "position": [240 * (i % 10), 160 * (i // 10 + 1)],
+         "parameters": {"fields": {f"f{i}": i}}} for i in range(99)]
+    names = [n["name"] for n in nodes]
+    connections = {a: {"main": [[{"node": b}]]} for a, b in zip(names, names[1:], strict=False)}
+    with flowbox_server.client() as http:
+        wid = http.post("/api/v1/workflows", json={"name": "Hundred", "nodes": nodes,
+                                                   "connections": connections}).json()["id"]
+    start = time.monotonic()
+    page.goto(f"{flowbox_server.url}/workflow/{wid}")
+    page.wait_for_function("document.querySelectorAll('.fb-node').length === 100", polling="raf")
+    opened = time.monotonic() - start
+    print(f"100-node workflow: page open to all nodes drawn {opened:.2f} s")
+    assert opened < 5  # includes loading the page; the canvas' own render is measured in test_canvas.py
+    assert page.locator(".vue-flow__edge").count() == 99
+    shot("editor-7-hundred-nodes")
+
+    pane = page.locator(".vue-flow__pane").bounding_box()
+    page.mouse.move(pane["x"] + pane["width"] / 2, pane["y"] + pane["height"] / 2)
+    before = transform(page)
+    page.mouse.wheel(0, 300)  # two-finger scroll on a touchpad: pans, keeps the zoom
+    page.wait_for_timeout(300)
+    after = transform(page)
+    assert after[2] == before[2] and (after[0], after[1]) != (before[0], before[1])
+    page.keyboard.down("Control")  # a pinch arrives as ctrl + wheel
+    page.mouse.wheel(0, -300)
+    page.keyboard.up("Control")
+    page.wait_for_timeout(300)
+    assert transform(page)[2] > after[2]
