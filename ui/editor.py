@@ -242,12 +242,6 @@ class Editor:
                                     ui.label(spec["description"]).classes("text-xs text-grey-7 leading-tight")
                             palette_item(row, spec["type"])
                             row.on("dblclick", lambda _, t=spec["type"]: self.add_node(t, None))
-                    sticky = ui.row().classes("w-full items-center gap-2 px-2 py-1 rounded cursor-grab "
-                                              "hover:bg-grey-2").mark(f"palette-{STICKY}").props(testid(f"palette-{STICKY}"))
-                    with sticky:
-                        ui.icon("sticky_note_2").classes("text-amber-700")
-                        ui.label("Sticky note").classes("text-sm")
-                    palette_item(sticky, STICKY)
 
             search.on_value_change(draw)
             draw()
@@ -677,7 +671,8 @@ def _icon(name: str) -> str:
             "arrow-up-down": "sort", "scissors": "content_cut", "copy-x": "filter_none", "layers": "layers",
             "list-tree": "account_tree", "repeat": "repeat", "hourglass": "hourglass_empty", "globe": "public",
             "webhook": "webhook", "reply": "reply", "clock": "schedule", "workflow": "account_tree",
-            "alert-triangle": "warning", "calendar": "event", "lock": "lock"}.get(name, "widgets")
+            "alert-triangle": "warning", "calendar": "event", "lock": "lock",
+            "sticky-note": "sticky_note_2"}.get(name, "widgets")
 
 
 def register(services: Any) -> None:

@@ -60,3 +60,20 @@ def test_copy_takes_only_connections_inside_the_selection() -> None:
     assert [n["name"] for n in copied["nodes"]] == ["Set"] and copied["connections"] == {}
     both = json.loads(selection_json(d, ["Start", "Set"]))
     assert both["connections"]["Start"]["main"][0][0]["node"] == "Set"
+
+
+def test_a_workflow_with_a_sticky_note_validates_and_runs() -> None:
+    import asyncio
+
+    from flowbox.engine.runner import Runner
+
+    d = doc()
+    d["nodes"].append({"name": "Note", "type": "stickyNote", "position": [0, 200],
+                       "parameters": {"content": "Explain the flow"}})
+    d["pinData"] = {}
+    result = asyncio.run(Runner(load_workflow(d)).run())
+    assert result.status == "success" and "Note" not in result.runs
+    d["nodes"] = [n for n in d["nodes"] if n["type"] != "manualTrigger"]  # no trigger: roots start, notes don't
+    d["connections"] = {}
+    result = asyncio.run(Runner(load_workflow(d)).run())
+    assert "Note" not in result.runs and "Set" in result.runs

@@ -235,7 +235,8 @@ class Runner:
             return manual[:1]
         if triggers:
             return triggers[:1]
-        return [n for n in self.workflow.nodes if not self.workflow.incoming(n)]
+        return [n for n in self.workflow.nodes if not self.workflow.incoming(n)
+                and (self.specs[n].inputs or self.specs[n].output_count({}))]  # notes never run
 
     async def run(self, input_items: list[Item] | None = None, *, start: str | None = None) -> ExecutionResult:
         """Run from the trigger (or `start`) with the given input items; never raises for node failures."""
