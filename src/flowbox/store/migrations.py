@@ -126,10 +126,15 @@ def apply_migrations(path: str | Path, *, wait: float = 30.0) -> list[str]:
         try:
             return _apply_once(path)
         except StoreError as exc:
-            cause = str(exc.__cause__ or "")
-            races += "already exists" in cause  # another process migrated first: re-check once or twice
-            if time.monotonic() > deadline or races > 3 or not ("locked" in cause or "already exists" in cause):
-                raise
+            if exc.__cause__ is None or time.monotonic() > deadline:
+                raise  # not an SQLite error (a newer schema, ...), or out of time
+            if "locked" not in str(exc.__cause__):
+                # another process may have applied this migration between our check and our attempt
+                # ("duplicate column", "already exists"): re-check what is applied; a failure that
+                # persists is a real one
+                races += 1
+                if races > 3:
+                    raise
             time.sleep(0.05)
 
 
