@@ -244,3 +244,45 @@ def test_third_party_node_from_an_entry_point(fb, tmp_path: Path) -> None:
 def test_serve_refuses_a_lan_bind_without_authentication(fb) -> None:
     proc = fb("serve", "--host", "0.0.0.0", "--port", "0", check=2)
     assert "no login yet" in proc.stderr and "127.0.0.1" in proc.stderr
+
+
+def test_flowbox_run_uses_a_stored_credential(fb, tmp_path: Path) -> None:
+    import asyncio
+    import http.server
+    import threading
+
+    from flowbox.services import Services
+    from flowbox.settings import Settings
+
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            body = json.dumps({"auth": self.headers.get("Authorization")}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    async def create() -> str:
+        services = Services(Settings.load(fb.data))
+        await services.start(consume=False, schedule=False)
+        try:
+            made = await services.create_credential("api", "httpBearerAuth", {"token": "t0k3n-cli"})
+            return made["id"]
+        finally:
+            await services.stop(timeout=1)
+
+    cred = asyncio.run(create())
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        call = {**node("Call", "httpRequest", url=f"http://127.0.0.1:{server.server_port}/x",
+                       authentication="httpBearerAuth"), "credentials": {"httpBearerAuth": cred}}
+        out = json.loads(fb("run", write(tmp_path / "wf.json", chain(node("Start", "manualTrigger"), call)),
+                            "--json").stdout)
+    finally:
+        server.shutdown()
+    assert out["nodes"]["Call"][0]["outputs"] == [[{"auth": "Bearer t0k3n-cli"}]]

@@ -127,8 +127,14 @@ def run(workflow: str, input_json: str | None, input_file: str | None, as_json: 
             base_dir = None
         validate(wf)
         progress = None if as_json else _progress
+
+        def open_vault() -> Any:  # only when a node uses a credential
+            from flowbox.credentials import Vault
+
+            return Vault.from_settings(settings.data_dir)
+
         return await services.execute(store, wf, items, mode="cli", save=not no_save,
-                                      on_node_run=progress, base_dir=base_dir)
+                                      on_node_run=progress, base_dir=base_dir, vault=open_vault)
 
     result = asyncio.run(_with_store(data_dir, work))
     if as_json:
@@ -318,6 +324,45 @@ def nodes(as_json: bool, data_dir: str | None) -> None:
             group = spec.group
             click.echo(click.style(group, bold=True))
         click.echo(f"  {spec.type:<20} {spec.description}")
+
+
+@cli.command(name="rotate-key")
+@click.option("--new-key", default=None, help="The new key (32 bytes in base64, or a passphrase of 16+ characters);"
+                                              " default: a new random key")
+@data_dir_option
+def rotate_key(new_key: str | None, data_dir: str | None) -> None:
+    """Re-encrypt every credential with a new key (stop the server and workers first).
+
+    With a key file, the new key is written to encryption.key.new (mode 0600), every credential
+    is re-encrypted in one transaction, then the file replaces encryption.key. With
+    FLOWBOX_ENCRYPTION_KEY, set it to the new key (printed when generated) before restarting.
+    """
+    from flowbox import credentials as cr
+
+    async def work(store: Any, settings: Any) -> None:
+        old = cr.Vault.from_settings(settings.data_dir)
+        text = new_key if new_key is not None else cr.new_key_text()
+        new = cr.Vault(cr.parse_key(text))
+        from_env = bool(os.environ.get(cr.KEY_ENV))
+        staged = Path(settings.data_dir) / cr.NEW_KEY_FILE
+        if not from_env:
+            cr.write_key_file(staged, text)  # kept until the store commits: an interrupted run loses nothing
+
+        def transform(id: str, blob: bytes) -> bytes:
+            done = blob[len(cr.MAGIC):cr.HEADER_LEN] == new.key_id
+            return new.encrypt(new.decrypt(blob, id) if done else old.decrypt(blob, id), id)
+
+        count = await store.reencrypt_credentials(transform)
+        click.echo(f"re-encrypted {count} credential(s) with key {new.key_id.hex()}")
+        if from_env:
+            click.echo(f"now set {cr.KEY_ENV} to the new key before starting flowbox again", err=True)
+            if new_key is None:
+                click.echo(text)
+        else:
+            os.replace(staged, Path(settings.data_dir) / cr.KEY_FILE)
+            click.echo(f"wrote {Path(settings.data_dir) / cr.KEY_FILE} (mode 0600)")
+
+    asyncio.run(_with_store(data_dir, work))
 
 
 def main(argv: list[str] | None = None) -> None:

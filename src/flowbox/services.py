@@ -8,8 +8,10 @@ leaves a record of how far it got.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import datetime as dt
+import functools
 import logging
 import re
 import time
@@ -78,8 +80,9 @@ def parse_input(value: Any) -> list[Item]:
 
 
 def engine_services(store: Store | None, variables: dict[str, str], base_dir: Path | None = None,
-                    save: bool = True) -> EngineServices:
-    """Engine services backed by `store`: variables, and sub-workflows by id or by file."""
+                    save: bool = True, vault: Any = None) -> EngineServices:
+    """Engine services backed by `store`: variables, sub-workflows by id or by file, and (with a
+    `flowbox.credentials.Vault`) credentials by id, decrypted."""
 
     async def load(ref: str) -> Workflow:
         path = Path(ref)
@@ -94,7 +97,12 @@ def engine_services(store: Store | None, variables: dict[str, str], base_dir: Pa
         record = await store.get_workflow(ref)
         return load_workflow(record.data, id=record.id)
 
-    services = EngineServices(variables=variables, load_workflow=load)
+    credential = None
+    if store is not None and vault is not None:
+        from flowbox.credentials import resolver
+
+        credential = resolver(store, vault)
+    services = EngineServices(variables=variables, load_workflow=load, credential=credential)
     if store is not None and save:
 
         async def record_sub(runner: Runner, items: list[Item]) -> ExecutionResult:
@@ -118,7 +126,7 @@ async def execute(store: Store | None, workflow: Workflow, items: list[Item], *,
                   on_node_run: Callable[[RunData], Awaitable[None]] | None = None,
                   base_dir: Path | None = None, start: str | None = None,
                   snapshot: bytes | None = None, webhook_item: Item | None = None,
-                  recorded: asyncio.Future[None] | None = None) -> ExecutionResult:
+                  recorded: asyncio.Future[None] | None = None, vault: Any = None) -> ExecutionResult:
     """Run `workflow` with `items` (from trigger `start`), recording the execution when `save` is true.
 
     `record` is an execution already created (queued); otherwise one is created as
@@ -138,7 +146,7 @@ async def execute(store: Store | None, workflow: Workflow, items: list[Item], *,
     own_services = services is None
     if services is None:
         variables = await store.get_variables() if store is not None else {}
-        services = engine_services(store, variables, base_dir, save)
+        services = engine_services(store, variables, base_dir, save, vault=vault)
     if runner is None:
         runner = Runner(workflow, services=services, mode=mode)
     writes: list[asyncio.Future[Any]] = []
@@ -410,7 +418,7 @@ class Services:
         self.settings.ensure_dirs()
         registry.load(self.settings.nodes_dir)
         await self.store.open()
-        self.engine = engine_services(self.store, await self.store.get_variables())
+        self.engine = engine_services(self.store, await self.store.get_variables(), vault=self.vault)
         self.engine.suspend_after = self.settings.wait_persist_seconds
         from flowbox.tasks import Queue
 
@@ -949,6 +957,116 @@ class Services:
     async def delete_variable(self, key: str) -> None:
         await self.store.delete_variable(key)
         self.engine.variables.pop(key, None)
+
+    # ------------------------------------------------------------ credentials (DESIGN §7, §8)
+    # Everything returned here is masked (`flowbox.credentials.mask`): no secret leaves this block
+    # except through `self.engine`'s credential callable, which hands decrypted data to nodes.
+    @functools.cached_property
+    def vault(self) -> Any:
+        """The `flowbox.credentials.Vault` (key from FLOWBOX_ENCRYPTION_KEY or the data dir's key file)."""
+        from flowbox.credentials import Vault
+
+        return Vault.from_settings(self.settings.data_dir)
+
+    def _credential_json(self, record: Any, data: dict[str, Any]) -> dict[str, Any]:
+        from flowbox.credentials import TYPES, mask
+
+        ctype = TYPES.get(record.type)
+        return {"id": record.id, "name": record.name, "type": record.type,
+                "data": mask(data, ctype) if ctype else {}, "createdAt": _iso(record.created_at),
+                "updatedAt": _iso(record.updated_at)}
+
+    def credential_types(self) -> list[dict[str, Any]]:
+        from flowbox.credentials import TYPES
+
+        return [ctype.to_dict() for _, ctype in sorted(TYPES.items())]
+
+    async def create_credential(self, name: Any, type: Any, data: Any) -> dict[str, Any]:
+        """A new credential, encrypted; returns it masked. CredentialError (400) names a bad field."""
+        from flowbox.credentials import MASK, CredentialError, get_type
+
+        if not isinstance(name, str) or not name.strip():
+            raise CredentialError("a credential needs a name", field="name")
+        ctype = get_type(str(type))
+        clean = ctype.validate(data)
+        for field_name in ctype.secret_fields:
+            if clean.get(field_name) == MASK:
+                raise CredentialError(f"field {field_name!r} holds the mask, not a secret", field=f"data.{field_name}")
+        id = new_id()
+        record = await self.store.create_credential(name.strip(), ctype.name, self.vault.encrypt(clean, id), id=id)
+        return self._credential_json(record, clean)
+
+    async def get_credential(self, id: str) -> dict[str, Any]:
+        record = await self.store.get_credential(id)
+        return self._credential_json(record, self.vault.decrypt(record.data, record.id))
+
+    async def list_credentials(self, *, type: str | None = None, limit: int = 50,
+                               cursor: str | None = None) -> Page[dict[str, Any]]:
+        """Masked credentials, newest first (one that cannot be decrypted shows empty data and an error)."""
+        from flowbox.credentials import CredentialError
+
+        page = await self.store.list_credentials(type=type, limit=limit, cursor=cursor)
+        out = []
+        for record in page.data:
+            try:
+                out.append(self._credential_json(record, self.vault.decrypt(record.data, record.id)))
+            except CredentialError as exc:
+                out.append({**self._credential_json(record, {}), "error": exc.message})
+        return Page(out, page.next_cursor)
+
+    async def update_credential(self, id: str, *, name: Any = None, data: Any = None) -> dict[str, Any]:
+        """Rename and/or replace data; a secret field sent back as the mask keeps its stored value."""
+        from flowbox.credentials import CredentialError, get_type, merge
+
+        record = await self.store.get_credential(id)
+        old = self.vault.decrypt(record.data, record.id)
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise CredentialError("a credential needs a name", field="name")
+        blob, new = None, old
+        if data is not None:
+            ctype = get_type(record.type)
+            if not isinstance(data, dict):
+                raise CredentialError("credential data must be a JSON object", field="data")
+            new = ctype.validate(merge(data, old, ctype))
+            blob = self.vault.encrypt(new, id)
+        record = await self.store.update_credential(id, name=name.strip() if name else None, data=blob)
+        return self._credential_json(record, new)
+
+    async def delete_credential(self, id: str) -> None:
+        await self.store.delete_credential(id)
+
+    async def test_credential(self, id: str, url: str | None = None) -> dict[str, Any]:
+        """Check a credential: it decrypts and has its required fields; then, with the type's test request
+        (or `url`), a request signed with it must answer below 400. `{"ok", "message", "statusCode"}`."""
+        from flowbox.credentials import CheckResult, CredentialError, get_type, scrub
+
+        record = await self.store.get_credential(id)
+        ctype = get_type(record.type)
+        try:
+            data = ctype.validate(self.vault.decrypt(record.data, record.id))
+        except CredentialError as exc:
+            return CheckResult(False, exc.message).to_dict()
+        test = ctype.test
+        public = collections.defaultdict(str, {k: v for k, v in data.items() if k not in ctype.secret_fields})
+        target = url or (test.url.format_map(public) if test else None)
+        if not target:
+            return CheckResult(True, f"the credential decrypts and has every required field; {ctype.name} "
+                                     "declares no test request (give a url to try it against one)").to_dict()
+        if not re.match(r"https?://", target):
+            raise CredentialError(f"test url must start with http:// or https://, got {target!r}", field="url")
+        headers: dict[str, str] = {}
+        query: dict[str, Any] = {}
+        try:
+            ctype.sign_request(data, headers, query)
+            response = await self.engine.http_client().request(
+                test.method if test and not url else "GET", target, headers=headers, params=query or None,
+                timeout=15)
+        except Exception as exc:  # noqa: BLE001 - any failure is the test's answer, without the secret
+            return CheckResult(False, scrub(f"request failed: {type(exc).__name__}: {exc}", data, ctype)).to_dict()
+        ok = response.status_code < 400
+        return CheckResult(ok, f"{target} answered {response.status_code}"
+                               + ("" if ok else ": the credential was not accepted"), response.status_code).to_dict()
+    # ------------------------------------------------------------ end of credentials
 
 
 def _clean_workflow_data(data: dict[str, Any]) -> dict[str, Any]:

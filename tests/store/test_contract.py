@@ -374,6 +374,60 @@ def test_variables(backend: Backend) -> None:
     backend.run(body)
 
 
+# credentials
+
+
+def test_credentials(backend: Backend) -> None:
+    async def body(store: Store) -> None:
+        assert (await store.list_credentials()).data == []
+        blob = bytes(range(256)) + b"\x00ciphertext"  # any bytes, NULs included, come back as they went in
+        made = await store.create_credential("GitHub", "httpHeaderAuth", blob)
+        assert made.data == blob and made.type == "httpHeaderAuth"
+        assert_recent(made.created_at)
+        got = await store.get_credential(made.id)
+        assert got == made and isinstance(got.data, bytes)
+        await tick()
+        other = await store.create_credential("Basic", "httpBasicAuth", b"x", id="cred01")
+        with pytest.raises(Conflict):
+            await store.create_credential("Again", "httpBasicAuth", b"y", id="cred01")
+
+        page = await store.list_credentials()
+        assert {c.id for c in page.data} == {made.id, other.id}
+        assert [c.id for c in (await store.list_credentials(type="httpHeaderAuth")).data] == [made.id]
+        first = await store.list_credentials(limit=1)
+        assert len(first.data) == 1 and first.next_cursor
+        rest = await store.list_credentials(limit=1, cursor=first.next_cursor)
+        assert len(rest.data) == 1 and rest.data[0].id != first.data[0].id and rest.next_cursor is None
+
+        renamed = await store.update_credential(made.id, name="GitHub token")
+        assert renamed.name == "GitHub token" and renamed.data == blob and renamed.created_at == made.created_at
+        changed = await store.update_credential(made.id, data=b"new blob")
+        assert changed.name == "GitHub token" and (await store.get_credential(made.id)).data == b"new blob"
+        with pytest.raises(NotFound):
+            await store.update_credential("nope", name="x")
+
+        assert [c.id for c in await store.all_credentials()] == sorted([made.id, other.id])
+        assert await store.reencrypt_credentials(lambda id, data: id.encode() + b":" + data) == 2
+        assert (await store.get_credential(other.id)).data == b"cred01:x"
+
+        def fail(id: str, data: bytes) -> bytes:
+            if id == "cred01":
+                raise ValueError("cannot decrypt")
+            return b"half"
+
+        with pytest.raises(ValueError):
+            await store.reencrypt_credentials(fail)
+        assert (await store.get_credential(made.id)).data == made.id.encode() + b":new blob"  # all or nothing
+
+        await store.delete_credential(made.id)
+        with pytest.raises(NotFound):
+            await store.get_credential(made.id)
+        with pytest.raises(NotFound):
+            await store.delete_credential(made.id)
+
+    backend.run(body)
+
+
 # migrations
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -107,6 +107,19 @@ class ExecutionRecord:
     start_node: str | None = None
 
 
+@dataclass
+class CredentialRecord:
+    """A stored credential. `data` is the encrypted blob (`flowbox.credentials.Vault`); the store never
+    sees the clear text."""
+
+    id: str
+    name: str
+    type: str
+    data: bytes
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
 class Store(Protocol):
     """Storage for workflows, executions and variables. All methods are coroutines."""
 
@@ -179,3 +192,25 @@ class Store(Protocol):
     async def set_variable(self, key: str, value: str) -> None: ...
 
     async def delete_variable(self, key: str) -> None: ...
+
+    # credentials (`data` is always the encrypted blob)
+    async def create_credential(self, name: str, type: str, data: bytes, id: str | None = None
+                                ) -> CredentialRecord: ...
+
+    async def get_credential(self, id: str) -> CredentialRecord: ...
+
+    async def list_credentials(self, *, type: str | None = None, limit: int = 50,
+                               cursor: str | None = None) -> Page[CredentialRecord]:
+        """Newest first."""
+
+    async def update_credential(self, id: str, *, name: str | None = None, data: bytes | None = None
+                                ) -> CredentialRecord: ...
+
+    async def delete_credential(self, id: str) -> None: ...
+
+    async def all_credentials(self) -> list[CredentialRecord]:
+        """Every credential, oldest first (for key rotation)."""
+
+    async def reencrypt_credentials(self, transform: Callable[[str, bytes], bytes]) -> int:
+        """Replace every credential's blob by `transform(id, blob)` in ONE transaction; returns the count.
+        If `transform` raises, nothing changes."""

@@ -84,7 +84,22 @@ def m0002_start_and_snapshots(db: Database) -> None:
         db.execute(sql)
 
 
-MIGRATIONS: tuple[Callable[[Database], None], ...] = (m0001_init, m0002_start_and_snapshots)
+def m0003_credentials(db: Database) -> None:
+    """Credentials; `data` is the AES-GCM encrypted JSON (`flowbox.credentials.Vault`), never clear text."""
+    for sql in (
+        """CREATE TABLE credentials (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            type TEXT NOT NULL,
+            data BLOB NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL)""",
+        "CREATE INDEX idx_credentials_type ON credentials (type, id)",
+    ):
+        db.execute(sql)
+
+
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (m0001_init, m0002_start_and_snapshots, m0003_credentials)
 
 
 def migration_names() -> list[str]:

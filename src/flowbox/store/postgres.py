@@ -79,6 +79,16 @@ ALTER TABLE executions ADD COLUMN start_node TEXT;
 CREATE INDEX idx_executions_wait ON executions (status, wait_till);
 CREATE TABLE execution_snapshots (execution_id TEXT COLLATE "C" PRIMARY KEY, data BYTEA NOT NULL);
 """),
+    ("0003_credentials", """
+CREATE TABLE credentials (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    data BYTEA NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL);
+CREATE INDEX idx_credentials_type ON credentials (type, id);
+"""),
 )
 
 

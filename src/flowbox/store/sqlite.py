@@ -29,6 +29,7 @@ import orjson
 from flowbox.errors import Conflict, NotFound, StoreError
 from flowbox.store.base import (
     EXECUTION_STATUSES,
+    CredentialRecord,
     ExecutionRecord,
     NodeRun,
     Page,
@@ -412,6 +413,84 @@ class SqlStore:
         async with self._tx() as db:
             if not await db.execute("DELETE FROM variables WHERE key = ?", [key]):
                 raise NotFound("variable", key)
+
+    # credentials (`data` is the encrypted blob; this class never sees clear text)
+
+    def _credential(self, row: Row) -> CredentialRecord:
+        return CredentialRecord(id=row["id"], name=row["name"], type=row["type"], data=bytes(row["data"]),
+                                created_at=self._from_time(row["created_at"]),
+                                updated_at=self._from_time(row["updated_at"]))
+
+    async def create_credential(self, name: str, type: str, data: bytes, id: str | None = None
+                                ) -> CredentialRecord:
+        """A new credential; a taken `id` raises Conflict."""
+        now = datetime.now(UTC)
+        record = CredentialRecord(id=id or new_id(), name=name, type=type, data=bytes(data), created_at=now,
+                                  updated_at=now)
+        try:
+            async with self._statement() as db:
+                await db.execute("INSERT INTO credentials (id, name, type, data, created_at, updated_at)"
+                                 " VALUES (?, ?, ?, ?, ?, ?)",
+                                 [record.id, name, type, record.data, self._time(now), self._time(now)])
+        except Conflict:
+            raise Conflict(f"credential {record.id!r} already exists", id=record.id) from None
+        return record
+
+    async def get_credential(self, id: str) -> CredentialRecord:
+        async with self._read() as db:
+            rows = await db.fetch("SELECT * FROM credentials WHERE id = ?", [id])
+        if not rows:
+            raise NotFound("credential", id)
+        return self._credential(rows[0])
+
+    async def list_credentials(self, *, type: str | None = None, limit: int = 50,
+                               cursor: str | None = None) -> Page[CredentialRecord]:
+        """Newest first, optionally of one type."""
+        where, params = ["1 = 1"], []
+        if type:
+            where.append("type = ?")
+            params.append(type)
+        if cursor:
+            where.append("id < ?")
+            params.append(cursor)
+        async with self._read() as db:
+            rows = await db.fetch(f"SELECT * FROM credentials WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
+                                  [*params, max(limit, 1) + 1])
+        return _page([self._credential(row) for row in rows], max(limit, 1))
+
+    async def update_credential(self, id: str, *, name: str | None = None, data: bytes | None = None
+                                ) -> CredentialRecord:
+        now = datetime.now(UTC)
+        async with self._tx() as db:
+            rows = await db.fetch("SELECT * FROM credentials WHERE id = ?", [id])
+            if not rows:
+                raise NotFound("credential", id)
+            old = self._credential(rows[0])
+            new = CredentialRecord(id=id, name=old.name if name is None else name, type=old.type,
+                                   data=old.data if data is None else bytes(data), created_at=old.created_at,
+                                   updated_at=now)
+            await db.execute("UPDATE credentials SET name = ?, data = ?, updated_at = ? WHERE id = ?",
+                             [new.name, new.data, self._time(now), id])
+        return new
+
+    async def delete_credential(self, id: str) -> None:
+        async with self._statement() as db:
+            if not await db.execute("DELETE FROM credentials WHERE id = ?", [id]):
+                raise NotFound("credential", id)
+
+    async def all_credentials(self) -> list[CredentialRecord]:
+        async with self._read() as db:
+            rows = await db.fetch("SELECT * FROM credentials ORDER BY id")
+        return [self._credential(row) for row in rows]
+
+    async def reencrypt_credentials(self, transform: Callable[[str, bytes], bytes]) -> int:
+        """Every blob replaced by `transform(id, blob)` in one transaction (all or nothing)."""
+        async with self._tx() as db:
+            rows = await db.fetch("SELECT id, data FROM credentials ORDER BY id")
+            for row in rows:
+                await db.execute("UPDATE credentials SET data = ? WHERE id = ?",
+                                 [transform(row["id"], bytes(row["data"])), row["id"]])
+        return len(rows)
 
     async def __aenter__(self) -> SqlStore:
         await self.open()
