@@ -231,7 +231,8 @@ class Editor:
                     if text in hay:
                         groups.setdefault(spec["group"], []).append(spec)
                 with holder:
-                    for group in sorted(groups):
+                    order = ["trigger", "flow", "transform", "integration"]
+                    for group in sorted(groups, key=lambda g: (order.index(g) if g in order else len(order), g)):
                         ui.label(group.capitalize()).classes("text-xs uppercase text-grey-7 mt-2")
                         for spec in sorted(groups[group], key=lambda s: s["displayName"]):
                             with ui.row().classes("w-full items-center gap-2 px-2 py-1 rounded cursor-grab "
@@ -439,6 +440,7 @@ class Editor:
                               on_click=lambda: self.edit_pin(node["name"])).props("dense flat")
             with ui.expansion("Parameters", value=True).classes("w-full"):
                 ParamPanel(spec, node, self.node_changed, self.preview_for(node["name"]))
+            self.credential_box(node, spec)
             self.data_view(node["name"])
 
     def workflow_summary(self) -> None:
@@ -449,6 +451,30 @@ class Editor:
                  "(workflow JSON, also from n8n).").classes("text-xs text-grey-7")
         if self.last_execution:
             ui.link("Last execution", f"/execution/{self.last_execution}").classes("text-sm")
+
+    def credential_box(self, node: dict[str, Any], spec: dict[str, Any]) -> None:
+        """Pick the credential the node signs with (the type its `authentication` names, or its only one)."""
+        types = spec.get("credentials") or []
+        chosen = (node.get("parameters") or {}).get("authentication")
+        kind = chosen if chosen in types else (types[0] if len(types) == 1 and chosen is None else None)
+        if kind is None:
+            return
+        holder = ui.column().classes("w-full gap-1")
+
+        async def draw() -> None:
+            page = await self.services.list_credentials(type=kind, limit=250)
+            current = (node.get("credentials") or {}).get(kind)
+            current = current.get("id") if isinstance(current, dict) else current
+            options = {c["id"]: c["name"] for c in page.data}
+            with holder:
+                ui.select(options, label=f"Credential ({kind})", value=current if current in options else None,
+                          on_change=lambda e: self.node_changed({**node, "credentials": {kind: e.value}})
+                          ).classes("w-full").props(testid("credential-select"))
+                if not options:
+                    ui.link("No credentials of this type yet: create one", "/credentials", new_tab=True) \
+                        .classes("text-xs")
+
+        ui.timer(0, draw, once=True)
 
     def webhook_box(self, node: dict[str, Any]) -> None:
         path = str((node.get("parameters") or {}).get("path") or "").strip("/")

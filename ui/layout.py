@@ -21,6 +21,7 @@ from nicegui import context, ui
 # label, link, icon, the path prefixes it is highlighted on
 NAV = (("Workflows", "/", "account_tree", ("/workflow/",)),
        ("Executions", "/executions", "history", ("/executions", "/execution/")),
+       ("Credentials", "/credentials", "key", ("/credentials",)),
        ("Settings", "/settings", "settings", ("/settings",)))
 
 # Quasar colour names for each execution status (DESIGN §8)
