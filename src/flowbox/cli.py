@@ -365,6 +365,58 @@ def rotate_key(new_key: str | None, data_dir: str | None) -> None:
     asyncio.run(_with_store(data_dir, work))
 
 
+@cli.group()
+def user() -> None:
+    """Manage users (the API asks for a key once one exists)."""
+
+
+@user.command(name="create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["owner", "admin", "member"]), default="member", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (else prompt)")
+@data_dir_option
+def user_create(email: str, role: str, password_stdin: bool, data_dir: str | None) -> None:
+    """Create a user; from now on the API needs an API key (`flowbox apikey create`)."""
+    from flowbox import auth
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        auth.check_password(password)
+        email = auth.check_email(email)
+    except auth.AuthError as exc:
+        raise UsageError(exc.message) from None
+
+    async def work(store: Any, settings: Any) -> None:
+        record = await auth.create_user(store, email, role, password)
+        click.echo(f"created {record.role} {record.email} ({record.id})")
+
+    asyncio.run(_with_store(data_dir, work))
+
+
+@cli.group()
+def apikey() -> None:
+    """Manage API keys (sent as the X-API-Key header)."""
+
+
+@apikey.command(name="create")
+@click.option("--user", "email", required=True, help="The user the key belongs to (it acts with their role)")
+@click.option("--name", default="", help="A label for the key")
+@data_dir_option
+def apikey_create(email: str, name: str, data_dir: str | None) -> None:
+    """Create an API key and print it (only this once: flowbox keeps just its hash)."""
+    from flowbox import auth
+
+    async def work(store: Any, settings: Any) -> None:
+        key, record = await auth.create_api_key(store, email, name)
+        click.echo(key)
+        click.echo(f"key {record.prefix}... for {email}: store it now, it is not shown again", err=True)
+
+    asyncio.run(_with_store(data_dir, work))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the click group and maps flowbox errors to exit codes."""
     args = sys.argv[1:] if argv is None else argv

@@ -1068,6 +1068,86 @@ class Services:
                                + ("" if ok else ": the credential was not accepted"), response.status_code).to_dict()
     # ------------------------------------------------------------ end of credentials
 
+    # ------------------------------------------------------------ users and API keys (DESIGN §8, `flowbox.auth`)
+    # Authentication is enforced once a user exists (see `flowbox.auth`); no password or key leaves this
+    # block, only hashes reach the store. Known keys are cached briefly so a request costs no store read.
+    AUTH_RECHECK = 1.0  # seconds between re-checks while no user exists (the CLI may add one meanwhile)
+    KEY_CACHE_TTL = 10.0  # seconds a verified key is trusted without asking the store again
+
+    @functools.cached_property
+    def _auth_state(self) -> dict[str, Any]:
+        return {"users_exist": False, "checked": float("-inf"), "keys": {}}
+
+    async def auth_required(self) -> bool:
+        """Whether the API asks for a key: once at least one user exists (cached; see `flowbox.auth`)."""
+        state = self._auth_state
+        if state["users_exist"]:
+            return True
+        now = time.monotonic()
+        if now - state["checked"] >= self.AUTH_RECHECK:
+            state["users_exist"] = await self.store.count_users() > 0
+            state["checked"] = now
+        return bool(state["users_exist"])
+
+    async def authenticate_key(self, key: str | None) -> Any:
+        """The `flowbox.auth.Principal` an API key stands for, or None for a missing or unknown key."""
+        from flowbox.auth import KEY_PREFIX, Principal, hash_api_key
+
+        if not key or not key.startswith(KEY_PREFIX) or len(key) > 200:
+            return None
+        digest = hash_api_key(key)
+        cache: dict[str, tuple[Any, float]] = self._auth_state["keys"]
+        hit = cache.get(digest)
+        now = time.monotonic()
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        found = await self.store.find_api_key(digest)
+        if found is None:
+            cache.pop(digest, None)
+            return None
+        record, user = found
+        principal = Principal(user_id=user.id, email=user.email, role=user.role, key_id=record.id)
+        if len(cache) > 10_000:
+            cache.clear()
+        cache[digest] = (principal, now + self.KEY_CACHE_TTL)
+        return principal
+
+    async def authenticate_password(self, email: str, password: str) -> Any:
+        """The `flowbox.auth.Principal` of a user whose password matches, or None (for a future login)."""
+        from flowbox.auth import Principal, verify_password
+
+        try:
+            user = await self.store.get_user_by_email(str(email))
+        except NotFound:
+            user = None
+        ok = await asyncio.to_thread(verify_password, str(password), user.password_hash if user else None)
+        return Principal(user_id=user.id, email=user.email, role=user.role) if ok and user else None
+
+    async def create_user(self, email: Any, role: Any, password: Any) -> dict[str, Any]:
+        """A new user (400 naming a bad field, 409 when the email is taken); auth is enforced from now on."""
+        from flowbox import auth
+
+        user = await auth.create_user(self.store, email, role, password)
+        self._auth_state["users_exist"] = True
+        return auth.user_json(user)
+
+    async def list_users(self) -> list[dict[str, Any]]:
+        from flowbox.auth import user_json
+
+        return [user_json(user) for user in await self.store.list_users()]
+
+    async def create_api_key(self, email: str, name: str = "") -> tuple[str, dict[str, Any]]:
+        """`(key, key JSON)`: the key itself is returned here once and never stored."""
+        from flowbox import auth
+
+        key, record = await auth.create_api_key(self.store, email, name)
+        return key, auth.key_json(record)
+
+    async def delete_api_key(self, id: str) -> None:
+        await self.store.delete_api_key(id)
+        self._auth_state["keys"] = {}
+    # ------------------------------------------------------------ end of users and API keys
+
 
 def _clean_workflow_data(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k not in ("id", "active", "createdAt", "updatedAt", "version")}

@@ -18,6 +18,7 @@ from litestar.openapi.spec import Server
 from litestar.params import Parameter
 
 from flowbox import __version__
+from flowbox.auth import AuthError
 from flowbox.errors import (
     ConfigError,
     Conflict,
@@ -36,7 +37,7 @@ from flowbox.store.base import Page
 
 STATUS = {
     WorkflowInvalid: 422, NotFound: 404, Conflict: 409, MethodNotAllowed: 405, Unavailable: 503,
-    StoreError: 503, TimedOut: 408, CredentialError: 400, NodeError: 500, ConfigError: 500,
+    StoreError: 503, TimedOut: 408, CredentialError: 400, NodeError: 500, ConfigError: 500, AuthError: 400,
 }
 
 
@@ -115,6 +116,7 @@ def page_json(page: Page[Any], to_json: Any) -> dict[str, Any]:
 def make_api(services: Services) -> Litestar:
     """The Litestar app with every controller; `services` is on `app.state.services`."""
     from flowbox.api import health
+    from flowbox.api.auth import guard
 
     handlers: list[Any] = [*health.HANDLERS]
     for module in _controller_modules():
@@ -122,6 +124,7 @@ def make_api(services: Services) -> Litestar:
     app = Litestar(
         route_handlers=handlers,
         exception_handlers=error_handlers(),
+        guards=[guard],  # every route but flowbox.auth.PUBLIC needs an API key once a user exists
         openapi_config=OpenAPIConfig(title="flowbox", version=__version__, path="/api/docs",
                                      servers=[Server(url="/")], render_plugins=_docs_plugins()),
         request_max_body_size=services.settings.max_body_bytes,

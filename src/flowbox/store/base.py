@@ -120,6 +120,31 @@ class CredentialRecord:
     updated_at: datetime | None = None
 
 
+@dataclass
+class UserRecord:
+    """A user who may sign in. `email` is stored lower-cased; `password_hash` is `flowbox.auth`'s scrypt
+    string (never the password); `role` is owner, admin or member."""
+
+    id: str
+    email: str
+    role: str
+    password_hash: str
+    created_at: datetime | None = None
+
+
+@dataclass
+class ApiKeyRecord:
+    """An API key of a user: only the sha256 of the key (`key_hash`) and its first characters (`prefix`,
+    for display) are stored; the key itself is shown once, when it is created."""
+
+    id: str
+    user_id: str
+    prefix: str
+    key_hash: str
+    name: str = ""
+    created_at: datetime | None = None
+
+
 class Store(Protocol):
     """Storage for workflows, executions and variables. All methods are coroutines."""
 
@@ -214,3 +239,31 @@ class Store(Protocol):
     async def reencrypt_credentials(self, transform: Callable[[str, bytes], bytes]) -> int:
         """Replace every credential's blob by `transform(id, blob)` in ONE transaction; returns the count.
         If `transform` raises, nothing changes."""
+
+    # users and API keys (`flowbox.auth`; hashes only, never a password or a key)
+    async def create_user(self, email: str, role: str, password_hash: str, id: str | None = None) -> UserRecord:
+        """A new user; an email already taken (case-insensitively) raises Conflict."""
+
+    async def get_user(self, id: str) -> UserRecord: ...
+
+    async def get_user_by_email(self, email: str) -> UserRecord: ...
+
+    async def list_users(self) -> list[UserRecord]:
+        """Oldest first."""
+
+    async def count_users(self) -> int: ...
+
+    async def update_user(self, id: str, *, role: str | None = None, password_hash: str | None = None
+                          ) -> UserRecord: ...
+
+    async def create_api_key(self, user_id: str, prefix: str, key_hash: str, name: str = "",
+                             id: str | None = None) -> ApiKeyRecord:
+        """A new key of an existing user (NotFound otherwise)."""
+
+    async def find_api_key(self, key_hash: str) -> tuple[ApiKeyRecord, UserRecord] | None:
+        """The key with this hash and its user, or None."""
+
+    async def list_api_keys(self, user_id: str | None = None) -> list[ApiKeyRecord]:
+        """Oldest first (of one user, or all)."""
+
+    async def delete_api_key(self, id: str) -> None: ...

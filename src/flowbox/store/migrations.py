@@ -99,7 +99,29 @@ def m0003_credentials(db: Database) -> None:
         db.execute(sql)
 
 
-MIGRATIONS: tuple[Callable[[Database], None], ...] = (m0001_init, m0002_start_and_snapshots, m0003_credentials)
+def m0004_users_and_api_keys(db: Database) -> None:
+    """Users (scrypt password hashes) and their API keys (sha256 of the key, and a display prefix)."""
+    for sql in (
+        """CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE,
+            role TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL)""",
+        """CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            prefix TEXT NOT NULL,
+            key_hash TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL)""",
+        "CREATE INDEX idx_api_keys_user ON api_keys (user_id, id)",
+    ):
+        db.execute(sql)
+
+
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (m0001_init, m0002_start_and_snapshots, m0003_credentials,
+                                                      m0004_users_and_api_keys)
 
 
 def migration_names() -> list[str]:

@@ -89,6 +89,22 @@ CREATE TABLE credentials (
     updated_at TIMESTAMPTZ NOT NULL);
 CREATE INDEX idx_credentials_type ON credentials (type, id);
 """),
+    ("0004_users_and_api_keys", """
+CREATE TABLE users (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL);
+CREATE TABLE api_keys (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    prefix TEXT NOT NULL,
+    key_hash TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL DEFAULT '',
+    created_at TIMESTAMPTZ NOT NULL);
+CREATE INDEX idx_api_keys_user ON api_keys (user_id, id);
+"""),
 )
 
 

@@ -29,10 +29,12 @@ import orjson
 from flowbox.errors import Conflict, NotFound, StoreError
 from flowbox.store.base import (
     EXECUTION_STATUSES,
+    ApiKeyRecord,
     CredentialRecord,
     ExecutionRecord,
     NodeRun,
     Page,
+    UserRecord,
     WorkflowRecord,
     WorkflowVersion,
     new_id,
@@ -491,6 +493,106 @@ class SqlStore:
                 await db.execute("UPDATE credentials SET data = ? WHERE id = ?",
                                  [transform(row["id"], bytes(row["data"])), row["id"]])
         return len(rows)
+
+    # users and API keys (`flowbox.auth`: only hashes are stored)
+
+    def _user(self, row: Row, prefix: str = "") -> UserRecord:
+        return UserRecord(id=row[prefix + "id"], email=row[prefix + "email"], role=row[prefix + "role"],
+                          password_hash=row[prefix + "password_hash"],
+                          created_at=self._from_time(row[prefix + "created_at"]))
+
+    def _api_key(self, row: Row) -> ApiKeyRecord:
+        return ApiKeyRecord(id=row["id"], user_id=row["user_id"], prefix=row["prefix"], key_hash=row["key_hash"],
+                            name=row["name"], created_at=self._from_time(row["created_at"]))
+
+    async def create_user(self, email: str, role: str, password_hash: str, id: str | None = None) -> UserRecord:
+        """A new user; an email already taken (case-insensitively) raises Conflict."""
+        now = datetime.now(UTC)
+        record = UserRecord(id=id or new_id(), email=email.strip().lower(), role=role, password_hash=password_hash,
+                            created_at=now)
+        try:
+            async with self._statement() as db:
+                await db.execute("INSERT INTO users (id, email, role, password_hash, created_at)"
+                                 " VALUES (?, ?, ?, ?, ?)",
+                                 [record.id, record.email, role, password_hash, self._time(now)])
+        except Conflict:
+            raise Conflict(f"user {record.email!r} already exists", email=record.email) from None
+        return record
+
+    async def get_user(self, id: str) -> UserRecord:
+        async with self._read() as db:
+            rows = await db.fetch("SELECT * FROM users WHERE id = ?", [id])
+        if not rows:
+            raise NotFound("user", id)
+        return self._user(rows[0])
+
+    async def get_user_by_email(self, email: str) -> UserRecord:
+        async with self._read() as db:
+            rows = await db.fetch("SELECT * FROM users WHERE email = ?", [email.strip().lower()])
+        if not rows:
+            raise NotFound("user", email)
+        return self._user(rows[0])
+
+    async def list_users(self) -> list[UserRecord]:
+        async with self._read() as db:
+            rows = await db.fetch("SELECT * FROM users ORDER BY id")
+        return [self._user(row) for row in rows]
+
+    async def count_users(self) -> int:
+        async with self._read() as db:
+            rows = await db.fetch("SELECT count(*) AS n FROM users")
+        return int(rows[0]["n"])
+
+    async def update_user(self, id: str, *, role: str | None = None, password_hash: str | None = None
+                          ) -> UserRecord:
+        async with self._tx() as db:
+            rows = await db.fetch("SELECT * FROM users WHERE id = ?", [id])
+            if not rows:
+                raise NotFound("user", id)
+            old = self._user(rows[0])
+            new = UserRecord(id=id, email=old.email, role=old.role if role is None else role,
+                             password_hash=old.password_hash if password_hash is None else password_hash,
+                             created_at=old.created_at)
+            await db.execute("UPDATE users SET role = ?, password_hash = ? WHERE id = ?",
+                             [new.role, new.password_hash, id])
+        return new
+
+    async def create_api_key(self, user_id: str, prefix: str, key_hash: str, name: str = "",
+                             id: str | None = None) -> ApiKeyRecord:
+        """A new key of an existing user (NotFound otherwise)."""
+        now = datetime.now(UTC)
+        record = ApiKeyRecord(id=id or new_id(), user_id=user_id, prefix=prefix, key_hash=key_hash, name=name,
+                              created_at=now)
+        async with self._tx() as db:
+            if not await db.fetch("SELECT id FROM users WHERE id = ?", [user_id]):
+                raise NotFound("user", user_id)
+            await db.execute("INSERT INTO api_keys (id, user_id, prefix, key_hash, name, created_at)"
+                             " VALUES (?, ?, ?, ?, ?, ?)",
+                             [record.id, user_id, prefix, key_hash, name, self._time(now)])
+        return record
+
+    async def find_api_key(self, key_hash: str) -> tuple[ApiKeyRecord, UserRecord] | None:
+        async with self._read() as db:
+            rows = await db.fetch(
+                "SELECT k.*, u.id AS u_id, u.email AS u_email, u.role AS u_role,"
+                " u.password_hash AS u_password_hash, u.created_at AS u_created_at"
+                " FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?", [key_hash])
+        if not rows:
+            return None
+        return self._api_key(rows[0]), self._user(rows[0], "u_")
+
+    async def list_api_keys(self, user_id: str | None = None) -> list[ApiKeyRecord]:
+        async with self._read() as db:
+            if user_id is None:
+                rows = await db.fetch("SELECT * FROM api_keys ORDER BY id")
+            else:
+                rows = await db.fetch("SELECT * FROM api_keys WHERE user_id = ? ORDER BY id", [user_id])
+        return [self._api_key(row) for row in rows]
+
+    async def delete_api_key(self, id: str) -> None:
+        async with self._statement() as db:
+            if not await db.execute("DELETE FROM api_keys WHERE id = ?", [id]):
+                raise NotFound("api key", id)
 
     async def __aenter__(self) -> SqlStore:
         await self.open()

@@ -1,0 +1,77 @@
+"""The API's door (`guard`, installed on the whole Litestar app) and `/api/v1/me`, `/api/v1/users`.
+
+`guard` runs before every route handler: routes in `flowbox.auth.PUBLIC` pass; otherwise,
+once a user exists, the request needs a valid `X-API-Key` (401 `unauthorized`) whose
+user has at least the handler's `opt["role"]` (default member; 403 `forbidden`). The
+caller is left in `scope["user"]` (a `flowbox.auth.Principal`, None on an open install).
+See `flowbox.auth` for when the API is open.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+from flowbox.api import SERVICES
+from flowbox.auth import API_KEY_HEADER, has_role, is_public
+from flowbox.services import Services
+
+
+async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """401 without a valid key, 403 below the route's role, once authentication is on (`flowbox.auth`)."""
+    if is_public(connection.scope["path"]):  # the full path (a controller's handler knows only its own part)
+        return
+    services: Services = connection.app.state.services
+    if not await services.auth_required():
+        connection.scope["user"] = None
+        return
+    principal = await services.authenticate_key(connection.headers.get(API_KEY_HEADER))
+    if principal is None:
+        raise NotAuthorizedException(f"a valid API key is required in the {API_KEY_HEADER.title()} header")
+    required = (handler.opt or {}).get("role", "member")
+    if not has_role(principal.role, required):
+        raise PermissionDeniedException(f"this needs the {required} role; {principal.email} is {principal.role}")
+    connection.scope["user"] = principal
+
+
+def caller(request: Request[Any, Any, Any]) -> Any:
+    """The `flowbox.auth.Principal` the guard left, or None on an open install."""
+    return request.scope.get("user")
+
+
+class UserCreate(msgspec.Struct):
+    email: str | None = None
+    role: str = "member"
+    password: str | None = None
+
+
+class AuthController(Controller):
+    path = "/api/v1"
+    tags = ["users"]
+    dependencies = SERVICES
+
+    @get("/me", summary="Who the API key belongs to")
+    async def me(self, request: Request[Any, Any, Any], services: Services) -> dict[str, Any]:
+        principal = caller(request)
+        return {"user": principal.to_dict() if principal else None, "authRequired": await services.auth_required()}
+
+    @get("/users", summary="List users (admin)", opt={"role": "admin"})
+    async def list_users(self, services: Services) -> dict[str, Any]:
+        return {"data": await services.list_users(), "nextCursor": None}
+
+    @post("/users", summary="Create a user (admin; only an owner creates owners)", status_code=201,
+          opt={"role": "admin"})
+    async def create_user(self, request: Request[Any, Any, Any], services: Services,
+                          data: UserCreate) -> dict[str, Any]:
+        principal = caller(request)
+        if principal is not None and data.role == "owner" and principal.role != "owner":
+            raise PermissionDeniedException(f"only an owner can create a user with the {data.role} role")
+        return await services.create_user(data.email, data.role, data.password)
+
+
+HANDLERS = [AuthController]
