@@ -619,3 +619,28 @@ def test_claim_execution_is_exclusive(backend: Backend) -> None:
         assert (await store.get_execution(made.id)).wait_till is None
 
     backend.run(body)
+
+
+def test_users_and_api_keys(backend: Backend) -> None:
+    async def body(store: Store) -> None:
+        assert await store.count_users() == 0
+        owner = await store.create_user("owner@example.com", "owner", "scrypt$hash")
+        with pytest.raises(Conflict):
+            await store.create_user("owner@example.com", "member", "x")
+        member = await store.create_user("member@example.com", "member", "scrypt$other")
+        assert await store.count_users() == 2
+        assert (await store.get_user_by_email("owner@example.com")).id == owner.id
+        assert {u.email for u in await store.list_users()} == {"owner@example.com", "member@example.com"}
+        with pytest.raises(NotFound):
+            await store.get_user_by_email("nobody@example.com")
+        await store.update_user(member.id, role="admin")
+        assert (await store.get_user(member.id)).role == "admin"
+        key = await store.create_api_key(owner.id, "fbk_abcdefgh", "sha256-of-the-key", name="ci")
+        found = await store.find_api_key("sha256-of-the-key")
+        assert found is not None and found[0].id == key.id and found[1].email == "owner@example.com"
+        assert await store.find_api_key("some-other-hash") is None
+        assert [k.id for k in await store.list_api_keys(owner.id)] == [key.id]
+        await store.delete_api_key(key.id)
+        assert await store.find_api_key("sha256-of-the-key") is None
+
+    backend.run(body)
