@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiosqlite
 import orjson
@@ -42,6 +42,7 @@ from flowbox.store.base import (
 from flowbox.store.migrations import apply_migrations
 
 Row = dict[str, Any]
+T = TypeVar("T")
 FINISHED = ("success", "error", "canceled", "crashed")
 _IN_FINISHED = "(" + ", ".join(f"'{s}'" for s in FINISHED) + ")"
 
@@ -134,6 +135,14 @@ class SqlStore:
     def _from_time(self, value: Any) -> datetime | None:
         return from_iso(value)
 
+    async def _one(self, table: str, kind: str, column: str, value: Any, convert: Callable[[Row], T]) -> T:
+        """The one row of `table` whose `column` is `value`, converted; NotFound(kind, value) otherwise."""
+        async with self._read() as db:
+            rows = await db.fetch(f"SELECT * FROM {table} WHERE {column} = ?", [value])
+        if not rows:
+            raise NotFound(kind, value)
+        return convert(rows[0])
+
     # workflows
 
     def _workflow(self, row: Row) -> WorkflowRecord:
@@ -186,11 +195,7 @@ class SqlStore:
         return new
 
     async def get_workflow(self, id: str) -> WorkflowRecord:
-        async with self._read() as db:
-            rows = await db.fetch("SELECT * FROM workflows WHERE id = ?", [id])
-        if not rows:
-            raise NotFound("workflow", id)
-        return self._workflow(rows[0])
+        return await self._one("workflows", "workflow", "id", id, self._workflow)
 
     async def list_workflows(self, *, search: str | None = None, active: bool | None = None,
                              limit: int = 50, cursor: str | None = None) -> Page[WorkflowRecord]:
@@ -439,11 +444,7 @@ class SqlStore:
         return record
 
     async def get_credential(self, id: str) -> CredentialRecord:
-        async with self._read() as db:
-            rows = await db.fetch("SELECT * FROM credentials WHERE id = ?", [id])
-        if not rows:
-            raise NotFound("credential", id)
-        return self._credential(rows[0])
+        return await self._one("credentials", "credential", "id", id, self._credential)
 
     async def list_credentials(self, *, type: str | None = None, limit: int = 50,
                                cursor: str | None = None) -> Page[CredentialRecord]:
@@ -520,18 +521,10 @@ class SqlStore:
         return record
 
     async def get_user(self, id: str) -> UserRecord:
-        async with self._read() as db:
-            rows = await db.fetch("SELECT * FROM users WHERE id = ?", [id])
-        if not rows:
-            raise NotFound("user", id)
-        return self._user(rows[0])
+        return await self._one("users", "user", "id", id, self._user)
 
     async def get_user_by_email(self, email: str) -> UserRecord:
-        async with self._read() as db:
-            rows = await db.fetch("SELECT * FROM users WHERE email = ?", [email.strip().lower()])
-        if not rows:
-            raise NotFound("user", email)
-        return self._user(rows[0])
+        return await self._one("users", "user", "email", email.strip().lower(), self._user)
 
     async def list_users(self) -> list[UserRecord]:
         async with self._read() as db:
