@@ -9,6 +9,7 @@ from flowbox.node import Context, Item, Param, node
 
 @node(type="webhook", display_name="Webhook", group="trigger", trigger=True, icon="webhook",
       description="Start the workflow on an HTTP call to /webhook/<path>",
+      credentials=("httpBasicAuth", "httpHeaderAuth"),
       params=[
           Param("path", "string", "", required=True, description="URL path after /webhook/ (may hold :params)"),
           Param("method", "options", "POST", options=("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")),
@@ -17,6 +18,9 @@ from flowbox.node import Context, Item, Param, node
           Param("responseData", "options", "firstEntryJson", options=("firstEntryJson", "allEntries"),
                 show_if={"respond": ["lastNode"]}),
           Param("responseCode", "number", 200, min=100, max=599),
+          Param("authentication", "options", "none", options=("none", "httpBasicAuth", "httpHeaderAuth"),
+                description="Require callers to send this credential: basic auth, or a header name and value "
+                            "(401 when missing, 403 when wrong)"),
       ])
 async def webhook(ctx: Context, items: list[Item]) -> list[list[Item]]:
     return [items or [Item({"body": {}, "query": {}, "headers": {}, "params": {},

@@ -288,6 +288,8 @@ class WebhookRoute:
     response_data: str = "firstEntryJson"
     response_code: int = 200
     pattern: re.Pattern[str] | None = None
+    auth: str = "none"
+    credential: str | None = None
 
 
 def _clean_path(path: str) -> str:
@@ -308,11 +310,20 @@ def webhook_routes(workflow: Workflow, workflow_id: str) -> list[WebhookRoute]:
         if any(part.startswith(":") for part in path.split("/")):
             regex = "/".join(f"(?P<{p[1:]}>[^/]+)" if p.startswith(":") else re.escape(p) for p in path.split("/"))
             pattern = re.compile(f"^{regex}$")
+        auth = str(params.get("authentication") or "none")
+        credential = None
+        if auth != "none":
+            ref = (node.credentials or {}).get(auth)
+            credential = str(ref.get("id") if isinstance(ref, dict) else ref) if ref else None
+            if not credential:
+                raise WorkflowInvalid(f"node '{node.name}': authentication {auth} needs a {auth} credential",
+                                      node=node.name, field="credentials")
         routes.append(WebhookRoute(
             workflow_id=workflow_id, node=node.name, method=str(params.get("method") or "POST").upper(), path=path,
             respond=str(params.get("respond") or "immediately"),
             response_data=str(params.get("responseData") or "firstEntryJson"),
-            response_code=int(params.get("responseCode") or 200), pattern=pattern))
+            response_code=int(params.get("responseCode") or 200), pattern=pattern, auth=auth,
+            credential=credential))
     return routes
 
 
@@ -860,6 +871,13 @@ class Services:
 
     async def _answer(self, workflow: Workflow, specs: dict[str, Any], route: WebhookRoute, item: Item, *,
                       mode: str, on_done: Callable[[ExecutionResult], None] | None = None) -> WebhookReply:
+        if route.auth != "none":
+            headers = item.json.get("headers") or {}
+            refused, secret_header = await self._refuse_webhook_call(route, headers)
+            if refused is not None:
+                return refused
+            # the caller's secret stays out of the execution history
+            item.json["headers"] = {k: v for k, v in headers.items() if k != secret_header}
         if route.respond == "immediately":
             execution = await self.enqueue(workflow, [item], mode=mode, start_node=route.node)
             return WebhookReply(route.response_code, {"executionId": execution.id})
@@ -905,6 +923,39 @@ class Services:
         if route.response_data == "allEntries":
             return WebhookReply(route.response_code, [i.json for i in items])
         return WebhookReply(route.response_code, items[0].json if items else {})
+
+    async def _refuse_webhook_call(self, route: WebhookRoute,
+                                   headers: dict[str, str]) -> tuple[WebhookReply | None, str]:
+        """(None, header) when the call carries the webhook's credential in `header`; else the 401 (missing)
+        or 403 (wrong) reply."""
+        import base64
+        import hmac
+
+        try:
+            cred = await self.engine.credential(route.auth, route.credential or "")
+        except FlowboxError as exc:
+            logger.error("webhook %s: %s", route.path, getattr(exc, "message", exc))
+            return WebhookReply(500, {"error": {"code": "webhook_misconfigured",
+                                                "message": f"the webhook's {route.auth} credential is not available",
+                                                "details": None}}), ""
+        if route.auth == "httpBasicAuth":
+            header = "authorization"
+            given = headers.get(header, "")
+            if not given.lower().startswith("basic "):
+                return WebhookReply(401, {"error": {"code": "unauthorized", "message": "basic auth required",
+                                                    "details": None}}, {"WWW-Authenticate": 'Basic realm="flowbox"'}), ""
+            expected = base64.b64encode(f"{cred.get('user', '')}:{cred.get('password', '')}".encode()).decode()
+            ok = hmac.compare_digest(given[6:].strip().encode(), expected.encode())
+        else:
+            header = str(cred.get("name", "")).lower()
+            if not header or header not in headers:
+                return WebhookReply(401, {"error": {"code": "unauthorized", "message": f"header {cred.get('name')} "
+                                                    "required", "details": None}}), ""
+            ok = hmac.compare_digest(headers[header].encode(), str(cred.get("value", "")).encode())
+        if not ok:
+            return WebhookReply(403, {"error": {"code": "forbidden", "message": "wrong credentials",
+                                                "details": None}}), ""
+        return None, header
 
     async def listen_test(self, workflow_id: str, data: dict[str, Any] | None = None,
                           timeout: float = 120) -> str:
