@@ -14,12 +14,13 @@ def mount_ui(services: Any) -> Any:
     from fastapi import FastAPI
     from nicegui import ui
 
-    from flowbox.ui import credentials_page, editor, pages
+    from flowbox.ui import audit_page, credentials_page, editor, pages
 
     shell = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     pages.register(services)
     editor.register(services)
     credentials_page.register(services)
+    audit_page.register(services)
     ui.run_with(shell, title="flowbox", favicon="🔀", show_welcome_message=False, reconnect_timeout=10,
                 storage_secret=None)
     return shell

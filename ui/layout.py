@@ -22,6 +22,7 @@ from nicegui import context, ui
 NAV = (("Workflows", "/", "account_tree", ("/workflow/",)),
        ("Executions", "/executions", "history", ("/executions", "/execution/")),
        ("Credentials", "/credentials", "key", ("/credentials",)),
+       ("Audit", "/audit", "policy", ("/audit",)),
        ("Settings", "/settings", "settings", ("/settings",)))
 
 # Quasar colour names for each execution status (DESIGN §8)

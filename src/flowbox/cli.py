@@ -71,6 +71,10 @@ def _jsonable(value: Any) -> Any:
 @click.version_option(__version__, prog_name="flowbox")
 def cli() -> None:
     """flowbox: self-hosted workflow automation."""
+    from flowbox.audit import current_actor, set_actor
+
+    token = set_actor("cli")  # what a command does is audited as "cli" (`flowbox.audit`)
+    click.get_current_context().call_on_close(lambda: current_actor.reset(token))
 
 
 def _read_input(input_json: str | None, input_file: str | None) -> Any:
@@ -377,7 +381,7 @@ def user() -> None:
 @data_dir_option
 def user_create(email: str, role: str, password_stdin: bool, data_dir: str | None) -> None:
     """Create a user; from now on the API needs an API key (`flowbox apikey create`)."""
-    from flowbox import auth
+    from flowbox import audit, auth
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -391,6 +395,7 @@ def user_create(email: str, role: str, password_stdin: bool, data_dir: str | Non
 
     async def work(store: Any, settings: Any) -> None:
         record = await auth.create_user(store, email, role, password)
+        await audit.record(store, "user.create", "user", record.id, email=record.email, role=record.role)
         click.echo(f"created {record.role} {record.email} ({record.id})")
 
     asyncio.run(_with_store(data_dir, work))
@@ -407,10 +412,11 @@ def apikey() -> None:
 @data_dir_option
 def apikey_create(email: str, name: str, data_dir: str | None) -> None:
     """Create an API key and print it (only this once: flowbox keeps just its hash)."""
-    from flowbox import auth
+    from flowbox import audit, auth
 
     async def work(store: Any, settings: Any) -> None:
         key, record = await auth.create_api_key(store, email, name)
+        await audit.record(store, "apikey.create", "apikey", record.id, user=email, name=name, prefix=record.prefix)
         click.echo(key)
         click.echo(f"key {record.prefix}... for {email}: store it now, it is not shown again", err=True)
 

@@ -535,6 +535,7 @@ class Services:
             raise Conflict(f"execution {id} is running; wait for it to finish before deleting it",
                            status=record.status)
         await self.store.delete_execution(id)
+        await self.audit("execution.delete", "execution", id, workflow=record.workflow_id, status=record.status)
 
     async def get_variables(self) -> dict[str, str]:
         return await self.store.get_variables()
@@ -568,6 +569,7 @@ class Services:
         validate(workflow)
         clean = _clean_workflow_data(data)
         record = await self.store.create_workflow(workflow.name, clean)
+        await self.audit("workflow.create", "workflow", record.id, name=record.name)
         if data.get("active"):
             try:
                 record = await self.activate(record.id)
@@ -588,6 +590,7 @@ class Services:
             probe.remove(id)
             probe.add(routes)  # raises Conflict before anything is saved
         record = await self.store.update_workflow(id, name=workflow.name, data=_clean_workflow_data(data))
+        await self.audit("workflow.update", "workflow", id, name=record.name, version=record.version)
         if "active" in data and bool(data["active"]) != record.active:
             return await (self.activate(id) if data["active"] else self.deactivate(id))
         if record.active:
@@ -596,6 +599,7 @@ class Services:
 
     async def delete_workflow(self, id: str) -> None:
         await self.store.delete_workflow(id)
+        await self.audit("workflow.delete", "workflow", id)
         self._take_offline(id)
         self._workflows.pop(id, None)
 
@@ -610,11 +614,13 @@ class Services:
         self.webhooks.remove(id)
         self.webhooks.add(webhook_routes(workflow, id))
         record = await self.store.update_workflow(id, active=True)
+        await self.audit("workflow.activate", "workflow", id, name=record.name)
         self._bring_online(record)
         return record
 
     async def deactivate(self, id: str) -> WorkflowRecord:
         record = await self.store.update_workflow(id, active=False)
+        await self.audit("workflow.deactivate", "workflow", id, name=record.name)
         self._take_offline(id)
         return record
 
@@ -741,6 +747,7 @@ class Services:
         workflow, _ = self.compiled(record)
         items = parse_input(input)
         execution = await self.enqueue(workflow, items, mode=mode)
+        await self.audit("execution.run", "execution", execution.id, workflow=id, mode=mode)
         if not wait:
             return execution
         return await self.wait_for(execution.id, timeout)
@@ -808,6 +815,7 @@ class Services:
             raise Conflict(f"execution {id} kept no workflow to retry")
         workflow = load_workflow(old.workflow_data, id=old.workflow_id)
         validate(workflow)
+        await self.audit("execution.retry", "execution", id, workflow=old.workflow_id, from_start=from_start)
         snapshot = None if from_start or old.status != "error" else await self.store.get_snapshot(id)
         if snapshot is None:
             return await self.enqueue(workflow, make_items(old.input or []), mode="retry", retry_of=id,
@@ -1045,6 +1053,7 @@ class Services:
                 raise CredentialError(f"field {field_name!r} holds the mask, not a secret", field=f"data.{field_name}")
         id = new_id()
         record = await self.store.create_credential(name.strip(), ctype.name, self.vault.encrypt(clean, id), id=id)
+        await self.audit("credential.create", "credential", id, name=record.name, type=record.type)
         return self._credential_json(record, clean)
 
     async def get_credential(self, id: str) -> dict[str, Any]:
@@ -1081,10 +1090,12 @@ class Services:
             new = ctype.validate(merge(data, old, ctype))
             blob = self.vault.encrypt(new, id)
         record = await self.store.update_credential(id, name=name.strip() if name else None, data=blob)
+        await self.audit("credential.update", "credential", id, name=record.name, fields=sorted(data or {}))
         return self._credential_json(record, new)
 
     async def delete_credential(self, id: str) -> None:
         await self.store.delete_credential(id)
+        await self.audit("credential.delete", "credential", id)
 
     async def test_credential(self, id: str, url: str | None = None) -> dict[str, Any]:
         """Check a credential: it decrypts and has its required fields; then, with the type's test request
@@ -1093,6 +1104,7 @@ class Services:
 
         record = await self.store.get_credential(id)
         ctype = get_type(record.type)
+        await self.audit("credential.test", "credential", id, name=record.name, type=record.type)
         try:
             data = ctype.validate(self.vault.decrypt(record.data, record.id))
         except CredentialError as exc:
@@ -1180,6 +1192,7 @@ class Services:
 
         user = await auth.create_user(self.store, email, role, password)
         self._auth_state["users_exist"] = True
+        await self.audit("user.create", "user", user.id, email=user.email, role=user.role)
         return auth.user_json(user)
 
     async def list_users(self) -> list[dict[str, Any]]:
@@ -1192,12 +1205,30 @@ class Services:
         from flowbox import auth
 
         key, record = await auth.create_api_key(self.store, email, name)
+        await self.audit("apikey.create", "apikey", record.id, user=email, name=name, prefix=record.prefix)
         return key, auth.key_json(record)
 
     async def delete_api_key(self, id: str) -> None:
         await self.store.delete_api_key(id)
+        await self.audit("apikey.delete", "apikey", id)
         self._auth_state["keys"] = {}
     # ------------------------------------------------------------ end of users and API keys
+
+    # ------------------------------------------------------------ audit log (`flowbox.audit`)
+    # The one-line `await self.audit(...)` calls in the operations above land here. The actor (who, from
+    # where) comes from `flowbox.audit.current_actor`, set by the API guard per request or by the CLI.
+    async def audit(self, action: str, kind: str | None, id: str | None, **details: Any) -> None:
+        """Record `action` on `kind`/`id` by the current actor; never raises (a failure is logged).
+        Never pass secrets in `details` (keys like data/password/token are dropped anyway)."""
+        from flowbox import audit
+
+        await audit.record(self.store, action, kind, id, **details)
+
+    async def list_audit(self, *, action: str | None = None, actor: str | None = None, limit: int = 50,
+                         cursor: str | None = None) -> Page[Any]:
+        """Audit entries, newest first (`action` exact or a "prefix*")."""
+        return await self.store.list_audit(action=action, actor=actor, limit=limit, cursor=cursor)
+    # ------------------------------------------------------------ end of audit log
 
 
 def _clean_workflow_data(data: dict[str, Any]) -> dict[str, Any]:

@@ -644,3 +644,37 @@ def test_users_and_api_keys(backend: Backend) -> None:
         assert await store.find_api_key("sha256-of-the-key") is None
 
     backend.run(body)
+
+
+def test_audit_log(backend: Backend) -> None:
+    from flowbox.store.base import AuditEntry
+
+    async def body(store: Store) -> None:
+        assert (await store.list_audit()).data == []
+        first = await store.append_audit(AuditEntry(action="workflow.create", actor="a@example.com",
+                                                    target_kind="workflow", target_id="w1", ip="127.0.0.1",
+                                                    details={"name": "One", "n": [1, 2]}))
+        assert first.id and first.at is not None
+        await tick()
+        await store.append_audit(AuditEntry(action="workflow.delete", actor="cli", target_kind="workflow",
+                                            target_id="w1"))
+        await tick()
+        await store.append_audit(AuditEntry(action="auth.failed", actor="anonymous", ip="10.0.0.9"))
+        page = await store.list_audit()
+        assert [e.action for e in page.data] == ["auth.failed", "workflow.delete", "workflow.create"]
+        assert page.next_cursor is None
+        got = page.data[-1]
+        assert (got.id, got.actor, got.target_kind, got.target_id, got.ip, got.details) == (
+            first.id, "a@example.com", "workflow", "w1", "127.0.0.1", {"name": "One", "n": [1, 2]})
+        assert got.at is not None and got.at.tzinfo is not None and abs((got.at - first.at).total_seconds()) < 1
+        assert page.data[0].target_id is None and page.data[0].details == {}
+        assert [e.action for e in (await store.list_audit(action="workflow.delete")).data] == ["workflow.delete"]
+        assert [e.action for e in (await store.list_audit(action="workflow.*")).data] == [
+            "workflow.delete", "workflow.create"]
+        assert [e.action for e in (await store.list_audit(actor="cli")).data] == ["workflow.delete"]
+        one = await store.list_audit(limit=2)
+        assert [e.action for e in one.data] == ["auth.failed", "workflow.delete"] and one.next_cursor
+        two = await store.list_audit(limit=2, cursor=one.next_cursor)
+        assert [e.action for e in two.data] == ["workflow.create"] and two.next_cursor is None
+
+    backend.run(body)

@@ -18,21 +18,28 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers.base import BaseRouteHandler
 
 from flowbox.api import SERVICES
+from flowbox.audit import set_actor
 from flowbox.auth import API_KEY_HEADER, has_role, is_public
 from flowbox.services import Services
 
 
 async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """401 without a valid key, 403 below the route's role, once authentication is on (`flowbox.auth`)."""
+    ip = connection.client.host if connection.client else None
+    set_actor("anonymous", ip)  # who acts, for the audit log (`flowbox.audit`), until a key says otherwise
     if is_public(connection.scope["path"]):  # the full path (a controller's handler knows only its own part)
         return
     services: Services = connection.app.state.services
     if not await services.auth_required():
         connection.scope["user"] = None
         return
-    principal = await services.authenticate_key(connection.headers.get(API_KEY_HEADER))
+    key = connection.headers.get(API_KEY_HEADER)
+    principal = await services.authenticate_key(key)
     if principal is None:
+        await services.audit("auth.failed", "apikey", None, reason="invalid key" if key else "no key",
+                             method=connection.scope.get("method"), path=connection.scope["path"])
         raise NotAuthorizedException(f"a valid API key is required in the {API_KEY_HEADER.title()} header")
+    set_actor(principal.email, ip)
     required = (handler.opt or {}).get("role", "member")
     if not has_role(principal.role, required):
         raise PermissionDeniedException(f"this needs the {required} role; {principal.email} is {principal.role}")

@@ -145,6 +145,22 @@ class ApiKeyRecord:
     created_at: datetime | None = None
 
 
+@dataclass
+class AuditEntry:
+    """One line of the audit log: who (`actor`: a user's email, "anonymous", "cli" or "system") did what
+    (`action`, e.g. "workflow.create") to what (`target_kind`, `target_id`), when (`at`) and from where (`ip`).
+    `details` is small JSON and never holds a secret. `id` and `at` are filled in by `append_audit`."""
+
+    action: str
+    actor: str = "system"
+    target_kind: str | None = None
+    target_id: str | None = None
+    ip: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    id: str = ""
+    at: datetime | None = None
+
+
 class Store(Protocol):
     """Storage for workflows, executions and variables. All methods are coroutines."""
 
@@ -267,3 +283,11 @@ class Store(Protocol):
         """Oldest first (of one user, or all)."""
 
     async def delete_api_key(self, id: str) -> None: ...
+
+    # audit log (`flowbox.audit`)
+    async def append_audit(self, entry: AuditEntry) -> AuditEntry:
+        """Append one entry (one statement); returns it with `id` and `at` filled in when they were empty."""
+
+    async def list_audit(self, *, action: str | None = None, actor: str | None = None, limit: int = 50,
+                         cursor: str | None = None) -> Page[AuditEntry]:
+        """Newest first; `action` matches exactly, or as a prefix when it ends with "*" ("workflow.*")."""

@@ -120,8 +120,26 @@ def m0004_users_and_api_keys(db: Database) -> None:
         db.execute(sql)
 
 
+def m0005_audit(db: Database) -> None:
+    """The audit log (`flowbox.audit`): who did what, to what, when and from where; append-only."""
+    for sql in (
+        """CREATE TABLE audit (
+            id TEXT PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target_kind TEXT,
+            target_id TEXT,
+            ip TEXT,
+            details TEXT)""",
+        "CREATE INDEX idx_audit_action ON audit (action, id)",
+        "CREATE INDEX idx_audit_actor ON audit (actor, id)",
+    ):
+        db.execute(sql)
+
+
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (m0001_init, m0002_start_and_snapshots, m0003_credentials,
-                                                      m0004_users_and_api_keys)
+                                                      m0004_users_and_api_keys, m0005_audit)
 
 
 def migration_names() -> list[str]:

@@ -105,6 +105,19 @@ CREATE TABLE api_keys (
     created_at TIMESTAMPTZ NOT NULL);
 CREATE INDEX idx_api_keys_user ON api_keys (user_id, id);
 """),
+    ("0005_audit", """
+CREATE TABLE audit (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    at TIMESTAMPTZ NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target_kind TEXT,
+    target_id TEXT,
+    ip TEXT,
+    details JSONB);
+CREATE INDEX idx_audit_action ON audit (action, id);
+CREATE INDEX idx_audit_actor ON audit (actor, id);
+"""),
 )
 
 

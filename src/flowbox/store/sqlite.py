@@ -30,6 +30,7 @@ from flowbox.errors import Conflict, NotFound, StoreError
 from flowbox.store.base import (
     EXECUTION_STATUSES,
     ApiKeyRecord,
+    AuditEntry,
     CredentialRecord,
     ExecutionRecord,
     NodeRun,
@@ -586,6 +587,46 @@ class SqlStore:
         async with self._statement() as db:
             if not await db.execute("DELETE FROM api_keys WHERE id = ?", [id]):
                 raise NotFound("api key", id)
+
+    # audit log (`flowbox.audit`): append-only
+
+    def _audit(self, row: Row) -> AuditEntry:
+        return AuditEntry(id=row["id"], at=self._from_time(row["at"]), actor=row["actor"], action=row["action"],
+                          target_kind=row["target_kind"], target_id=row["target_id"], ip=row["ip"],
+                          details=self._from_json(row["details"]) or {})
+
+    async def append_audit(self, entry: AuditEntry) -> AuditEntry:
+        """One INSERT through `_statement()`, so under load it joins the group commit."""
+        entry.id = entry.id or new_id()
+        entry.at = entry.at or datetime.now(UTC)
+        async with self._statement() as db:
+            await db.execute("INSERT INTO audit (id, at, actor, action, target_kind, target_id, ip, details)"
+                             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             [entry.id, self._time(entry.at), entry.actor, entry.action, entry.target_kind,
+                              entry.target_id, entry.ip, self._json(entry.details or {})])
+        return entry
+
+    async def list_audit(self, *, action: str | None = None, actor: str | None = None, limit: int = 50,
+                         cursor: str | None = None) -> Page[AuditEntry]:
+        """Newest first; `action` exact, or a prefix when it ends with "*"."""
+        where, params = ["1 = 1"], []
+        if action and action.endswith("*"):
+            prefix = action[:-1]
+            where.append("substr(action, 1, ?) = ?")
+            params.extend([len(prefix), prefix])
+        elif action:
+            where.append("action = ?")
+            params.append(action)
+        if actor:
+            where.append("actor = ?")
+            params.append(actor)
+        if cursor:
+            where.append("id < ?")
+            params.append(cursor)
+        async with self._read() as db:
+            rows = await db.fetch(f"SELECT * FROM audit WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
+                                  [*params, max(limit, 1) + 1])
+        return _page([self._audit(row) for row in rows], max(limit, 1))
 
     async def __aenter__(self) -> SqlStore:
         await self.open()
