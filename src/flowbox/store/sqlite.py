@@ -144,6 +144,18 @@ class SqlStore:
             raise NotFound(kind, value)
         return convert(rows[0])
 
+    async def _newest_first(self, select: str, where: list[str], params: list[Any], limit: int,
+                            cursor: str | None, convert: Callable[[Row], T], id_column: str = "id") -> Page[T]:
+        """One page of `select ... WHERE <where>` newest first; `cursor` is the last id of the previous page."""
+        if cursor:
+            where = [*where, f"{id_column} < ?"]
+            params = [*params, cursor]
+        condition = " AND ".join(where) or "1 = 1"
+        async with self._read() as db:
+            rows = await db.fetch(f"{select} WHERE {condition} ORDER BY {id_column} DESC LIMIT ?",
+                                  [*params, max(limit, 1) + 1])
+        return _page([convert(row) for row in rows], max(limit, 1))
+
     # workflows
 
     def _workflow(self, row: Row) -> WorkflowRecord:
@@ -201,20 +213,15 @@ class SqlStore:
     async def list_workflows(self, *, search: str | None = None, active: bool | None = None,
                              limit: int = 50, cursor: str | None = None) -> Page[WorkflowRecord]:
         """Newest first; `search` matches part of the name, ignoring case."""
-        where, params = ["1 = 1"], []
+        where: list[str] = []
+        params: list[Any] = []
         if search:
             where.append(self._search_sql)
             params.append(search.lower())
         if active is not None:
             where.append("active = ?")
             params.append(active)
-        if cursor:
-            where.append("id < ?")
-            params.append(cursor)
-        async with self._read() as db:
-            rows = await db.fetch(f"SELECT * FROM workflows WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
-                                  [*params, max(limit, 1) + 1])
-        return _page([self._workflow(row) for row in rows], max(limit, 1))
+        return await self._newest_first("SELECT * FROM workflows", where, params, limit, cursor, self._workflow)
 
     async def delete_workflow(self, id: str) -> None:
         """Delete the workflow and its versions (its executions stay)."""
@@ -354,23 +361,22 @@ class SqlStore:
     async def list_executions(self, *, workflow_id: str | None = None, status: str | None = None,
                               limit: int = 50, cursor: str | None = None) -> Page[ExecutionRecord]:
         """Newest first; without `nodes`."""
-        where, params = ["1 = 1"], []
+        where: list[str] = []
+        params: list[Any] = []
         if workflow_id is not None:
             where.append("workflow_id = ?")
             params.append(workflow_id)
         if status is not None:
             where.append("status = ?")
             params.append(status)
-        if cursor:
-            where.append("id < ?")
-            params.append(cursor)
-        async with self._read() as db:
-            rows = await db.fetch(
-                "SELECT e.*, coalesce(e.last_node, (SELECT n.node FROM execution_nodes n WHERE n.execution_id = e.id"
-                f" ORDER BY n.seq DESC LIMIT 1)) AS live_node FROM executions e WHERE {' AND '.join(where)}"
-                " ORDER BY e.id DESC LIMIT ?", [*params, max(limit, 1) + 1])
-            rows = [{**row, "last_node": row["live_node"]} for row in rows]
-        return _page([self._execution(row) for row in rows], max(limit, 1))
+        select = ("SELECT e.*, coalesce(e.last_node, (SELECT n.node FROM execution_nodes n"
+                  " WHERE n.execution_id = e.id ORDER BY n.seq DESC LIMIT 1)) AS live_node FROM executions e")
+        return await self._newest_first(select, where, params, limit, cursor, self._listed_execution,
+                                        id_column="e.id")
+
+    def _listed_execution(self, row: Row) -> ExecutionRecord:
+        """A listed execution: `last_node` is live (the newest node run) while it is still running."""
+        return self._execution({**row, "last_node": row["live_node"]})
 
     async def delete_execution(self, id: str) -> None:
         async with self._tx() as db:
@@ -450,17 +456,12 @@ class SqlStore:
     async def list_credentials(self, *, type: str | None = None, limit: int = 50,
                                cursor: str | None = None) -> Page[CredentialRecord]:
         """Newest first, optionally of one type."""
-        where, params = ["1 = 1"], []
+        where: list[str] = []
+        params: list[Any] = []
         if type:
             where.append("type = ?")
             params.append(type)
-        if cursor:
-            where.append("id < ?")
-            params.append(cursor)
-        async with self._read() as db:
-            rows = await db.fetch(f"SELECT * FROM credentials WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
-                                  [*params, max(limit, 1) + 1])
-        return _page([self._credential(row) for row in rows], max(limit, 1))
+        return await self._newest_first("SELECT * FROM credentials", where, params, limit, cursor, self._credential)
 
     async def update_credential(self, id: str, *, name: str | None = None, data: bytes | None = None
                                 ) -> CredentialRecord:
@@ -609,7 +610,8 @@ class SqlStore:
     async def list_audit(self, *, action: str | None = None, actor: str | None = None, limit: int = 50,
                          cursor: str | None = None) -> Page[AuditEntry]:
         """Newest first; `action` exact, or a prefix when it ends with "*"."""
-        where, params = ["1 = 1"], []
+        where: list[str] = []
+        params: list[Any] = []
         if action and action.endswith("*"):
             prefix = action[:-1]
             where.append("substr(action, 1, ?) = ?")
@@ -620,13 +622,7 @@ class SqlStore:
         if actor:
             where.append("actor = ?")
             params.append(actor)
-        if cursor:
-            where.append("id < ?")
-            params.append(cursor)
-        async with self._read() as db:
-            rows = await db.fetch(f"SELECT * FROM audit WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
-                                  [*params, max(limit, 1) + 1])
-        return _page([self._audit(row) for row in rows], max(limit, 1))
+        return await self._newest_first("SELECT * FROM audit", where, params, limit, cursor, self._audit)
 
     async def __aenter__(self) -> SqlStore:
         await self.open()
