@@ -72,7 +72,7 @@ def make_huey(settings: Any, name: str | None = None) -> Huey:
             import redis  # noqa: F401 - RedisHuey needs it
         except ImportError:
             raise ConfigError("FLOWBOX_REDIS_URL is set but the redis package is missing: "
-                              "pip install 'flowbox[redis]'") from None
+                              "pip install flowbox") from None
         return RedisHuey(name, url=settings.redis_url, results=False, utc=True, blocking=True,
                          read_timeout=REDIS_READ_TIMEOUT)
 

@@ -21,18 +21,13 @@ from typing import Any
 
 import pytest
 from server.conftest import Server  # tests/ is on sys.path (rootdir-relative conftest imports)
+from support import unavailable
 
 CHROMIUM = os.environ.get("FLOWBOX_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
-
-def unavailable(reason: str) -> None:
-    """Skip, or fail when FLOWBOX_REQUIRE_SERVICES=1."""
-    if os.environ.get("FLOWBOX_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{reason} (and FLOWBOX_REQUIRE_SERVICES=1)")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support import unavailable
 
 from .conftest import FLOWBOX, node, workflow
 from .test_queue import CLEAN_EXIT, hammer
@@ -29,12 +30,6 @@ from .test_queue import CLEAN_EXIT, hammer
 PG_URL = os.environ.get("FLOWBOX_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("FLOWBOX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
-
-def unavailable(reason: str) -> None:
-    """Skip, or fail when FLOWBOX_REQUIRE_SERVICES=1."""
-    if os.environ.get("FLOWBOX_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{reason} (and FLOWBOX_REQUIRE_SERVICES=1)")
-    pytest.skip(reason)
 
 
 @dataclass
@@ -89,7 +84,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         import psycopg
         import redis
     except ImportError as exc:
-        unavailable(f"{exc.name} is not installed (pip install 'flowbox[postgres,redis]')")
+        unavailable(f"{exc.name} is not installed (pip install flowbox)")
     try:
         admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import unavailable
 
 from flowbox.store import Store
 
@@ -50,12 +51,6 @@ class Backend:
         return self.query(f"SELECT count(*) FROM {table}")[0][0]
 
 
-def unavailable(reason: str) -> None:
-    """Skip, or fail when FLOWBOX_REQUIRE_SERVICES=1."""
-    if os.environ.get("FLOWBOX_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{reason} (and FLOWBOX_REQUIRE_SERVICES=1)")
-    pytest.skip(reason)
-
 
 def sqlite_backend(path: Path) -> Backend:
     from flowbox.store.sqlite import SqliteStore
@@ -80,7 +75,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     try:
         import psycopg
     except ImportError:
-        unavailable("psycopg is not installed (pip install 'flowbox[postgres]')")
+        unavailable("psycopg is not installed (pip install flowbox)")
     from flowbox.store.postgres import PostgresStore
 
     try:

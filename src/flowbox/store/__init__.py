@@ -1,7 +1,7 @@
 """Storage: the `Store` protocol, its records, and `open_store(url)` to pick an implementation.
 
     store = open_store("sqlite:////var/lib/flowbox/flowbox.db")   # or a plain path
-    store = open_store("postgresql://user@host:5432/flowbox")     # needs flowbox[postgres]
+    store = open_store("postgresql://user@host:5432/flowbox")     # needs psycopg (a dependency of flowbox)
     await store.open()
 """
 
@@ -47,7 +47,7 @@ def open_store(url: str, *, server: bool = False) -> Store:
         try:
             import psycopg  # noqa: F401
         except ImportError as exc:
-            raise ConfigError("a postgresql:// database needs psycopg: pip install 'flowbox[postgres]'",
+            raise ConfigError("a postgresql:// database needs psycopg: pip install flowbox",
                               url=url.split("@")[-1]) from exc
         from flowbox.store.postgres import PostgresStore
 
