@@ -74,16 +74,8 @@ if (!document.getElementById("fb-canvas-css")) {
   document.head.appendChild(style);
 }
 
-// The node catalog names icons after lucide; NiceGUI ships the Material Icons font, so map them.
-const ICONS = {
-  workflow: "account_tree", filter: "filter_alt", split: "call_split", repeat: "repeat", merge: "merge",
-  "arrow-right": "arrow_forward", reply: "reply", "octagon-x": "dangerous", route: "alt_route",
-  hourglass: "hourglass_empty", globe: "language", layers: "layers", code: "code", key: "key",
-  calendar: "calendar_month", scissors: "content_cut", "copy-x": "filter_none", pen: "edit",
-  "arrow-up-down": "swap_vert", "list-tree": "account_tree", "alert-triangle": "warning", play: "play_arrow",
-  clock: "schedule", webhook: "webhook", mail: "mail", database: "storage", "file-text": "description",
-};
-const iconOf = (name) => ICONS[name] || (name && /^[a-z0-9_]+$/.test(name) ? name : "widgets");
+// Icons arrive as Material Icons names (mapped from the catalog's lucide names in canvas.py, `material_icon`).
+const iconOf = (name) => (name && /^[a-z0-9_]+$/.test(name) ? name : "widgets");
 const STATUS_ICONS = { running: "sync", success: "check", error: "priority_high", waiting: "hourglass_empty" };
 
 const handleIndex = (handleId) => {

@@ -133,6 +133,28 @@ class Canvas(Element, component="canvas.js", dependencies=["vendor/vueflow.js"])
         self._props["edges"] = [e for e in self._props["edges"] if _edge_key(e) not in gone]
 
 
+# The node catalog names icons after lucide (as n8n does); NiceGUI ships the Material Icons font.
+ICONS = {
+    "play": "play_arrow", "pen": "edit", "split": "call_split", "filter": "filter_alt", "route": "alt_route",
+    "merge": "merge", "code": "code", "arrow-right": "arrow_forward", "octagon-x": "dangerous",
+    "arrow-up-down": "swap_vert", "scissors": "content_cut", "copy-x": "filter_none", "layers": "layers",
+    "list-tree": "account_tree", "repeat": "repeat", "hourglass": "hourglass_empty", "globe": "language",
+    "webhook": "webhook", "reply": "reply", "clock": "schedule", "workflow": "account_tree",
+    "alert-triangle": "warning", "calendar": "calendar_month", "lock": "lock", "key": "key",
+    "sticky-note": "sticky_note_2", "mail": "mail", "database": "storage", "file-text": "description",
+    "file": "description", "file-output": "upload_file", "file-input": "file_open", "file-code": "data_object",
+    "file-archive": "folder_zip", "rss": "rss_feed", "server": "dns", "send": "send", "sms": "sms",
+    "payments": "payments", "forum": "forum", "chat": "chat", "article": "article",
+}
+
+
+def material_icon(name: str | None) -> str:
+    """The Material Icons name for a catalog icon (a Material name passes through; unknown: "widgets")."""
+    if not name:
+        return "widgets"
+    return ICONS.get(name) or (name if name.replace("_", "").isalnum() and name.islower() else "widgets")
+
+
 def palette_item(element: Element, node_type: str) -> Element:
     """Make `element` draggable onto a Canvas as a new `node_type` node (the canvas emits `drop`)."""
     element.props("draggable=true")
@@ -165,7 +187,7 @@ def to_canvas(workflow: Mapping[str, Any], spec_of: Callable[[str], Any | None])
                 outputs = spec.output_labels(spec.defaults())
             trigger = bool(spec.trigger)
             inputs = 0 if trigger else spec.inputs
-            icon, subtitle, group = spec.icon, spec.display_name, spec.group
+            icon, subtitle, group = material_icon(spec.icon), spec.display_name, spec.group
         if n.get("onError") == "errorOutput":
             outputs = [*(["success"] if outputs == [""] else outputs), "error"]
         nodes.append({"id": n["name"], "type": n.get("type", ""), "label": n["name"], "subtitle": subtitle,

@@ -16,7 +16,7 @@ from typing import Any
 from nicegui import ui
 
 from flowbox import registry
-from flowbox.ui.canvas import STICKY, Canvas, palette_item, to_canvas
+from flowbox.ui.canvas import STICKY, Canvas, material_icon, palette_item, to_canvas
 from flowbox.ui.layout import frame, notify_error
 from flowbox.ui.param_panel import ParamPanel
 
@@ -237,7 +237,7 @@ class Editor:
                         for spec in sorted(groups[group], key=lambda s: s["displayName"]):
                             with ui.row().classes("w-full items-center gap-2 px-2 py-1 rounded cursor-grab "
                                                   "hover:bg-grey-2 no-wrap").mark(f"palette-{spec['type']}").props(testid(f"palette-{spec['type']}")) as row:
-                                ui.icon(_icon(spec["icon"])).classes("text-grey-8")
+                                ui.icon(material_icon(spec["icon"])).classes("text-grey-8")
                                 with ui.column().classes("gap-0"):
                                     ui.label(spec["displayName"]).classes("text-sm")
                                     ui.label(spec["description"]).classes("text-xs text-grey-7 leading-tight")
@@ -688,17 +688,6 @@ class Editor:
 
 def _json_of(item: Any) -> Any:
     return item.get("json", item) if isinstance(item, dict) and set(item) <= {"json", "binary"} else item
-
-
-def _icon(name: str) -> str:
-    """Node icons are lucide-style names; map the common ones to Material icons for the palette."""
-    return {"play": "play_arrow", "pen": "edit", "split": "call_split", "filter": "filter_alt", "route": "alt_route",
-            "merge": "merge", "code": "code", "arrow-right": "arrow_forward", "octagon-x": "dangerous",
-            "arrow-up-down": "sort", "scissors": "content_cut", "copy-x": "filter_none", "layers": "layers",
-            "list-tree": "account_tree", "repeat": "repeat", "hourglass": "hourglass_empty", "globe": "public",
-            "webhook": "webhook", "reply": "reply", "clock": "schedule", "workflow": "account_tree",
-            "alert-triangle": "warning", "calendar": "event", "lock": "lock",
-            "sticky-note": "sticky_note_2"}.get(name, "widgets")
 
 
 def register(services: Any) -> None:

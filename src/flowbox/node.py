@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 PARAM_KINDS = frozenset(
@@ -145,6 +146,7 @@ def label_of(name: str) -> str:
 
 
 NodeFunction = Callable[..., Awaitable[list[list[Item]]]]
+ListenFunction = Callable[["TriggerContext"], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,8 @@ class NodeSpec:
 
     `outputs` is a count, or a function of the node's parameters for nodes whose
     outputs depend on them (Switch). `trigger` nodes start executions and take the
-    run's input items as their own input.
+    run's input items as their own input; a trigger with `listen` also runs that function
+    while its workflow is active (`flowbox.listeners`).
     """
 
     type: str
@@ -171,6 +174,7 @@ class NodeSpec:
     credentials: tuple[str, ...] = ()
     cycle_ok: bool = False
     module: str = ""
+    listen: ListenFunction | None = None
 
     def output_count(self, params: Mapping[str, Any]) -> int:
         """How many outputs a node with these parameters has (before `onError: errorOutput`)."""
@@ -233,6 +237,10 @@ class Context(Protocol):
     @property
     def http(self) -> Any: ...
 
+    @property
+    def files_dir(self) -> Path:
+        """The one folder file nodes may read and write (FLOWBOX_FILES_DIR)."""
+
     async def credential(self, type_: str) -> dict[str, Any] | None:
         """The decrypted credential of this type the node names, or None when it names none."""
 
@@ -254,15 +262,56 @@ class Context(Protocol):
     def log(self, message: str) -> None: ...
 
 
+class TriggerContext(Protocol):
+    """What a listening trigger's `listen(ctx)` gets while its workflow is active (`flowbox.listeners`).
+
+    static         this node's persistent static data (a JSON-able dict, e.g. a polling cursor); loaded
+                   from the store each time the listener (re)starts, saved by `emit()` and `save()`
+    param(name)    a parameter with expressions evaluated without an item (`$vars`, `$now` work)
+    emit(items)    record a queued execution that starts at this node with `items` (returns its id),
+                   then save `static`: a cursor moved for these items is saved only once they are queued
+    """
+
+    workflow_id: str
+    node_name: str
+    node_type: str
+    static: dict[str, Any]
+
+    def param(self, name: str, default: Any = None) -> Any: ...
+
+    def raw_param(self, name: str, default: Any = None) -> Any: ...
+
+    def error(self, message: str, description: str | None = None) -> Exception: ...
+
+    @property
+    def http(self) -> Any: ...
+
+    async def credential(self, type_: str) -> dict[str, Any] | None: ...
+
+    async def emit(self, items: list[Item] | list[dict[str, Any]]) -> str: ...
+
+    async def save(self) -> None:
+        """Save `static` now when it changed since it was loaded or last saved."""
+
+    async def sleep(self, seconds: float) -> None: ...
+
+    def log(self, message: str) -> None: ...
+
+
 def node(*, type: str, display_name: str, group: str, description: str, params: Iterable[Param] = (),
          inputs: int = 1, outputs: int | Callable[[Mapping[str, Any]], int] = 1,
          output_names: tuple[str, ...] | Callable[[Mapping[str, Any]], tuple[str, ...]] = (),
          version: int = 1, trigger: bool = False, icon: str = "",
-         credentials: Iterable[str] = (), cycle_ok: bool = False) -> Callable[[NodeFunction], NodeFunction]:
+         credentials: Iterable[str] = (), cycle_ok: bool = False,
+         listen: ListenFunction | None = None) -> Callable[[NodeFunction], NodeFunction]:
     """Declare a node type; registers it in `flowbox.registry` at import time.
 
-    `cycle_ok` marks the node (Loop) through which a cycle may pass.
+    `cycle_ok` marks the node (Loop) through which a cycle may pass. `listen` (triggers only):
+    `async def listen(ctx: TriggerContext)` runs as a task while the workflow is active and
+    calls `await ctx.emit(items)` to start an execution; `polling(check)` makes one that polls.
     """
+    if listen is not None and not trigger:
+        raise ValueError(f"node type {type!r}: only a trigger node can listen")
 
     def wrap(fn: NodeFunction) -> NodeFunction:
         from flowbox import registry
@@ -270,7 +319,8 @@ def node(*, type: str, display_name: str, group: str, description: str, params: 
         spec = NodeSpec(type=type, display_name=display_name, group=group, description=description,
                         params=tuple(params), fn=fn, inputs=inputs, outputs=outputs,
                         output_names=output_names, version=version, trigger=trigger, icon=icon,
-                        credentials=tuple(credentials), cycle_ok=cycle_ok, module=fn.__module__)
+                        credentials=tuple(credentials), cycle_ok=cycle_ok, module=fn.__module__,
+                        listen=listen)
         registry.register(spec)
         fn.spec = spec  # type: ignore[attr-defined]
         return fn
@@ -279,6 +329,33 @@ def node(*, type: str, display_name: str, group: str, description: str, params: 
 
 
 # ---------------------------------------------------------------- helpers for node authors
+
+POLL_SECONDS = Param("pollSeconds", "number", 60, min=0.1, required=True,
+                     description="Seconds between two checks while the workflow is active")
+
+
+def polling(check: Callable[[TriggerContext], Awaitable[list[Item]]]) -> ListenFunction:
+    """A `listen` function that calls `check(ctx)` at once, then every `pollSeconds` (add `POLL_SECONDS`
+    to the node's params).
+
+    `check` reads its cursor from `ctx.static`, moves it past what it returns and returns the new
+    items. They start one execution; the moved cursor is saved only after that execution is durably
+    queued (at once when there are no items), so a restart neither repeats nor skips items. When
+    `check` or the queueing fails, the listener restarts from the last saved cursor.
+    """
+
+    async def listen(ctx: TriggerContext) -> None:
+        while True:
+            items = await check(ctx)
+            if items:
+                await ctx.emit(items)
+            else:
+                await ctx.save()
+            await ctx.sleep(float(ctx.param("pollSeconds", default=60)))
+
+    listen.__qualname__ = listen.__name__ = f"polling({getattr(check, '__name__', 'check')})"
+    return listen
+
 
 class ItemErrors:
     """Per-item `onError` routing for nodes that handle items one by one (n8n's continueOnFail).
@@ -318,6 +395,41 @@ class ItemErrors:
     def outputs(self, *outputs: list[Item]) -> list[list[Item]]:
         """The node's outputs, plus the error output when onError is "errorOutput"."""
         return [*outputs, self.items] if self.mode == "errorOutput" else list(outputs)
+
+
+def make_binary(data: bytes, file_name: str = "data", mime_type: str | None = None,
+                directory: str | None = None) -> dict[str, Any]:
+    """A binary property (DESIGN §3): base64 `data`, `mimeType` (guessed from the name unless given),
+    `fileName`, `fileExtension`, `fileSize` (bytes) and, when given, `directory`."""
+    import base64
+    import mimetypes
+
+    name = file_name or "data"
+    if not mime_type:
+        guessed, encoding = mimetypes.guess_type(name, strict=False)
+        mime_type = "application/gzip" if encoding == "gzip" else guessed or "application/octet-stream"
+    out: dict[str, Any] = {"data": base64.b64encode(data).decode("ascii"), "mimeType": mime_type,
+                           "fileName": name, "fileSize": len(data)}
+    if "." in name.strip("."):
+        out["fileExtension"] = name.rsplit(".", 1)[1].lower()
+    if directory:
+        out["directory"] = directory
+    return out
+
+
+def binary_bytes(item: Item, prop: str = "data") -> bytes:
+    """The bytes of `item`'s binary property `prop`; ValueError naming the property when it is missing."""
+    import base64
+    import binascii
+
+    entry = (item.binary or {}).get(prop)
+    if not isinstance(entry, dict) or not isinstance(entry.get("data"), str):
+        have = ", ".join(repr(k) for k in item.binary or {}) or "none"
+        raise ValueError(f"the item has no binary property {prop!r} (binary properties: {have})")
+    try:
+        return base64.b64decode(entry["data"], validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"binary property {prop!r} is not valid base64") from None
 
 
 _NOTHING = object()

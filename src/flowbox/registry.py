@@ -55,7 +55,7 @@ def load(extra_dir: Path | None = None) -> dict[str, NodeSpec]:
 
 def get(type_: str, node: str | None = None) -> NodeSpec:
     """The spec of a node type; an unknown type is a `WorkflowInvalid` naming the node."""
-    if not _specs:
+    if "builtin" not in _loaded:
         load()
     try:
         return _specs[type_]
@@ -66,13 +66,13 @@ def get(type_: str, node: str | None = None) -> NodeSpec:
 
 def get_or_none(type_: str) -> NodeSpec | None:
     """The spec of a node type, or None when it is unknown (for drawing half-built workflows)."""
-    if not _specs:
+    if "builtin" not in _loaded:
         load()
     return _specs.get(type_)
 
 
 def catalog() -> list[NodeSpec]:
     """All node types sorted by group then type."""
-    if not _specs:
+    if "builtin" not in _loaded:
         load()
     return sorted(_specs.values(), key=lambda s: (s.group, s.type))

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from flowbox.engine.runner import EngineServices, ExecutionResult, Runner
-from flowbox.node import Item
+from flowbox.node import make_items
 from flowbox.workflow import load_workflow
 
 RunNode = Callable[..., ExecutionResult]
@@ -37,7 +37,10 @@ def workflow(node: dict[str, Any], *, extra: list[dict[str, Any]] | None = None,
 
 @pytest.fixture
 def run_node() -> RunNode:
-    """run_node(node_dict, [json, ...], services=None, **workflow_kwargs) -> ExecutionResult."""
+    """run_node(node_dict, [json, ...], services=None, **workflow_kwargs) -> ExecutionResult.
+
+    An input may also be an n8n-style `{"json": {...}, "binary": {...}}` item.
+    """
 
     def run(node: dict[str, Any], inputs: list[dict[str, Any]] | None = None,
             services: EngineServices | None = None, **kwargs: Any) -> ExecutionResult:
@@ -46,7 +49,7 @@ def run_node() -> RunNode:
 
         async def go() -> ExecutionResult:
             try:
-                return await Runner(wf, services=svc).run([Item(dict(j)) for j in (inputs or [{}])])
+                return await Runner(wf, services=svc).run(make_items([dict(j) for j in inputs or [{}]]))
             finally:
                 await svc.close()
 
@@ -66,6 +69,7 @@ class LocalServer(http.server.ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0
+        self.files: dict[str, tuple[str, bytes]] = {}  # /files/<name> -> (content type, body)
 
     @property
     def url(self) -> str:
@@ -74,7 +78,7 @@ class LocalServer(http.server.ThreadingHTTPServer):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     """/echo, /status/N, /flaky/KEY/N (503 N times), /ratelimit/KEY, /slow?s=, /bytes, /badjson,
-    /list, /text, /empty."""
+    /list, /text, /empty, /files/<name> (what a test put in `server.files`)."""
 
     server: LocalServer
     protocol_version = "HTTP/1.1"
@@ -129,6 +133,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._send(200, "hello\nworld", "text/plain; charset=utf-8")
         elif head == "empty":
             self._send(204, b"")
+        elif head == "files" and "/".join(parts[1:]) in self.server.files:
+            content_type, body = self.server.files["/".join(parts[1:])]
+            self._send(200, body, content_type)
         else:
             self._send(404, {"error": "no route"})
 

@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -250,6 +251,16 @@ class NodeContext:
     @property
     def http(self) -> Any:
         return self.runner.services.http_client()
+
+    @property
+    def files_dir(self) -> Path:
+        """The one folder file nodes may read and write (FLOWBOX_FILES_DIR, default `<data dir>/files`)."""
+        found = self.runner.services.files_dir
+        if found is None:
+            from flowbox.settings import Settings
+
+            found = Settings.load().files_dir
+        return Path(found)
 
     async def credential(self, type_: str) -> dict[str, Any] | None:
         ref = self.node.credentials.get(type_)

@@ -19,6 +19,7 @@ import inspect
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from flowbox.engine.context import NodeContext
@@ -106,6 +107,7 @@ class EngineServices:
         self.record_subexecution = record_subexecution
         self._http: Any = None
         self.suspend_after: float | None = None  # set by a server: longer Waits park the execution
+        self.files_dir: Path | None = None  # set by a server or the CLI: the folder file nodes may use
 
     def http_client(self) -> Any:
         """A shared httpx.AsyncClient, created on first use (httpx is not imported before)."""

@@ -1,0 +1,230 @@
+"""Convert to File: items into a CSV, JSON, XML, XLSX, HTML-table or text file (binary data).
+
+`mode` "once" puts all items in one file (one output item); "each" makes one file per
+item. Table formats take their columns from the keys of all items, in first-seen order;
+nested values become compact JSON text. Writers are the stdlib `csv`/`json`, openpyxl
+and xmltodict; XLSX cells that look like formulas are written as text.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import csv
+import html
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+from flowbox.node import Context, Item, ItemErrors, Param, get_path, make_binary, node
+from flowbox.nodes.xml_ import to_xml
+
+OPERATIONS = ["csv", "html", "toJson", "xlsx", "xml", "toText", "toBinary"]
+TABLES = ["csv", "html", "xlsx"]
+EXTENSIONS = {"csv": "csv", "html": "html", "toJson": "json", "xlsx": "xlsx", "xml": "xml", "toText": "txt",
+              "toBinary": "bin"}
+
+
+class ConvertFailed(ValueError):
+    """The items cannot be written in the chosen format; the message says why."""
+
+
+@node(
+    type="convertToFile", display_name="Convert to File", group="files", icon="file-output",
+    description="Turn items into a CSV, JSON, XML, XLSX, HTML-table or text file",
+    params=[
+        Param("operation", "options", default="csv", required=True, options=OPERATIONS,
+              description="The file format; toText writes a text field, toBinary decodes a base64 field"),
+        Param("mode", "options", default="once", options=["once", "each"],
+              show_if={"operation": ["csv", "html", "toJson", "xlsx", "xml"]},
+              description="once: all items into one file; each: one file per item"),
+        Param("sourceProperty", "string", default="data", required=True,
+              show_if={"operation": ["toText", "toBinary"]},
+              description="Field holding the text (toText) or the base64 data (toBinary)"),
+        Param("binaryPropertyName", "string", default="data", required=True,
+              description="Binary property to put the file in"),
+        Param("fileName", "string", default="", description="File name (default: file.<extension>)"),
+        Param("headerRow", "boolean", default=True, show_if={"operation": TABLES},
+              description="Write the column names as the first row"),
+        Param("delimiter", "string", default=",", show_if={"operation": ["csv"]}),
+        Param("sheetName", "string", default="Sheet", show_if={"operation": ["xlsx"]}),
+        Param("format", "boolean", default=False, show_if={"operation": ["toJson", "xml"]},
+              description="Pretty-print (indent) the file"),
+        Param("rootName", "string", default="items", show_if={"operation": ["xml"]},
+              description="Root element of the file in mode once"),
+        Param("itemName", "string", default="item", show_if={"operation": ["xml"]},
+              description="Element that holds each item"),
+        Param("encoding", "string", default="utf-8", show_if={"operation": ["csv", "toText"]},
+              description="Text encoding of the file (a Python codec name: utf-8, latin-1, utf-16, ...)"),
+        Param("mimeType", "string", default="", show_if={"operation": ["toBinary"]},
+              description="MIME type of the file (default: guessed from the file name)"),
+    ],
+)
+async def convert_to_file(ctx: Context, items: list[Item]) -> list[list[Item]]:
+    """One output item holding the file (mode once), or one per input item."""
+    operation = str(ctx.param("operation") or "csv")
+    if operation not in OPERATIONS:
+        raise ctx.error(f"parameter 'operation': unknown format {operation!r} (one of {', '.join(OPERATIONS)})")
+    if not items:
+        return [[]]
+    if operation in ("toText", "toBinary") or ctx.param("mode") == "each":
+        errors = ItemErrors(ctx)
+        out: list[Item] = []
+        for i, item in enumerate(items):
+            try:
+                out.append(item.derive(item.json, {**(item.binary or {}), **_file(ctx, operation, [item], i)}))
+            except ValueError as exc:
+                errors.fail(item, i, ConvertFailed(f"item {i}: {exc}"), out)
+        return errors.outputs(out)
+    try:
+        return [[Item({}, _file(ctx, operation, items, 0), items[0])]]
+    except ConvertFailed as exc:
+        raise ctx.error(str(exc)) from None
+
+
+def _file(ctx: Context, operation: str, items: list[Item], i: int) -> dict[str, Any]:
+    """{binaryPropertyName: the file} for `items` (parameters read for item i)."""
+    prop = str(ctx.param("binaryPropertyName", i) or "data")
+    name = str(ctx.param("fileName", i) or "") or f"file.{EXTENSIONS[operation]}"
+    mime = None
+    if operation == "toBinary":
+        data = _from_base64(ctx, items[0], i)
+        mime = str(ctx.param("mimeType", i) or "") or None
+    elif operation == "toText":
+        data = _encode(ctx, _text_of(ctx, items[0], i), i)
+    else:
+        data = WRITERS[operation](ctx, [item.json for item in items], i)
+    return {prop: make_binary(data, name, mime)}
+
+
+def _text_of(ctx: Context, item: Item, i: int) -> str:
+    field = str(ctx.param("sourceProperty", i) or "data")
+    value = get_path(item.json, field)
+    if value is None:
+        raise ConvertFailed(f"the item has no field {field!r} (sourceProperty)")
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _from_base64(ctx: Context, item: Item, i: int) -> bytes:
+    text = _text_of(ctx, item, i)
+    try:
+        return base64.b64decode(text.split(",", 1)[1] if text.startswith("data:") else text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ConvertFailed(f"field {ctx.param('sourceProperty', i)!r} is not valid base64") from None
+
+
+def _encode(ctx: Context, text: str, i: int) -> bytes:
+    encoding = str(ctx.param("encoding", i) or "utf-8")
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ConvertFailed(f"parameter 'encoding': unknown encoding {encoding!r}") from None
+    try:
+        return text.encode(encoding)
+    except UnicodeEncodeError as exc:
+        raise ConvertFailed(f"{text[exc.start:exc.end]!r} cannot be written in {encoding}") from None
+
+
+# ---------------------------------------------------------------- writers: rows of json -> bytes
+
+
+def columns(rows: list[dict[str, Any]]) -> list[str]:
+    """Every key of every row, in the order first seen."""
+    return list(dict.fromkeys(key for row in rows for key in row))
+
+
+def cell_text(value: Any) -> str:
+    """A value as table text: None empty, booleans true/false, lists and objects as compact JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+def _to_csv(ctx: Context, rows: list[dict[str, Any]], i: int) -> bytes:
+    delimiter = str(ctx.param("delimiter", i) or ",").replace("\\t", "\t")
+    if len(delimiter) != 1:
+        raise ConvertFailed(f"parameter 'delimiter' must be one character, got {delimiter!r}")
+    cols = columns(rows)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    if ctx.param("headerRow", i) is not False:
+        writer.writerow(cols)
+    writer.writerows([cell_text(row.get(c)) for c in cols] for row in rows)
+    return _encode(ctx, buffer.getvalue(), i)
+
+
+def _to_html(ctx: Context, rows: list[dict[str, Any]], i: int) -> bytes:
+    cols = columns(rows)
+    lines = ["<table>"]
+    if ctx.param("headerRow", i) is not False:
+        lines.append("  <thead><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "</tr></thead>")
+    lines.append("  <tbody>")
+    lines += ["    <tr>" + "".join(f"<td>{html.escape(cell_text(row.get(c)))}</td>" for c in cols) + "</tr>"
+              for row in rows]
+    lines += ["  </tbody>", "</table>", ""]
+    return "\n".join(lines).encode()
+
+
+def _to_json(ctx: Context, rows: list[dict[str, Any]], i: int) -> bytes:
+    value: Any = rows if len(rows) > 1 or ctx.param("mode") != "each" else rows[0]
+    indent = 2 if ctx.param("format", i) else None
+    return json.dumps(value, ensure_ascii=False, indent=indent, default=str).encode()
+
+
+def _to_xml(ctx: Context, rows: list[dict[str, Any]], i: int) -> bytes:
+    item_name = str(ctx.param("itemName", i) or "item")
+    doc = {item_name: rows[0]} if ctx.param("mode") == "each" else {
+        str(ctx.param("rootName", i) or "items"): {item_name: rows}}
+    try:
+        return to_xml(doc, pretty=bool(ctx.param("format", i))).encode()
+    except ValueError as exc:
+        for n, values in enumerate(rows):  # name the item that cannot be written
+            try:
+                to_xml({item_name: values})
+            except ValueError as bad:
+                raise ConvertFailed(f"{_which(ctx, n)}: {bad}") from None
+        raise ConvertFailed(str(exc)) from None
+
+
+def _which(ctx: Context, n: int) -> str:
+    """How a message names row n: "item 3" when the file holds several items."""
+    return "the item" if ctx.param("mode") == "each" else f"item {n}"
+
+
+def _to_xlsx(ctx: Context, rows: list[dict[str, Any]], i: int) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    cols = columns(rows)
+    table = [[cell_text(v) if isinstance(v, (dict, list)) else v for v in (row.get(c) for c in cols)] for row in rows]
+    for where, values in [("a column name", cols), *((_which(ctx, n), r) for n, r in enumerate(table))]:
+        if any(isinstance(v, str) and ILLEGAL_CHARACTERS_RE.search(v) for v in values):
+            raise ConvertFailed(f"{where} holds a control character that XLSX cannot store")
+    book = Workbook(write_only=True)
+    try:
+        sheet = book.create_sheet(str(ctx.param("sheetName", i) or "Sheet"))
+    except ValueError as exc:
+        raise ConvertFailed(f"parameter 'sheetName': {exc}") from None
+
+    def cell(value: Any) -> Any:
+        made = WriteOnlyCell(sheet, value)
+        if isinstance(value, str):
+            made.data_type = "s"  # text that starts with "=" stays text, never a formula
+        return made
+
+    for values in [cols, *table] if ctx.param("headerRow", i) is not False else table:
+        sheet.append([cell(v) for v in values])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+WRITERS: dict[str, Callable[[Context, list[dict[str, Any]], int], bytes]] = {
+    "csv": _to_csv, "html": _to_html, "toJson": _to_json, "xlsx": _to_xlsx, "xml": _to_xml}

@@ -1,0 +1,187 @@
+"""Extract from File: a binary CSV, JSON, XML, XLSX or text file into items.
+
+csv and xlsx give one item per row (keys from the header row, or `field1`, `field2`, ...
+without one); fromJson, xml, text and binaryToProperty give one item per file with the
+content under `destinationKey`. Readers are the stdlib `csv`/`json`, openpyxl and
+xmltodict. Every error names the item whose file could not be read.
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from flowbox.node import Context, Item, ItemErrors, Param, binary_bytes, node, set_path
+from flowbox.nodes.xml_ import from_xml
+
+OPERATIONS = ["csv", "fromJson", "xml", "xlsx", "text", "binaryToProperty"]
+WHOLE_FILE = ["fromJson", "xml", "text", "binaryToProperty"]
+
+
+@node(
+    type="extractFromFile", display_name="Extract from File", group="files", icon="file-input",
+    description="Read a binary CSV, JSON, XML, XLSX or text file into items",
+    params=[
+        Param("operation", "options", default="csv", required=True, options=OPERATIONS),
+        Param("binaryPropertyName", "string", default="data", required=True,
+              description="Binary property holding the file"),
+        Param("destinationKey", "string", default="data", show_if={"operation": WHOLE_FILE},
+              description="Field to put the file's content in (dotted paths nest)"),
+        Param("headerRow", "boolean", default=True, show_if={"operation": ["csv", "xlsx"]},
+              description="The first row holds the column names"),
+        Param("delimiter", "string", default=",", show_if={"operation": ["csv"]},
+              description="Field separator (one character; \\t for tab)"),
+        Param("encoding", "string", default="utf-8", show_if={"operation": ["csv", "text", "fromJson", "xml"]},
+              description="Text encoding of the file (a Python codec name: utf-8, latin-1, utf-16, ...)"),
+        Param("fromLine", "number", default=1, min=1, show_if={"operation": ["csv"]},
+              description="First line to read (the header row when there is one)"),
+        Param("maxRowCount", "number", default=-1, show_if={"operation": ["csv", "xlsx"]},
+              description="Read at most this many rows (-1: all)"),
+        Param("sheetName", "string", default="", show_if={"operation": ["xlsx"]},
+              description="Sheet to read (default: the first)"),
+        Param("range", "string", default="", show_if={"operation": ["xlsx"]}, placeholder="A3:D20",
+              description="Cells to read, in A1 notation (default: the whole sheet); its first row is the header"),
+        Param("includeEmptyCells", "boolean", default=False, show_if={"operation": ["xlsx"]},
+              description="Keep empty cells as null instead of leaving the key out"),
+    ],
+)
+async def extract_from_file(ctx: Context, items: list[Item]) -> list[list[Item]]:
+    """csv/xlsx: one item per row of each input file; the other formats: one item per input item."""
+    errors = ItemErrors(ctx)
+    out: list[Item] = []
+    for i, item in enumerate(items):
+        operation = str(ctx.param("operation", i) or "csv")
+        prop = str(ctx.param("binaryPropertyName", i) or "data")
+        try:
+            data = binary_bytes(item, prop)
+            if operation == "csv":
+                out.extend(Item(row, None, item) for row in read_csv(ctx, data, i))
+            elif operation == "xlsx":
+                out.extend(Item(row, None, item) for row in read_xlsx(ctx, data, i))
+            elif operation in WHOLE_FILE:
+                key = str(ctx.param("destinationKey", i) or "data")
+                out.append(item.derive(set_path({}, key, _whole(ctx, operation, data, i)), binary=None))
+            else:
+                raise ValueError(f"parameter 'operation': unknown format {operation!r} "
+                                 f"(one of {', '.join(OPERATIONS)})")
+        except ValueError as exc:
+            entry = (item.binary or {}).get(prop)
+            name = entry.get("fileName") if isinstance(entry, dict) else None
+            what = f"item {i}" + (f" ({name})" if name else "")
+            errors.fail(item, i, ValueError(f"{what}: {exc}"), out)
+    return errors.outputs(out)
+
+
+def _whole(ctx: Context, operation: str, data: bytes, i: int) -> Any:
+    if operation == "binaryToProperty":
+        return base64.b64encode(data).decode("ascii")
+    text = decode(data, str(ctx.param("encoding", i) or "utf-8"))
+    if operation == "text":
+        return text
+    if operation == "xml":
+        return from_xml(text, "the file")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"the file is not valid JSON: {exc}") from None
+
+
+def decode(data: bytes, encoding: str) -> str:
+    """Bytes as text (a UTF-8 byte order mark is dropped); ValueError naming the encoding on failure."""
+    try:
+        codec = codecs.lookup(encoding)
+    except LookupError:
+        raise ValueError(f"parameter 'encoding': unknown encoding {encoding!r}") from None
+    try:
+        return data.decode("utf-8-sig" if codec.name == "utf-8" else encoding)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"the file is not valid {encoding} (byte {exc.start}: {exc.reason}); "
+                         f"set 'encoding' to the file's encoding") from None
+
+
+def read_csv(ctx: Context, data: bytes, i: int) -> list[dict[str, Any]]:
+    """The rows of a CSV file as dicts."""
+    delimiter = str(ctx.param("delimiter", i) or ",").replace("\\t", "\t")
+    if len(delimiter) != 1:
+        raise ValueError(f"parameter 'delimiter' must be one character, got {delimiter!r}")
+    text = decode(data, str(ctx.param("encoding", i) or "utf-8"))
+    lines = io.StringIO(text, newline="")
+    for _ in range(max(0, _int(ctx, "fromLine", i, 1) - 1)):
+        lines.readline()
+    try:
+        rows = list(csv.reader(lines, delimiter=delimiter, strict=True))
+    except csv.Error as exc:
+        raise ValueError(f"the file is not valid CSV: {exc}") from None
+    return _records(rows, ctx.param("headerRow", i) is not False, _int(ctx, "maxRowCount", i, -1), True)
+
+
+def read_xlsx(ctx: Context, data: bytes, i: int) -> list[dict[str, Any]]:
+    """The rows of one sheet of an XLSX workbook as dicts."""
+    import zipfile
+
+    from openpyxl import load_workbook
+    from openpyxl.utils.cell import range_boundaries
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
+        raise ValueError(f"the file is not an XLSX workbook ({str(exc).strip(chr(34))})") from None
+    try:
+        sheet_name = str(ctx.param("sheetName", i) or "")
+        if sheet_name and sheet_name not in book.sheetnames:
+            raise ValueError(f"parameter 'sheetName': no sheet {sheet_name!r} (sheets: {', '.join(book.sheetnames)})")
+        sheet = book[sheet_name] if sheet_name else book.worksheets[0]
+        bounds: dict[str, Any] = {}
+        cells = str(ctx.param("range", i) or "").strip()
+        if cells:
+            try:
+                min_col, min_row, max_col, max_row = range_boundaries(cells.upper())
+            except (ValueError, TypeError):
+                raise ValueError(f"parameter 'range': {cells!r} is not a cell range like A1:D20") from None
+            bounds = {"min_col": min_col, "min_row": min_row, "max_col": max_col, "max_row": max_row}
+        rows = [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True, **bounds)]
+    finally:
+        book.close()
+    return _records(rows, ctx.param("headerRow", i) is not False, _int(ctx, "maxRowCount", i, -1),
+                    bool(ctx.param("includeEmptyCells", i)))
+
+
+def _records(rows: list[list[Any]], header: bool, limit: int, keep_empty: bool) -> list[dict[str, Any]]:
+    """Rows as dicts keyed by the header row (or field1, field2, ...); blank rows are skipped."""
+    rows = [r for r in rows if any(v not in (None, "") for v in r)]
+    names: list[str] = []
+    if header and rows:
+        names = [str(v) if v not in (None, "") else f"field{n + 1}" for n, v in enumerate(rows.pop(0))]
+    if limit >= 0:
+        rows = rows[:limit]
+    return [dict(_pairs(names, row, keep_empty)) for row in rows]
+
+
+def _pairs(names: list[str], row: list[Any], keep_empty: bool) -> Iterable[tuple[str, Any]]:
+    for n, value in enumerate(row):
+        if keep_empty or value is not None:
+            yield (names[n] if n < len(names) else f"field{n + 1}"), value
+
+
+def _cell(value: Any) -> Any:
+    """A cell value as JSON: dates and times as ISO text."""
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    return value
+
+
+def _int(ctx: Context, name: str, i: int, default: int) -> int:
+    value = ctx.param(name, i, default)
+    try:
+        return int(default if value in (None, "") else value)
+    except (TypeError, ValueError):
+        raise ValueError(f"parameter '{name}' must be a whole number, got {value!r}") from None

@@ -1,0 +1,129 @@
+"""Read/Write Files from Disk: files matching a glob into binary items, or an item's binary into a file.
+
+Only inside one folder, `ctx.files_dir` (FLOWBOX_FILES_DIR, default `<data dir>/files`):
+a path or pattern is taken relative to it (an absolute path must lie inside it), and a
+path that leaves it — by `..`, by being absolute elsewhere, or through a symlink that
+points out — is refused. Written files never follow a symlink at their own name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path, PurePosixPath
+
+from flowbox.node import Context, Item, ItemErrors, Param, binary_bytes, make_binary, node
+
+MAX_FILES = 10_000
+
+
+class OutsideFolder(ValueError):
+    """A path that would leave the allowed folder."""
+
+
+@node(
+    type="readWriteFile", display_name="Read/Write Files from Disk", group="files", icon="file",
+    description="Read files (a glob pattern) into binary items, or write an item's binary data to a file",
+    params=[
+        Param("operation", "options", default="read", required=True, options=["read", "write"]),
+        Param("fileSelector", "string", default="", required=True, show_if={"operation": ["read"]},
+              placeholder="reports/*.csv",
+              description="Glob pattern of the files to read, relative to the files folder (** spans folders)"),
+        Param("fileName", "string", default="", required=True, show_if={"operation": ["write"]},
+              placeholder="out/report.csv", description="Path of the file to write, relative to the files folder"),
+        Param("dataPropertyName", "string", default="data", required=True,
+              description="Binary property that receives (read) or holds (write) the file's data"),
+        Param("append", "boolean", default=False, show_if={"operation": ["write"]},
+              description="Append to the file instead of replacing it"),
+        Param("mimeType", "string", default="", show_if={"operation": ["read"]},
+              description="MIME type to set (default: guessed from the file name)"),
+    ],
+)
+async def read_write_file(ctx: Context, items: list[Item]) -> list[list[Item]]:
+    """Read: one output item per file matched (for every input item). Write: one item per input item."""
+    root = ctx.files_dir
+    errors = ItemErrors(ctx)
+    out: list[Item] = []
+    for i, item in enumerate(items):
+        prop = str(ctx.param("dataPropertyName", i) or "data")
+        try:
+            if ctx.param("operation", i) == "write":
+                path = await asyncio.to_thread(write_file, root, str(ctx.param("fileName", i) or ""),
+                                               binary_bytes(item, prop), bool(ctx.param("append", i)))
+                out.append(item.derive({**item.json, "fileName": path}))
+            else:
+                mime = str(ctx.param("mimeType", i) or "") or None
+                found = await asyncio.to_thread(read_files, root, str(ctx.param("fileSelector", i) or ""))
+                out.extend(Item({}, {prop: _binary(rel, data, mime)}, item) for rel, data in found)
+        except (OSError, ValueError) as exc:
+            errors.fail(item, i, ValueError(f"item {i}: {_explain(exc)}"), out)
+    return errors.outputs(out)
+
+
+def _binary(rel: str, data: bytes, mime: str | None) -> dict[str, object]:
+    path = PurePosixPath(rel)
+    return make_binary(data, path.name, mime, None if str(path.parent) == "." else str(path.parent))
+
+
+def inside(root: Path, path: str, what: str) -> Path:
+    """`path` (relative to `root`, or absolute inside it) resolved; OutsideFolder when it leaves `root`."""
+    if not path.strip():
+        raise ValueError(f"parameter '{what}' is empty")
+    if "\0" in path:
+        raise OutsideFolder(f"{what} {path!r} contains a NUL character")
+    base = root.resolve()
+    given = Path(path).expanduser()
+    if ".." in given.parts:
+        raise OutsideFolder(f"{what} {path!r} contains '..': paths must stay inside the files folder {base}")
+    candidate = given if given.is_absolute() else base / given
+    resolved = candidate.resolve()
+    if not resolved.is_relative_to(base):
+        why = "is a symlink pointing" if candidate.is_relative_to(base) else "is"
+        raise OutsideFolder(f"{what} {path!r} {why} outside the files folder {base} (set FLOWBOX_FILES_DIR "
+                            f"to allow another folder)")
+    return resolved
+
+
+def read_files(root: Path, pattern: str) -> list[tuple[str, bytes]]:
+    """(path relative to root, bytes) of every file matching the glob `pattern`, sorted by path."""
+    base = root.resolve()
+    base.mkdir(parents=True, exist_ok=True)
+    given = Path(pattern.strip())
+    if given.is_absolute():
+        under = next((p for p in (base, root) if given.is_relative_to(p)), None)
+        if under is None:
+            raise OutsideFolder(f"fileSelector {pattern!r} is outside the files folder {base} (set "
+                                f"FLOWBOX_FILES_DIR to allow another folder)")
+        given = given.relative_to(under)
+    inside(base, str(given), "fileSelector")
+    found = []
+    for match in sorted(base.glob(str(given))):
+        if match.is_file():
+            resolved = inside(base, str(match), "file")
+            found.append((resolved.relative_to(base).as_posix(), resolved))
+        if len(found) > MAX_FILES:
+            raise ValueError(f"fileSelector {pattern!r} matches more than {MAX_FILES:,} files")
+    return [(rel, path.read_bytes()) for rel, path in found]
+
+
+def write_file(root: Path, path: str, data: bytes, append: bool) -> str:
+    """Write `data` to `path` inside `root` (parent folders made); returns the path relative to root."""
+    base = root.resolve()
+    target = inside(base, path, "fileName")
+    if target == base:
+        raise ValueError(f"fileName {path!r} names the files folder itself, not a file")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    inside(base, str(target.parent), "fileName")  # the folders made are still inside
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | (os.O_APPEND if append else os.O_TRUNC)
+    fd = os.open(target, flags, 0o644)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return target.relative_to(base).as_posix()
+
+
+def _explain(exc: Exception) -> Exception:
+    """OS errors as one readable line (the file named, without errno noise)."""
+    if isinstance(exc, OSError):
+        where = f" {exc.filename!s}" if exc.filename else ""
+        return ValueError(f"{exc.strerror or type(exc).__name__}:{where}".rstrip(":"))
+    return exc

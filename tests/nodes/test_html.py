@@ -1,0 +1,91 @@
+"""html (extractHtmlContent) through the real engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from flowbox.errors import WorkflowInvalid
+from flowbox.node import make_binary
+
+PAGE = """<html><head><title> Shop </title></head><body>
+<h1 class="big title">Today's   offers</h1>
+<ul id="list">
+  <li><a href="/a">Apple</a> <span class="price">1.20</span></li>
+  <li><a href="/b">Bread</a> <span class="price">2.50</span></li>
+</ul>
+<div id="intro"><p>First
+   paragraph.</p><p>Second <b>bold</b> one.</p></div>
+<form><input name="q" value=" cheese "><textarea name="t">Some text</textarea>
+<select name="s"><option value="1">One</option><option value="2" selected>Two</option></select></form>
+</body></html>"""
+
+
+def extract(*rows: dict[str, Any], **params: Any) -> dict[str, Any]:
+    return {"name": "HTML", "type": "html", "parameters": {"extractionValues": list(rows), **params}}
+
+
+def out(result: Any) -> list[dict[str, Any]]:
+    assert result.status == "success", result.error
+    return [item.json for item in result.runs["HTML"][-1].outputs[0]]
+
+
+def test_extract_text_html_attributes_and_arrays(run_node):
+    node = extract(
+        {"key": "title", "cssSelector": "title"},
+        {"key": "heading", "cssSelector": "h1"},
+        {"key": "names", "cssSelector": "#list a", "returnArray": True},
+        {"key": "links", "cssSelector": "#list a", "returnValue": "attribute", "attribute": "href",
+         "returnArray": True},
+        {"key": "prices.first", "cssSelector": ".price"},
+        {"key": "intro", "cssSelector": "#intro"},
+        {"key": "introHtml", "cssSelector": "#intro p:last-child", "returnValue": "html"},
+        {"key": "classes", "cssSelector": "h1", "returnValue": "attribute", "attribute": "class"},
+        {"key": "missing", "cssSelector": ".nope"},
+        {"key": "missingAll", "cssSelector": ".nope", "returnArray": True},
+    )
+    [found] = out(run_node(node, [{"data": PAGE, "other": 1}]))
+    assert found == {
+        "title": "Shop", "heading": "Today's offers", "names": ["Apple", "Bread"], "links": ["/a", "/b"],
+        "prices": {"first": "1.20"}, "intro": "First paragraph. Second bold one.",
+        "introHtml": "Second <b>bold</b> one.", "classes": "big title", "missing": None, "missingAll": [],
+    }
+
+
+def test_form_values(run_node):
+    node = extract({"key": "q", "cssSelector": "input[name=q]", "returnValue": "value"},
+                   {"key": "t", "cssSelector": "textarea", "returnValue": "value"},
+                   {"key": "s", "cssSelector": "select", "returnValue": "value"})
+    assert out(run_node(node, [{"data": PAGE}])) == [{"q": "cheese", "t": "Some text", "s": "2"}]
+
+
+def test_raw_text_without_cleanup_or_trim(run_node):
+    node = extract({"key": "h", "cssSelector": "h1"}, {"key": "p", "cssSelector": "#intro p"},
+                   cleanUpText=False, trimValues=False)
+    assert out(run_node(node, [{"data": PAGE}])) == [{"h": "Today's   offers", "p": "First\n   paragraph."}]
+
+
+def test_from_binary_detects_the_encoding(run_node):
+    page = '<html><head><meta charset="iso-8859-1"></head><body><p class="x">Crème brûlée</p></body></html>'
+    item = {"json": {}, "binary": {"page": make_binary(page.encode("latin-1"), "p.html")}}
+    node = extract({"key": "dessert", "cssSelector": "p.x"}, sourceData="binary", dataPropertyName="page")
+    assert out(run_node(node, [item])) == [{"dessert": "Crème brûlée"}]
+
+
+def test_one_output_item_per_input_item(run_node):
+    node = extract({"key": "p", "cssSelector": "p"}, dataPropertyName="body")
+    assert out(run_node(node, [{"body": "<p>a</p>"}, {"body": "<p>b</p>"}])) == [{"p": "a"}, {"p": "b"}]
+
+
+def test_bad_inputs_name_the_item(run_node):
+    node = extract({"key": "p", "cssSelector": "p"})
+    result = run_node(node, [{"data": "<p>ok</p>"}, {"data": 5}])
+    assert result.status == "error"
+    assert result.error["message"].startswith("item 1: field 'data' must hold HTML text, got int")
+    result = run_node(extract({"key": "p", "cssSelector": "p[unclosed"}), [{"data": "<p/>"}])
+    assert result.status == "error" and "item 0: key 'p': invalid CSS selector 'p[unclosed'" in result.error["message"]
+    result = run_node(extract({"key": "a", "cssSelector": "a", "returnValue": "attribute"}), [{"data": "<p/>"}])
+    assert result.status == "error" and "returnValue attribute needs 'attribute'" in result.error["message"]
+    with pytest.raises(WorkflowInvalid, match=r"extractionValues\[0\]\.key' is required"):
+        run_node(extract({"cssSelector": "a"}), [{"data": "<p/>"}])
