@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench conformance clean
+.PHONY: run test lint bench conformance clean binary bench-binary
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -27,3 +27,10 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# the one-file binary dist/flowbox (PyInstaller comes with the test extra); ~2 minutes
+binary: $(STAMP)
+	$(BIN)/pyinstaller flowbox.spec --noconfirm
+
+bench-binary: binary
+	$(BIN)/python bench/binary.py dist/flowbox

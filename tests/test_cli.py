@@ -243,7 +243,7 @@ def test_third_party_node_from_an_entry_point(fb, tmp_path: Path) -> None:
 
 def test_serve_refuses_a_lan_bind_without_authentication(fb) -> None:
     proc = fb("serve", "--host", "0.0.0.0", "--port", "0", check=2)
-    assert "no login yet" in proc.stderr and "127.0.0.1" in proc.stderr
+    assert "before anyone has to log in" in proc.stderr and "--role owner" in proc.stderr
 
 
 def test_flowbox_run_uses_a_stored_credential(fb, tmp_path: Path) -> None:

@@ -66,3 +66,16 @@ def test_run_path_does_not_import_the_web_stack(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code, str(wf), str(tmp_path / "d")], capture_output=True,
                           text=True, check=True)
     assert "HEAVY []" in proc.stderr, proc.stderr
+
+
+def test_every_package_is_in_the_wheel() -> None:
+    """pyproject lists packages explicitly: a new sub-package missing there is missing from the wheel (and
+    from the Docker image built from it)."""
+    import tomllib
+
+    root = Path(__file__).parents[1]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {"flowbox." + ".".join(p.parent.relative_to(root / "src" / "flowbox").parts)
+             for p in (root / "src" / "flowbox").rglob("__init__.py")}
+    found = {name.rstrip(".") for name in found} | {"flowbox.nodes", "flowbox.ui"}
+    assert found <= listed, f"add to [tool.setuptools] packages in pyproject.toml: {sorted(found - listed)}"

@@ -12,6 +12,8 @@ import gc
 import json
 import os
 import sys
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -138,7 +140,8 @@ def run(workflow: str, input_json: str | None, input_file: str | None, as_json: 
             return Vault.from_settings(settings.data_dir)
 
         return await services.execute(store, wf, items, mode="cli", save=not no_save,
-                                      on_node_run=progress, base_dir=base_dir, vault=open_vault)
+                                      on_node_run=progress, base_dir=base_dir, vault=open_vault,
+                                      files_dir=settings.files_dir)
 
     result = asyncio.run(_with_store(data_dir, work))
     if as_json:
@@ -180,11 +183,97 @@ def serve(host: str | None, port: int | None, data_dir: str | None) -> None:
     from flowbox.settings import Settings
 
     settings = Settings.load(data_dir, host=host, port=port)
-    if not _is_loopback(settings.host) and os.environ.get("FLOWBOX_INSECURE_BIND") != "1":
-        raise UsageError(f"--host {settings.host} would open flowbox to the network, and flowbox has no login yet: "
-                         "bind to 127.0.0.1 (the default), or put an authenticating reverse proxy in front and "
-                         "set FLOWBOX_INSECURE_BIND=1")
+    if not _is_loopback(settings.host) and os.environ.get("FLOWBOX_INSECURE_BIND") != "1" \
+            and not asyncio.run(_with_store(data_dir, _has_owner)):
+        raise UsageError(f"--host {settings.host} would open flowbox to the network before anyone has to log in: "
+                         "create the owner first (`flowbox user create EMAIL --role owner --password-stdin`, or "
+                         "the setup form at http://127.0.0.1), or put an authenticating reverse proxy in front "
+                         "and set FLOWBOX_INSECURE_BIND=1")
+    _exit_zero_on_sigterm()
     run_server(settings)
+
+
+@cli.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 5678, or FLOWBOX_PORT)")
+@data_dir_option
+def desktop(port: int | None, data_dir: str | None) -> None:
+    """What `flowbox` with no arguments does: serve on 127.0.0.1 and open the editor in the browser.
+
+    No browser is started without a display or with FLOWBOX_NO_BROWSER=1. When the port
+    is taken by a running flowbox, its editor is opened instead.
+    """
+    from flowbox.server import serve as run_server
+    from flowbox.settings import Settings
+
+    settings = Settings.load(data_dir, host="127.0.0.1", port=port)
+    url = f"http://127.0.0.1:{settings.port}/"
+    if not _port_free(settings.port):
+        if not _answers_healthz(url):
+            raise UsageError(f"port {settings.port} on 127.0.0.1 is in use by another program: start flowbox on "
+                             "another one (FLOWBOX_PORT=N flowbox, or flowbox serve --port N)")
+        click.echo(f"flowbox is already running at {url}", err=True)
+        _open_browser(url)
+        return
+    click.echo(f"flowbox: the editor is at {url} (data in {settings.data_dir}; Ctrl+C stops)", err=True)
+    threading.Thread(target=_open_browser_when_up, args=(url,), daemon=True, name="flowbox-browser").start()
+    _exit_zero_on_sigterm()
+    run_server(settings)
+
+
+def _exit_zero_on_sigterm() -> None:
+    """Exit with 0 after a SIGTERM stop: uvicorn shuts down cleanly, then re-raises the signal it caught."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(0))
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _answers_healthz(url: str, timeout: float = 2.0) -> bool:
+    """Whether a flowbox answers `url` (its /healthz gives 200 {"status": "ok"})."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url + "healthz", timeout=timeout) as response:  # noqa: S310 - loopback URL
+            return response.status == 200 and json.loads(response.read()).get("status") == "ok"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _open_browser_when_up(url: str, wait: float = 120.0) -> None:
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if _answers_healthz(url, timeout=1.0):
+            _open_browser(url)
+            return
+        time.sleep(0.2)
+
+
+def _open_browser(url: str) -> None:
+    """Open `url` in the browser, unless FLOWBOX_NO_BROWSER=1 or there is no display to show it on."""
+    if os.environ.get("FLOWBOX_NO_BROWSER") == "1":
+        return
+    if sys.platform not in ("darwin", "win32") and not (os.environ.get("DISPLAY") or
+                                                         os.environ.get("WAYLAND_DISPLAY")):
+        return  # a console browser would take over the terminal
+    import webbrowser
+
+    webbrowser.open(url)
+
+
+async def _has_owner(store: Any, settings: Any) -> bool:
+    """Whether an owner account exists (a LAN bind needs one: from then on every door needs a login)."""
+    return any(user.role == "owner" for user in await store.list_users())
 
 
 def _is_loopback(host: str) -> bool:
@@ -330,6 +419,64 @@ def nodes(as_json: bool, data_dir: str | None) -> None:
         click.echo(f"  {spec.type:<20} {spec.description}")
 
 
+@cli.command(name="backup")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="The backup file, replaced if it exists (default: <data-dir>/backups/flowbox-<UTC time>.db)")
+@data_dir_option
+def backup_(out: str | None, data_dir: str | None) -> None:
+    """Copy the SQLite database into one file while flowbox keeps running (SQLite's online backup API).
+
+    Prints the backup's path. A PostgreSQL database is backed up with pg_dump instead.
+    """
+    from flowbox import backup
+    from flowbox.credentials import KEY_ENV, KEY_FILE
+    from flowbox.settings import Settings
+
+    settings = Settings.load(data_dir)
+    db = backup.database_path(settings)
+    target = Path(out) if out else backup.default_backup_path(settings)
+    backup.make_backup(db, target, progress=_copy_progress("backup"))
+    click.echo(str(target))
+    click.echo(f"backed up {db} ({target.stat().st_size / 1e6:.1f} MB). Credentials in it are encrypted: keep "
+               f"the key ({KEY_ENV}, or {settings.data_dir / KEY_FILE}) too, apart from the backup", err=True)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@data_dir_option
+def restore(file: str, data_dir: str | None) -> None:
+    """Replace the SQLite database with a backup FILE (stop the server and workers first).
+
+    The database it replaces is kept as <db>.before-restore. A backup from an older flowbox
+    is migrated at the next start.
+    """
+    from flowbox import backup
+    from flowbox.settings import Settings
+
+    settings = Settings.load(data_dir)
+    db = backup.database_path(settings)
+    before = backup.restore_backup(db, Path(file), progress=_copy_progress("restore"))
+    click.echo(f"restored {db} from {file}" + (f"; the database it replaced is kept as {before}" if before else ""))
+
+
+def _copy_progress(label: str) -> Callable[[int, int], None]:
+    """Report a page copy on stderr (whole percents; only copies of more than one step)."""
+    shown: list[int] = []
+
+    def report(copied: int, total: int) -> None:
+        percent = copied * 100 // max(total, 1)
+        if (copied == total and not shown) or (shown and shown[-1] == percent):
+            return  # done in one step, or no new whole percent
+        shown.append(percent)
+        line = f"{label}: {percent:3d}% of {total} pages"
+        if sys.stderr.isatty():
+            click.echo(f"\r{line}", err=True, nl=copied == total)
+        else:
+            click.echo(line, err=True)
+
+    return report
+
+
 @cli.command(name="rotate-key")
 @click.option("--new-key", default=None, help="The new key (32 bytes in base64, or a passphrase of 16+ characters);"
                                               " default: a new random key")
@@ -431,8 +578,10 @@ def main(argv: list[str] | None = None) -> None:
 
         serve_worker()
         return
+    if not args:  # started like a desktop app (a double-clicked binary)
+        args = ["desktop"]
     try:
-        cli.main(args=argv, prog_name="flowbox", standalone_mode=False)
+        cli.main(args=args, prog_name="flowbox", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)

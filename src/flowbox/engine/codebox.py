@@ -445,6 +445,8 @@ class _Worker:
 
     def __init__(self, cwd: str, memory_mb: int, cpu_seconds: int) -> None:
         env = {"PATH": os.environ.get("PATH", os.defpath), "LANG": os.environ.get("LANG") or "C.UTF-8"}
+        if getattr(sys, "frozen", False):  # the one-file binary's own variables: the worker runs from the files
+            env.update({k: v for k, v in os.environ.items() if k.startswith("_PYI_")})  # it unpacked, not a new copy
         self.proc = subprocess.Popen(
             _worker_argv(memory_mb, cpu_seconds),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -31,6 +31,7 @@ __all__ = [
     "WorkflowVersion",
     "new_id",
     "open_store",
+    "sqlite_path",
 ]
 
 
@@ -52,6 +53,14 @@ def open_store(url: str, *, server: bool = False) -> Store:
         from flowbox.store.postgres import PostgresStore
 
         return PostgresStore(url)
+    path = sqlite_path(url)
+    from flowbox.store.sqlite import SqliteStore
+
+    return SqliteStore(path, checkpoint_interval=1.0 if server else None)
+
+
+def sqlite_path(url: str) -> str:
+    """The file of a `sqlite:///...` URL or plain path; ConfigError for any other scheme or no file."""
     if url.startswith("sqlite:"):
         path = url.removeprefix("sqlite:").removeprefix("//")
         if re.match(r"/[A-Za-z]:[/\\]", path):  # sqlite:///C:/data/flowbox.db
@@ -62,6 +71,4 @@ def open_store(url: str, *, server: bool = False) -> Store:
         path = url
     if path in ("", ":memory:", "/:memory:"):
         raise ConfigError(f"database URL {url!r} names no file")
-    from flowbox.store.sqlite import SqliteStore
-
-    return SqliteStore(path, checkpoint_interval=1.0 if server else None)
+    return path

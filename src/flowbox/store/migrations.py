@@ -6,11 +6,14 @@ Migrations are recorded in sqlite-utils' `_sqlite_migrations` table under the se
 
 `apply_migrations(path)` runs at start, before serving. When nothing is pending (the
 usual case) it only uses the stdlib `sqlite3` module, because importing sqlite_utils
-costs more than the whole check.
+costs more than the whole check. Before migrating a database that already holds data
+it writes `<db>.pre-<first pending migration>.bak` with `write_backup()` (SQLite's
+online backup API, also behind `flowbox backup`).
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -25,6 +28,8 @@ if TYPE_CHECKING:
 
 MIGRATION_SET = "flowbox"
 MIGRATIONS_TABLE = "_sqlite_migrations"
+PAGES_PER_STEP = 1024  # pages copied per backup step (4 MiB at SQLite's default page size)
+Progress = Callable[[int, int], None]  # (pages copied, total pages)
 
 
 def m0001_init(db: Database) -> None:
@@ -138,8 +143,46 @@ def m0005_audit(db: Database) -> None:
         db.execute(sql)
 
 
+def m0006_sessions_and_sharing(db: Database) -> None:
+    """Editor login sessions (sha256 of the cookie token, never the token) and ownership and sharing of
+    workflows and credentials: `owner_id` (NULL for what was made before users existed: admins see it)
+    and `shares` (a resource shared with a user)."""
+    for sql in (
+        """CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            csrf TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            ip TEXT,
+            user_agent TEXT)""",
+        "CREATE INDEX idx_sessions_user ON sessions (user_id)",
+        "ALTER TABLE workflows ADD COLUMN owner_id TEXT",
+        "ALTER TABLE credentials ADD COLUMN owner_id TEXT",
+        """CREATE TABLE shares (
+            kind TEXT NOT NULL,
+            resource_id TEXT NOT NULL,
+            user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            PRIMARY KEY (kind, resource_id, user_id))""",
+        "CREATE INDEX idx_shares_user ON shares (user_id, kind)",
+    ):
+        db.execute(sql)
+
+
+def m0007_static_data(db: Database) -> None:
+    """Static data of trigger nodes (`flowbox.listeners`): one small JSON object per workflow and node,
+    e.g. a polling trigger's cursor."""
+    db.execute("""CREATE TABLE static_data (
+            workflow_id TEXT NOT NULL,
+            node TEXT NOT NULL,
+            data TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (workflow_id, node))""")
+
+
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (m0001_init, m0002_start_and_snapshots, m0003_credentials,
-                                                      m0004_users_and_api_keys, m0005_audit)
+                                                      m0004_users_and_api_keys, m0005_audit,
+                                                      m0006_sessions_and_sharing, m0007_static_data)
 
 
 def migration_names() -> list[str]:
@@ -157,7 +200,7 @@ def build_migrations() -> Migrations:
     return migrations
 
 
-def _applied(conn: sqlite3.Connection) -> set[str]:
+def applied_migrations(conn: sqlite3.Connection) -> set[str]:
     """Names recorded for the flowbox set (empty on a fresh file)."""
     found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                          [MIGRATIONS_TABLE]).fetchone()
@@ -199,7 +242,7 @@ def _apply_once(path: str | Path) -> list[str]:
         conn = sqlite3.connect(path, timeout=10)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
-            applied = _applied(conn)
+            applied = applied_migrations(conn)
         finally:
             conn.close()
     except sqlite3.Error as exc:
@@ -211,6 +254,8 @@ def _apply_once(path: str | Path) -> list[str]:
     pending = [name for name in known if name not in applied]
     if not pending:
         return []
+    if applied:  # an existing database: keep it as it was before this flowbox changes it
+        backup_before_migration(path, pending[0])
 
     from sqlite_utils import Database
 
@@ -222,3 +267,65 @@ def _apply_once(path: str | Path) -> list[str]:
     finally:
         db.close()
     return pending
+
+
+def backup_before_migration(path: str | Path, migration: str) -> Path:
+    """Write `<db>.pre-<migration>.bak` unless it exists; returns its path.
+
+    Processes starting together may both get here: the first copy stays (`write_backup`
+    never replaces a file), and a copy is taken before its own process migrates, so it
+    always holds the schema from before `migration`.
+    """
+    dest = Path(f"{path}.pre-{migration}.bak")
+    if dest.exists():
+        return dest
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=10)
+        try:
+            write_backup(conn, dest, replace=False)
+        finally:
+            conn.close()
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(f"cannot back up {str(path)!r} to {str(dest)!r} before migration {migration} (nothing "
+                         f"was migrated): {exc}") from exc
+    return dest
+
+
+def write_backup(conn: sqlite3.Connection, dest: str | Path, *, replace: bool = True,
+                 progress: Progress | None = None, pages: int = PAGES_PER_STEP) -> None:
+    """Copy the database `conn` reads into the file `dest` with SQLite's online backup API.
+
+    `conn` holds one read transaction for the whole copy, so the copy is the database as
+    of one instant, and writers (WAL lets them go on) never make it restart, however busy.
+    The copy goes to `<dest>.tmp-<pid>` first and takes the name only when complete, as a
+    single file in rollback-journal mode; with `replace=False` an existing `dest` is kept.
+    `progress(copied, total)` is called after each step of `pages` pages.
+    """
+    dest = Path(dest)
+    tmp = dest.with_name(f"{dest.name}.tmp-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    report = None if progress is None else (lambda _status, left, total: progress(total - left, total))
+    try:
+        conn.execute("BEGIN")
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # starts the read snapshot
+            target = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                conn.backup(target, pages=pages, progress=report)
+                target.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                target.close()
+        finally:
+            conn.execute("COMMIT")
+        if replace:
+            os.replace(tmp, dest)
+        else:
+            try:
+                os.link(tmp, dest)  # atomic, and never over an existing file
+            except FileExistsError:
+                pass
+            except OSError:  # a file system without hard links (FAT, some network shares)
+                if not dest.exists():
+                    os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
