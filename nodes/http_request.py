@@ -1,5 +1,8 @@
 """HTTP Request: one request per input item, the response as items (DESIGN §5, credentials §8).
 
+An oAuth2Api credential sends its access token as a bearer token, renewed a minute before it
+expires and once after a 401 (then the request is sent again); see `flowbox.oauth2`.
+
 httpx is imported only when the node runs; requests share `ctx.http` and run at most
 `CONCURRENCY` at a time, output kept in input order. A failing item fails the node
 (onError "stop"), becomes `{"error": ...}` ("continue") or goes to the error output
@@ -18,7 +21,9 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from flowbox.errors import FlowboxError
 from flowbox.node import Context, Item, ItemErrors, Param, node
+from flowbox.oauth2 import Session as OAuth2Session
 
 CONCURRENCY = 10
 MAX_RETRY_WAIT = 30.0
@@ -105,10 +110,16 @@ async def _request(ctx: Context, item: Item, i: int,
     query = _pairs(ctx.param("query", i), "query")
     headers = {k: _text(v) for k, v in _pairs(ctx.param("headers", i), "headers").items()}
     auth = str(ctx.param("authentication", i) or "none")
+    session = None  # an oauth2 credential from the store: its token is renewed before expiry and after a 401
     if auth != "none":
         if auth not in credentials:
             credentials[auth] = asyncio.ensure_future(_credential(ctx, auth))
-        _sign(auth, await credentials[auth], headers, query)
+        cred = await credentials[auth]
+        if isinstance(cred, OAuth2Session):
+            session = cred
+            _set_header(headers, "Authorization", f"Bearer {await session.token()}")
+        else:
+            _sign(auth, cred, headers, query)
     content: bytes | None = None
     form: dict[str, Any] | None = None
     body = ctx.param("body", i) if method in BODY_METHODS else None
@@ -123,27 +134,42 @@ async def _request(ctx: Context, item: Item, i: int,
         target = httpx.URL(url).copy_merge_params(params)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
         raise RequestFailed(f"invalid URL {url!r}: {exc}") from None
-    response = None
-    for attempt in range(retries + 1):
-        last = attempt == retries
-        try:
-            response = await ctx.http.request(method, target, headers=headers, content=content,
-                                              data=form, timeout=timeout)
-        except httpx.TimeoutException:
-            if last:
-                raise RequestFailed(f"{where}: no response within {seconds:g} s (timeout)") from None
-        except httpx.TransportError as exc:
-            if last:
-                what = "could not connect" if isinstance(exc, httpx.ConnectError) else "the request failed"
-                raise RequestFailed(f"{where}: {what}: {exc or type(exc).__name__}") from None
-        except (httpx.InvalidURL, httpx.HTTPError) as exc:
-            raise RequestFailed(f"{where}: {exc}") from None
-        else:
-            if last or not (response.status_code >= 500 or response.status_code == 429):
-                break
-        await ctx.sleep(_retry_wait(response, attempt))
+
+    async def send() -> Any:
         response = None
-    assert response is not None
+        for attempt in range(retries + 1):
+            last = attempt == retries
+            try:
+                response = await ctx.http.request(method, target, headers=headers, content=content,
+                                                  data=form, timeout=timeout)
+            except httpx.TimeoutException:
+                if last:
+                    raise RequestFailed(f"{where}: no response within {seconds:g} s (timeout)") from None
+            except httpx.TransportError as exc:
+                if last:
+                    connect = isinstance(exc, httpx.ConnectError)
+                    what = "could not connect" if connect else "the request failed"
+                    raise RequestFailed(f"{where}: {what}: {exc or type(exc).__name__}") from None
+            except (httpx.InvalidURL, httpx.HTTPError) as exc:
+                raise RequestFailed(f"{where}: {exc}") from None
+            else:
+                if last or not (response.status_code >= 500 or response.status_code == 429):
+                    break
+            await ctx.sleep(_retry_wait(response, attempt))
+            response = None
+        assert response is not None
+        return response
+
+    response = await send()
+    if response.status_code == 401 and session is not None:  # the token was refused: renew it, try once more
+        refused = headers["Authorization"].removeprefix("Bearer ")
+        try:
+            token = await session.token(refused=refused)
+        except FlowboxError as exc:
+            raise RequestFailed(f"{where} answered 401 and the token could not be renewed: "
+                                f"{exc.message}") from None
+        _set_header(headers, "Authorization", f"Bearer {token}")
+        response = await send()
     status = response.status_code
     if not 200 <= status < 300 and not _flag(ctx.param("ignoreHttpStatusErrors", i)):
         raise RequestFailed(f"{where} failed with status {status} {response.reason_phrase}: "

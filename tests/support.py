@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,3 +29,26 @@ def require_port(host: str, port: int, what: str) -> None:
         socket.create_connection((host, port), timeout=2).close()
     except OSError as exc:
         unavailable(f"{what} does not answer at {host}:{port}: {exc}")
+
+
+def run_with_services(tmp_path: Path, body: Callable[[Any, Any], Awaitable[None]]) -> None:
+    """Start Services on a temp data dir, and call `body` with them and a client on the API app."""
+    import httpx
+
+    from flowbox.api import make_api
+    from flowbox.services import Services
+    from flowbox.settings import Settings
+
+    async def main() -> None:
+        services = Services(Settings.load(tmp_path / "data", ui=False))
+        await services.start(consume=False, schedule=False, recover=False)
+        app = make_api(services)
+        try:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                client.app = app  # type: ignore[attr-defined]
+                await body(services, client)
+        finally:
+            await services.stop(timeout=1)
+
+    asyncio.run(main())

@@ -112,3 +112,42 @@ def test_audit_never_raises_and_drops_secret_keys(tmp_path: Path, caplog: pytest
 def test_ids_increase_within_a_millisecond() -> None:
     ids = [audit.next_id() for _ in range(2000)]
     assert ids == sorted(ids) and len(set(ids)) == len(ids) and all(len(i) == 26 for i in ids)
+
+
+def test_credential_use_is_audited_once_a_minute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FLOWBOX_ENCRYPTION_KEY", raising=False)
+    import http.server
+    import threading
+
+    class Ok(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+
+    async def main() -> None:
+        services = Services(Settings.load(tmp_path / "data"))
+        await services.start(schedule=False)
+        try:
+            cred = await services.create_credential("token", "httpHeaderAuth", {"name": "X-T", "value": SECRET})
+            call = node("Call", "httpRequest", url=f"http://127.0.0.1:{httpd.server_port}/",
+                        authentication="httpHeaderAuth")
+            call["credentials"] = {"httpHeaderAuth": {"id": cred["id"]}}
+            record = await services.create_workflow(workflow("uses", node("Start", "manualTrigger"), call))
+            for _ in range(3):
+                assert (await services.run_workflow(record.id)).status == "success"
+            used = await entries(services, action="credential.use")
+            assert [(e.target_id, e.details) for e in used] == [(cred["id"], {"type": "httpHeaderAuth"})]
+            assert SECRET not in orjson.dumps([e.details for e in await entries(services)]).decode()
+        finally:
+            await services.stop(timeout=5)
+            httpd.shutdown()
+
+    asyncio.run(main())

@@ -7,19 +7,17 @@ a route added later without thinking about auth fails here, unless it is listed 
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from support import run_with_services
 
 from flowbox import auth
 from flowbox.errors import Conflict, NotFound
 from flowbox.services import Services
-from flowbox.settings import Settings
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # litestar 2.25 on inferred parameters
 
@@ -56,25 +54,6 @@ def test_roles_rank_and_inputs_are_checked() -> None:
 
 
 # ------------------------------------------------------------------ the app, in process
-
-
-def run_with_services(tmp_path: Path, body: Callable[[Services, httpx.AsyncClient], Awaitable[None]]) -> None:
-    """Start Services on a temp data dir, and call `body` with them and a client on the API app."""
-    from flowbox.api import make_api
-
-    async def main() -> None:
-        services = Services(Settings.load(tmp_path / "data", ui=False))
-        await services.start(consume=False, schedule=False, recover=False)
-        app = make_api(services)
-        try:
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                client.app = app  # type: ignore[attr-defined]
-                await body(services, client)
-        finally:
-            await services.stop(timeout=1)
-
-    asyncio.run(main())
 
 
 def test_store_keeps_users_and_key_hashes(tmp_path: Path) -> None:

@@ -15,8 +15,10 @@ def mount_ui(services: Any) -> Any:
     from nicegui import ui
 
     from flowbox.ui import audit_page, credentials_page, editor, pages
+    from flowbox.ui.layout import EditorServices
 
     shell = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    services = EditorServices(services)  # every page acts for its signed-in user
     pages.register(services)
     editor.register(services)
     credentials_page.register(services)

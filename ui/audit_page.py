@@ -10,7 +10,8 @@ from typing import Any
 
 from nicegui import ui
 
-from flowbox.ui.layout import ago, compact_json, frame, page_heading, timestamp
+from flowbox.auth import has_role
+from flowbox.ui.layout import ago, compact_json, current_user, frame, page_heading, timestamp
 
 COLUMNS = [
     {"name": "at", "label": "When", "field": "at", "align": "left"},
@@ -35,6 +36,10 @@ def register(services: Any) -> None:
     async def audit_page() -> None:
         with frame("Audit log"):
             page_heading("Audit log")
+            user = current_user()
+            if user is not None and not has_role(user.role, "admin"):
+                ui.label("The audit log is for owners and admins.").classes("text-grey-7")
+                return
             ui.label("Logins, user and key changes, workflow, credential and execution operations.").classes(
                 "text-sm text-grey-7")
             state: dict[str, Any] = {"cursor": None}

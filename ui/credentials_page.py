@@ -1,4 +1,4 @@
-"""Credentials page `/credentials`: list, create, test, delete. Secrets are typed in, never shown back.
+"""Credentials page `/credentials`: list, create, test, delete, Connect (OAuth2). Secrets never shown back.
 
 Everything goes through `Services` (the same calls as `/api/v1/credentials`), which only ever
 returns credentials masked.
@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import Request
 from nicegui import ui
 
 from flowbox.errors import FlowboxError
+from flowbox.oauth2 import TOKEN_FIELDS
+from flowbox.ui.access import share_dialog
 from flowbox.ui.layout import confirm, frame, notify_error, page_heading
 
 
@@ -34,6 +37,8 @@ def credential_form(types: list[dict[str, Any]], on_save: Any) -> None:
             with fields:
                 ui.label(ctype.get("description") or "").classes("text-xs text-grey-7")
                 for f in ctype["fields"]:
+                    if ctype["sign"] == "oauth2" and f["name"] in TOKEN_FIELDS:
+                        continue  # filled by Connect (or the client-credentials grant), not typed in
                     label = f["displayName"] + (" *" if f["required"] else "")
                     field = ui.input(label, value=f.get("default") or "",
                                      password=f["secret"], password_toggle_button=f["secret"]).classes("w-full")
@@ -61,7 +66,7 @@ def credential_form(types: list[dict[str, Any]], on_save: Any) -> None:
 
 def register(services: Any) -> None:
     @ui.page("/credentials")
-    async def credentials_page() -> None:
+    async def credentials_page(request: Request) -> None:
         with frame("Credentials"):
             page_heading("Credentials")
             ui.label("Secrets are stored encrypted and never shown again after saving.").classes(
@@ -80,7 +85,13 @@ def register(services: Any) -> None:
                             ui.label(cred["name"]).classes("font-medium")
                             ui.label(f"{cred['type']} · {cred['id']}").classes("text-xs text-grey-7 font-mono")
                         ui.space()
+                        data = cred["data"]
+                        if cred["type"] == "oAuth2Api" and data.get("grantType") != "clientCredentials":
+                            ui.button("Connect", on_click=lambda c=cred: connect(c)).props(
+                                f'flat dense data-testid="cred-connect-{cred["id"]}"')
                         ui.button("Test", on_click=lambda c=cred: test(c)).props("flat dense")
+                        ui.button("Share", on_click=lambda c=cred: share_dialog(services, "credential", c["id"],
+                                                                                 c["name"])).props("flat dense")
                         ui.button(icon="delete", on_click=lambda c=cred: delete(c)).props("flat dense")
 
             async def create(name: str, type_: str, data: dict[str, Any]) -> None:
@@ -96,11 +107,25 @@ def register(services: Any) -> None:
                     return
                 ui.notify(result["message"], type="positive" if result["ok"] else "warning", multi_line=True)
 
+            async def connect(cred: dict[str, Any]) -> None:
+                """Open the provider's authorize page; it comes back to /api/v1/oauth2/callback."""
+                try:
+                    result = await services.oauth2_authorize(cred["id"], base_url=str(request.base_url))
+                except FlowboxError as exc:
+                    notify_error(exc, "Cannot connect: ")
+                    return
+                ui.navigate.to(result["url"], new_tab=True)
+                ui.notify("Finish in the new tab, then Test the credential", type="info")
+
             async def delete(cred: dict[str, Any]) -> None:
                 if not await confirm("Delete credential?", f"Workflows using '{cred['name']}' will fail until "
                                      "they get another one."):
                     return
-                await services.delete_credential(cred["id"])
+                try:
+                    await services.delete_credential(cred["id"])
+                except FlowboxError as exc:
+                    notify_error(exc, "Cannot delete: ")
+                    return
                 await rows.refresh()
 
             ui.button("New credential", icon="add", on_click=lambda: credential_form(types, create)) \

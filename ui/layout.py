@@ -56,9 +56,59 @@ def frame(title: str, *, wide: bool = False) -> Iterator[ui.column]:
         ui.space()
         ui.button("API docs", icon="description") \
             .props('flat no-caps text-color=blue-grey-2 href="/api/docs" target="_blank"')
+        _user_menu()
+    if _scope().get("flowbox.user") is None and _scope().get("flowbox.open"):
+        with ui.row().classes("w-full items-center gap-2 px-4 py-2 bg-amber-100 text-amber-10 text-sm") \
+                .props('data-testid="setup-banner"'):
+            ui.icon("lock_open")
+            ui.label("No owner account yet: anyone who can reach this computer can use flowbox.")
+            ui.link("Set up the owner account", "/setup").classes("font-semibold")
     classes = "w-full p-0 gap-0" if wide else "w-full max-w-6xl mx-auto px-6 py-5 gap-4"
     with ui.column().classes(classes) as column:
         yield column
+
+
+def _scope() -> dict[str, Any]:
+    try:
+        request = context.client.request
+    except Exception:  # no page being built
+        return {}
+    return request.scope if request is not None else {}
+
+
+def current_user() -> Any:
+    """The signed-in user of the page being built or handled (a `flowbox.auth.Principal`), or None on an
+    install without users. Outside a page it raises: an operation must never run for nobody in particular."""
+    request = context.client.request
+    if request is None:
+        raise RuntimeError("no page request: cannot tell who is signed in")
+    return request.scope.get("flowbox.user")
+
+
+class EditorServices:
+    """`Services` acting for whoever is signed in to the page that calls (`flowbox.services.ForUser` per
+    call), so every page and handler sees and changes only what its user may."""
+
+    def __init__(self, services: Any) -> None:
+        self._services = services
+
+    def __getattr__(self, name: str) -> Any:
+        from flowbox.services import ForUser
+
+        return getattr(ForUser(self._services, current_user()), name)
+
+
+def _user_menu() -> None:
+    """The signed-in user's name and a Sign out button (it posts the session's CSRF token)."""
+    user = _scope().get("flowbox.user")
+    if user is None:
+        return
+    with ui.button(user.email, icon="account_circle").props('flat no-caps data-testid="user-menu"') \
+            .classes("text-white"), ui.menu():
+        ui.item(f"Role: {user.role}").props("dense").classes("text-grey-7")
+        sign_out = ("fetch('/api/v1/logout', {method: 'POST', headers: {'X-CSRF-Token': " + json.dumps(user.csrf)
+                    + "}}).finally(() => { window.location.href = '/login'; })")
+        ui.item("Sign out", on_click=lambda: ui.run_javascript(sign_out)).props('data-testid="sign-out"')
 
 
 def _current_path() -> str:

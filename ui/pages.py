@@ -21,6 +21,7 @@ from nicegui import events, ui
 from flowbox.errors import FlowboxError
 from flowbox.services import workflow_to_json
 
+from .access import share_dialog
 from .layout import ago, confirm, error_text, frame, notify_error, page_heading, prompt, status_badge
 
 if TYPE_CHECKING:
@@ -265,6 +266,7 @@ def workflow_row(services: Services, record: WorkflowRecord, last: ExecutionReco
             ui.menu_item("Rename", rename).mark(f"rename-{wid}")
             ui.menu_item("Duplicate", duplicate).mark(f"duplicate-{wid}")
             ui.menu_item("Download JSON", download).mark(f"download-{wid}")
+            ui.menu_item("Share", lambda: share_dialog(services, "workflow", wid, record.name)).mark(f"share-{wid}")
             ui.separator()
             ui.menu_item("Delete", delete).classes("text-negative").mark(f"delete-{wid}")
 

@@ -12,6 +12,7 @@ from nicegui import ui
 from flowbox import __version__
 from flowbox.errors import FlowboxError
 
+from .access import api_keys_section, users_section
 from .layout import confirm, frame, notify_error, page_heading
 
 if TYPE_CHECKING:
@@ -93,6 +94,15 @@ async def settings_page(services: Services) -> None:
                 ui.label("Read them in any expression as {{ $vars.NAME }}; values are text.") \
                     .classes("text-sm text-slate-500")
             await variables_section(services)
+        with ui.card().props("flat bordered").classes("w-full gap-3"):
+            with ui.row().classes("w-full items-baseline gap-2"):
+                ui.label("API keys").classes("text-lg font-semibold")
+                ui.label("Scripts send one in the X-API-Key header; it acts as the user who made it.") \
+                    .classes("text-sm text-slate-500")
+            await api_keys_section(services)
+        with ui.card().props("flat bordered").classes("w-full gap-3"):
+            ui.label("Users").classes("text-lg font-semibold")
+            await users_section(services)
         with ui.card().props("flat bordered").classes("w-full gap-3"):
             with ui.row().classes("w-full items-baseline gap-2"):
                 ui.label("Server").classes("text-lg font-semibold")

@@ -26,7 +26,7 @@ from flowbox.settings import Settings
 logger = logging.getLogger("flowbox")
 
 Scope = dict[str, Any]
-API_PREFIXES = ("/api/", "/healthz", "/readyz", "/metrics")
+API_PREFIXES = ("/api/", "/healthz", "/readyz", "/metrics", "/login", "/logout", "/setup")
 WEBHOOK_PREFIXES = ("/webhook/", "/webhook-test/", "/webhook-waiting/")
 
 
@@ -50,7 +50,57 @@ class Root:
         elif path.startswith(API_PREFIXES) or path == "/api" or self.app is None:
             await self.api(scope, receive, send)
         else:
+            await self.editor(scope, receive, send)
+
+    async def editor(self, scope: Scope, receive: Any, send: Any) -> None:
+        """The editor's door: once users exist, a page without a session goes to the login form and its
+        websocket/uploads get 401; cross-site websockets and unsafe requests are refused; every response
+        carries the security headers (`flowbox.sessions`). The user is left in `scope["flowbox.user"]`."""
+        from flowbox import sessions
+        from flowbox.audit import set_actor
+
+        path, kind = scope.get("path", ""), scope["type"]
+        method = scope.get("method", "GET")
+        if kind == "http" and method in ("GET", "HEAD") and path.startswith(self.static_prefixes):
+            await self.app(scope, receive, send)  # versioned JS/CSS of the editor: nothing secret
+            return
+        if not sessions.same_origin(scope) and (kind == "websocket" or method not in sessions.SAFE_METHODS):
+            await _refuse(scope, send, 403, "cross-site request refused")
+            return
+        principal = None
+        scope["flowbox.open"] = not await self.services.auth_required()
+        if not scope["flowbox.open"]:
+            cookie = sessions.read_cookie(sessions.header(scope.get("headers", ()), b"cookie"))
+            principal = await self.services.authenticate_session(cookie)
+            if principal is None:
+                if kind == "http" and method in ("GET", "HEAD") and not path.startswith("/_nicegui"):
+                    from flowbox.api.login import login_location
+
+                    await _refuse(scope, send, 303, "", location=login_location(path, scope.get("query_string", b"")))
+                else:
+                    await _refuse(scope, send, 401, "log in first")
+                return
+            client = scope.get("client")
+            set_actor(principal.email, client[0] if client else None)  # handlers of this connection inherit it
+        scope["flowbox.user"] = principal
+        if kind != "http":
             await self.app(scope, receive, send)
+            return
+
+        async def send_secured(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", ())}
+                extra = [(k, v) for k, v in sessions.SECURITY_HEADERS if k not in present]
+                message = {**message, "headers": [*message.get("headers", ()), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
+
+    @property
+    def static_prefixes(self) -> tuple[str, ...]:
+        from nicegui import __version__
+
+        return (f"/_nicegui/{__version__}/", "/favicon.ico")
 
     async def lifespan(self, receive: Any, send: Any) -> None:
         message = await receive()
@@ -76,6 +126,25 @@ class Root:
             await send({"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"})
             return
         await send({"type": "lifespan.shutdown.complete"})
+
+
+async def _refuse(scope: Scope, send: Any, status: int, message: str, location: str | None = None) -> None:
+    """Answer without the editor: a redirect, or a JSON error (a websocket is closed instead)."""
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 4401 if status == 401 else 4403})
+        return
+    import orjson
+
+    from flowbox.sessions import SECURITY_HEADERS
+
+    code = {401: "unauthorized", 403: "forbidden"}.get(status, "redirect")
+    body = b"" if location else orjson.dumps({"error": {"code": code, "message": message, "details": None}})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+               (b"cache-control", b"no-store"), *SECURITY_HEADERS]
+    if location:
+        headers.append((b"location", location.encode("latin-1")))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 @contextlib.asynccontextmanager

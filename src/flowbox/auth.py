@@ -45,7 +45,8 @@ KEY_PREFIX = "fbk_"
 DISPLAY_PREFIX_LEN = 12  # "fbk_" + 8 characters: enough to tell keys apart, useless to an attacker
 
 # Routes anyone may call (paths as Litestar registers them); everything else needs a key.
-PUBLIC = frozenset({"/healthz", "/readyz", "/metrics", "/api"})
+PUBLIC = frozenset({"/healthz", "/readyz", "/metrics", "/api", "/api/v1/oauth2/callback",
+                    "/login", "/logout", "/setup", "/api/v1/login"})  # the login forms check for themselves
 PUBLIC_PREFIXES = ("/api/docs",)  # the OpenAPI schema and its renderers
 
 MIN_PASSWORD = 8
@@ -138,15 +139,17 @@ def hash_api_key(key: str) -> str:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a user, and the key they came with."""
+    """Who is calling: a user, and the key or session they came with."""
 
     user_id: str
     email: str
     role: str
     key_id: str | None = None
+    csrf: str | None = None  # set when they came with an editor session cookie (`flowbox.sessions`)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.user_id, "email": self.email, "role": self.role, "keyId": self.key_id}
+        return {"id": self.user_id, "email": self.email, "role": self.role, "keyId": self.key_id,
+                "session": self.csrf is not None}
 
 
 def user_json(user: Any) -> dict[str, Any]:

@@ -220,19 +220,23 @@ register(CredentialType(
     "httpBearerAuth", "Bearer Token", (
         _F("token", "Token", kind="password", required=True, secret=True),),
     sign="bearer", description="Authorization: Bearer <token>"))
-register(CredentialType(
+register(CredentialType(  # the flows and token upkeep are in flowbox.oauth2
     "oAuth2Api", "OAuth2 API", (
         _F("grantType", "Grant type", kind="options", default="authorizationCode",
-           options=("authorizationCode", "clientCredentials")),
-        _F("authUrl", "Authorization URL"),
-        _F("accessTokenUrl", "Access token URL"),
-        _F("clientId", "Client ID"),
+           options=("authorizationCode", "clientCredentials"),
+           description="authorizationCode (PKCE S256): click Connect; clientCredentials: no user involved"),
+        _F("authUrl", "Authorization URL", description="Needed for authorizationCode"),
+        _F("accessTokenUrl", "Access token URL", required=True),
+        _F("clientId", "Client ID", required=True),
         _F("clientSecret", "Client secret", kind="password", secret=True),
-        _F("scope", "Scope"),
+        _F("scope", "Scope", description="Space-separated scopes"),
+        _F("authentication", "Authentication", kind="options", default="header", options=("header", "body"),
+           description="Send the client ID and secret as a Basic auth header or in the token request's body"),
         _F("accessToken", "Access token", kind="password", secret=True,
-           description="Sent as Authorization: Bearer; filled by the OAuth2 flow or by hand"),
-        _F("refreshToken", "Refresh token", kind="password", secret=True)),
-    sign="oauth2", description="OAuth2: requests carry the access token as a bearer token"))
+           description="Filled by Connect (or a client-credentials request); sent as Authorization: Bearer"),
+        _F("refreshToken", "Refresh token", kind="password", secret=True, description="Filled by Connect"),
+        _F("expiresAt", "Access token expiry", description="ISO 8601 UTC; renewed a minute before")),
+    sign="oauth2", description="OAuth2: requests carry an access token, refreshed before it expires"))
 del _F
 
 
@@ -408,7 +412,8 @@ def resolver(store: Any, vault: Vault | Callable[[], Vault]) -> Any:
     `vault` may be a function that opens it, called once on first use (so `flowbox run` touches
     no key and imports no cipher unless a node uses a credential). An unknown id or a credential
     of another type is a CredentialError naming both (the runner adds the node's name); secret
-    values come wrapped in `Secret`.
+    values come wrapped in `Secret`. An oauth2 credential comes as a `flowbox.oauth2.Session`:
+    the same dict, plus `await session.token()` that keeps its access token valid.
     """
     from flowbox.errors import NotFound
 
@@ -424,7 +429,13 @@ def resolver(store: Any, vault: Vault | Callable[[], Vault]) -> Any:
                                   f"but the node uses it as {type_}", id=id, type=type_)
         if not opened:
             opened.append(vault())  # type: ignore[operator]
-        return reveal(opened[0].decrypt(record.data, record.id), TYPES.get(record.type))
+        ctype = TYPES.get(record.type)
+        data = reveal(opened[0].decrypt(record.data, record.id), ctype)
+        if ctype is not None and ctype.sign == "oauth2":
+            from flowbox.oauth2 import Session, tokens_for
+
+            return Session(data, tokens_for(store, opened[0]), record.id)
+        return data
 
     return credential
 

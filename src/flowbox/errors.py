@@ -9,6 +9,9 @@
     ├─ MethodNotAllowed             a webhook path exists, not for this method -> 405
     ├─ TimedOut                     waited for an event that did not come -> 408
     ├─ Unavailable                  shutting down / queue or store down -> 503
+    ├─ Unauthorized                 no or wrong login / key -> 401
+    ├─ Forbidden                    logged in, but not allowed (role, not shared) -> 403
+    ├─ RateLimited                  too many attempts -> 429 with Retry-After
     ├─ NodeError                    a node failed -> execution "error", exit code 1
     │   ├─ ExpressionError          a {{ }} expression failed (names node, parameter, expression)
     │   ├─ NodeTimeout              a node (or its code) ran past its time limit
@@ -84,6 +87,24 @@ class Unavailable(FlowboxError):
     """Shutting down, or a backing service does not answer -> 503."""
 
     code = "unavailable"
+
+
+class Unauthorized(FlowboxError):
+    code = "unauthorized"
+
+
+class Forbidden(FlowboxError):
+    code = "forbidden"
+
+
+class RateLimited(FlowboxError):
+    """Too many attempts; `retry_after` is the seconds to wait (sent as the Retry-After header)."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message, retryAfter=max(1, int(retry_after + 0.999)))
+        self.retry_after = max(1, int(retry_after + 0.999))
 
 
 class NodeError(FlowboxError):

@@ -80,7 +80,7 @@ def parse_input(value: Any) -> list[Item]:
 
 
 def engine_services(store: Store | None, variables: dict[str, str], base_dir: Path | None = None,
-                    save: bool = True, vault: Any = None) -> EngineServices:
+                    save: bool = True, vault: Any = None, files_dir: Path | None = None) -> EngineServices:
     """Engine services backed by `store`: variables, sub-workflows by id or by file, and (with a
     `flowbox.credentials.Vault`) credentials by id, decrypted."""
 
@@ -101,8 +101,9 @@ def engine_services(store: Store | None, variables: dict[str, str], base_dir: Pa
     if store is not None and vault is not None:
         from flowbox.credentials import resolver
 
-        credential = resolver(store, vault)
+        credential = audited_use(store, resolver(store, vault))
     services = EngineServices(variables=variables, load_workflow=load, credential=credential)
+    services.files_dir = files_dir
     if store is not None and save:
 
         async def record_sub(runner: Runner, items: list[Item]) -> ExecutionResult:
@@ -110,6 +111,27 @@ def engine_services(store: Store | None, variables: dict[str, str], base_dir: Pa
 
         services.record_subexecution = record_sub
     return services
+
+
+CREDENTIAL_USE_AUDIT_SECONDS = 60.0
+
+
+def audited_use(store: Store, resolve: Callable[[str, str], Awaitable[Any]]) -> Callable[[str, str], Awaitable[Any]]:
+    """`resolve` that writes a `credential.use` audit entry when a node decrypts a credential: at most one per
+    credential a minute per process, so a workflow running every second does not flood the log."""
+    from flowbox import audit
+
+    last: dict[str, float] = {}
+
+    async def credential(type_: str, id: str) -> Any:
+        data = await resolve(type_, id)
+        now = time.monotonic()
+        if now - last.get(id, float("-inf")) >= CREDENTIAL_USE_AUDIT_SECONDS:
+            last[id] = now
+            await audit.record(store, "credential.use", "credential", id, type=type_)
+        return data
+
+    return credential
 
 
 def keep_execution(settings: dict[str, Any], status: str, mode: str) -> bool:
@@ -126,7 +148,8 @@ async def execute(store: Store | None, workflow: Workflow, items: list[Item], *,
                   on_node_run: Callable[[RunData], Awaitable[None]] | None = None,
                   base_dir: Path | None = None, start: str | None = None,
                   snapshot: bytes | None = None, webhook_item: Item | None = None,
-                  recorded: asyncio.Future[None] | None = None, vault: Any = None) -> ExecutionResult:
+                  recorded: asyncio.Future[None] | None = None, vault: Any = None,
+                  files_dir: Path | None = None) -> ExecutionResult:
     """Run `workflow` with `items` (from trigger `start`), recording the execution when `save` is true.
 
     `record` is an execution already created (queued); otherwise one is created as
@@ -146,7 +169,7 @@ async def execute(store: Store | None, workflow: Workflow, items: list[Item], *,
     own_services = services is None
     if services is None:
         variables = await store.get_variables() if store is not None else {}
-        services = engine_services(store, variables, base_dir, save, vault=vault)
+        services = engine_services(store, variables, base_dir, save, vault=vault, files_dir=files_dir)
     if runner is None:
         runner = Runner(workflow, services=services, mode=mode)
     writes: list[asyncio.Future[Any]] = []
@@ -411,6 +434,7 @@ class Services:
         self.engine = EngineServices()
         self.queue: Any = None
         self.scheduler: Any = None
+        self.trigger_listeners: Any = None  # flowbox.listeners.Listeners: in the process with the scheduler
         self.metrics = Metrics()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.accepting = False
@@ -431,6 +455,7 @@ class Services:
         await self.store.open()
         self.engine = engine_services(self.store, await self.store.get_variables(), vault=self.vault)
         self.engine.suspend_after = self.settings.wait_persist_seconds
+        self.engine.files_dir = self.settings.files_dir
         from flowbox.tasks import Queue
 
         self.queue = Queue(self)
@@ -438,6 +463,9 @@ class Services:
             from flowbox.scheduler import Scheduler
 
             self.scheduler = Scheduler(self)
+            from flowbox.listeners import Listeners
+
+            self.trigger_listeners = Listeners(self)
         page_cursor = None
         while True:
             page = await self.store.list_workflows(active=True, limit=200, cursor=page_cursor)
@@ -456,9 +484,13 @@ class Services:
             self.queue.start()
         if self.scheduler is not None:
             await self.scheduler.start()
+        if self.trigger_listeners is not None:
+            await self.trigger_listeners.start()
 
     async def stop(self, timeout: float | None = None) -> None:
         """Stop taking work; running executions get `timeout` seconds, then are cancelled (recorded crashed)."""
+        if self.trigger_listeners is not None:
+            await self.trigger_listeners.stop()  # first: an emit in progress still gets queued
         self.accepting = False
         timeout = self.settings.shutdown_timeout if timeout is None else timeout
         if self.scheduler is not None:
@@ -511,26 +543,38 @@ class Services:
 
     # ------------------------------------------------------------ reads (the API and the editor go through
     # these, never to the store, so access rules have one place to live)
+    # `user` (a `flowbox.auth.Principal`, None: no restriction) decides what is visible: see "access" below.
     async def list_workflows(self, *, search: str | None = None, active: bool | None = None, limit: int = 50,
-                             cursor: str | None = None) -> Page[WorkflowRecord]:
-        return await self.store.list_workflows(search=search, active=active, limit=limit, cursor=cursor)
+                             cursor: str | None = None, user: Any = None) -> Page[WorkflowRecord]:
+        return await self.store.list_workflows(search=search, active=active, limit=limit, cursor=cursor,
+                                               visible_to=self.visible_to(user))
 
-    async def get_workflow(self, id: str) -> WorkflowRecord:
-        return await self.store.get_workflow(id)
+    async def get_workflow(self, id: str, user: Any = None) -> WorkflowRecord:
+        record = await self.store.get_workflow(id)
+        await self.check_access("workflow", record, user)
+        return record
 
-    async def list_versions(self, id: str) -> list[WorkflowVersion]:
+    async def list_versions(self, id: str, user: Any = None) -> list[WorkflowVersion]:
+        await self.get_workflow(id, user)
         return await self.store.list_versions(id)
 
     async def list_executions(self, *, workflow_id: str | None = None, status: str | None = None,
-                              limit: int = 50, cursor: str | None = None) -> Page[ExecutionRecord]:
-        return await self.store.list_executions(workflow_id=workflow_id, status=status, limit=limit, cursor=cursor)
+                              limit: int = 50, cursor: str | None = None, user: Any = None) -> Page[ExecutionRecord]:
+        return await self.store.list_executions(workflow_id=workflow_id, status=status, limit=limit, cursor=cursor,
+                                                visible_to=self.visible_to(user))
 
-    async def get_execution(self, id: str) -> ExecutionRecord:
-        return await self.store.get_execution(id)
-
-    async def delete_execution(self, id: str) -> None:
-        """Delete an execution that is not running (409 while it runs)."""
+    async def get_execution(self, id: str, user: Any = None) -> ExecutionRecord:
         record = await self.store.get_execution(id)
+        if self.visible_to(user) is not None:  # a member sees executions of the workflows they may see
+            try:
+                await self.get_workflow(record.workflow_id or "", user)
+            except NotFound:
+                raise NotFound("execution", id) from None
+        return record
+
+    async def delete_execution(self, id: str, user: Any = None) -> None:
+        """Delete an execution that is not running (409 while it runs)."""
+        record = await self.get_execution(id, user)
         if record.status == "running":
             raise Conflict(f"execution {id} is running; wait for it to finish before deleting it",
                            status=record.status)
@@ -558,17 +602,22 @@ class Services:
         self.webhooks.add(routes)
         if self.scheduler is not None:
             self.scheduler.sync(record.id, workflow)
+        if self.trigger_listeners is not None:
+            self.trigger_listeners.sync(record.id, workflow)
 
     def _take_offline(self, workflow_id: str) -> None:
         self.webhooks.remove(workflow_id)
         if self.scheduler is not None:
             self.scheduler.sync(workflow_id, None)
+        if self.trigger_listeners is not None:
+            self.trigger_listeners.sync(workflow_id, None)
 
-    async def create_workflow(self, data: dict[str, Any]) -> WorkflowRecord:
+    async def create_workflow(self, data: dict[str, Any], user: Any = None) -> WorkflowRecord:
         workflow = load_workflow(data)
         validate(workflow)
+        await self.check_credentials_usable(workflow, user)
         clean = _clean_workflow_data(data)
-        record = await self.store.create_workflow(workflow.name, clean)
+        record = await self.store.create_workflow(workflow.name, clean, owner_id=user.user_id if user else None)
         await self.audit("workflow.create", "workflow", record.id, name=record.name)
         if data.get("active"):
             try:
@@ -578,11 +627,12 @@ class Services:
                 raise
         return record
 
-    async def update_workflow(self, id: str, data: dict[str, Any]) -> WorkflowRecord:
+    async def update_workflow(self, id: str, data: dict[str, Any], user: Any = None) -> WorkflowRecord:
         """Save a new version; an active workflow's webhooks and schedules follow the new version."""
+        current = await self.get_workflow(id, user)
         workflow = load_workflow(data, id=id)
         validate(workflow)
-        current = await self.store.get_workflow(id)
+        await self.check_credentials_usable(workflow, user)
         if current.active:
             routes = webhook_routes(workflow, id)
             probe = WebhookTable()
@@ -597,15 +647,17 @@ class Services:
             self._bring_online(record)
         return record
 
-    async def delete_workflow(self, id: str) -> None:
+    async def delete_workflow(self, id: str, user: Any = None) -> None:
+        if user is not None:
+            await self.check_access("workflow", await self.store.get_workflow(id), user, manage=True)
         await self.store.delete_workflow(id)
         await self.audit("workflow.delete", "workflow", id)
         self._take_offline(id)
         self._workflows.pop(id, None)
 
-    async def activate(self, id: str) -> WorkflowRecord:
+    async def activate(self, id: str, user: Any = None) -> WorkflowRecord:
         """Put a workflow's webhooks and schedules online (409 when a webhook path is taken)."""
-        record = await self.store.get_workflow(id)
+        record = await self.get_workflow(id, user)
         workflow, specs = self.compiled(record)
         if not any(s.trigger and s.type != "manualTrigger" for n, s in specs.items()
                    if not workflow.nodes[n].disabled):
@@ -618,7 +670,8 @@ class Services:
         self._bring_online(record)
         return record
 
-    async def deactivate(self, id: str) -> WorkflowRecord:
+    async def deactivate(self, id: str, user: Any = None) -> WorkflowRecord:
+        await self.get_workflow(id, user)
         record = await self.store.update_workflow(id, active=False)
         await self.audit("workflow.deactivate", "workflow", id, name=record.name)
         self._take_offline(id)
@@ -741,9 +794,9 @@ class Services:
             await self.enqueue(error_wf, [item], mode="error", start_node=trigger)
 
     async def run_workflow(self, id: str, input: Any = None, *, wait: bool = True, mode: str = "manual",
-                           timeout: float = 300) -> ExecutionRecord:
+                           timeout: float = 300, user: Any = None) -> ExecutionRecord:
         """POST /workflows/{id}/run: queue a run; with `wait`, return it finished (or as it is after `timeout`)."""
-        record = await self.store.get_workflow(id)
+        record = await self.get_workflow(id, user)
         workflow, _ = self.compiled(record)
         items = parse_input(input)
         execution = await self.enqueue(workflow, items, mode=mode)
@@ -755,7 +808,8 @@ class Services:
     async def run_manual(self, data: dict[str, Any], *, input: Any = None, destination: str | None = None,
                          previous: str | None = None,
                          on_node_start: Callable[[str], Awaitable[None]] | None = None,
-                         on_node_run: Callable[[RunData], Awaitable[None]] | None = None) -> ExecutionResult:
+                         on_node_run: Callable[[RunData], Awaitable[None]] | None = None,
+                         user: Any = None) -> ExecutionResult:
         """The editor's Run: the workflow as it is on the canvas (saved or not), run now with live events.
 
         `destination` runs only what leads to that node; nodes before it reuse their output from
@@ -763,10 +817,11 @@ class Services:
         """
         workflow = load_workflow(data, id=data.get("id"))
         specs = validate(workflow)
+        await self.check_credentials_usable(workflow, user)
         replay: dict[str, list[list[Item]]] = {}
         if destination is not None and previous:
             with contextlib.suppress(NotFound):
-                earlier = await self.store.get_execution(previous)
+                earlier = await self.get_execution(previous, user)
                 for name in workflow.ancestors(destination) & set(earlier.nodes):
                     last = earlier.nodes[name][-1]
                     if last.error is None:
@@ -801,14 +856,14 @@ class Services:
                 return record
         return await self.store.get_execution(execution_id)
 
-    async def retry_execution(self, id: str, *, from_start: bool = False) -> ExecutionRecord:
+    async def retry_execution(self, id: str, *, from_start: bool = False, user: Any = None) -> ExecutionRecord:
         """Run a finished execution again as a new one (retry_of = id).
 
         A failed execution restarts at its failed node with the input it had, reusing the
         recorded data of the nodes before it (copied into the new execution); with
         `from_start`, or without that data, it runs again from its trigger.
         """
-        old = await self.store.get_execution(id)
+        old = await self.get_execution(id, user)
         if old.status in ("queued", "running", "waiting", "new"):
             raise Conflict(f"execution {id} is {old.status}; only finished executions can be retried")
         if old.workflow_data is None:
@@ -966,10 +1021,11 @@ class Services:
         return None, header
 
     async def listen_test(self, workflow_id: str, data: dict[str, Any] | None = None,
-                          timeout: float = 120) -> str:
+                          timeout: float = 120, user: Any = None) -> str:
         """Wait for one call to /webhook-test/<path> of this workflow (the editor's "listen"); returns its execution id."""
+        stored = await self.get_workflow(workflow_id, user)
         if data is None:
-            data = (await self.store.get_workflow(workflow_id)).data
+            data = stored.data
         workflow = load_workflow(data, id=workflow_id)
         validate(workflow)
         routes = webhook_routes(workflow, workflow_id)
@@ -1040,7 +1096,7 @@ class Services:
 
         return [ctype.to_dict() for _, ctype in sorted(TYPES.items())]
 
-    async def create_credential(self, name: Any, type: Any, data: Any) -> dict[str, Any]:
+    async def create_credential(self, name: Any, type: Any, data: Any, user: Any = None) -> dict[str, Any]:
         """A new credential, encrypted; returns it masked. CredentialError (400) names a bad field."""
         from flowbox.credentials import MASK, CredentialError, get_type
 
@@ -1052,20 +1108,27 @@ class Services:
             if clean.get(field_name) == MASK:
                 raise CredentialError(f"field {field_name!r} holds the mask, not a secret", field=f"data.{field_name}")
         id = new_id()
-        record = await self.store.create_credential(name.strip(), ctype.name, self.vault.encrypt(clean, id), id=id)
+        record = await self.store.create_credential(name.strip(), ctype.name, self.vault.encrypt(clean, id), id=id,
+                                                    owner_id=user.user_id if user else None)
         await self.audit("credential.create", "credential", id, name=record.name, type=record.type)
         return self._credential_json(record, clean)
 
-    async def get_credential(self, id: str) -> dict[str, Any]:
+    async def _credential_record(self, id: str, user: Any, *, manage: bool = False) -> Any:
         record = await self.store.get_credential(id)
+        await self.check_access("credential", record, user, manage=manage)
+        return record
+
+    async def get_credential(self, id: str, user: Any = None) -> dict[str, Any]:
+        record = await self._credential_record(id, user)
         return self._credential_json(record, self.vault.decrypt(record.data, record.id))
 
     async def list_credentials(self, *, type: str | None = None, limit: int = 50,
-                               cursor: str | None = None) -> Page[dict[str, Any]]:
+                               cursor: str | None = None, user: Any = None) -> Page[dict[str, Any]]:
         """Masked credentials, newest first (one that cannot be decrypted shows empty data and an error)."""
         from flowbox.credentials import CredentialError
 
-        page = await self.store.list_credentials(type=type, limit=limit, cursor=cursor)
+        page = await self.store.list_credentials(type=type, limit=limit, cursor=cursor,
+                                                 visible_to=self.visible_to(user))
         out = []
         for record in page.data:
             try:
@@ -1074,11 +1137,12 @@ class Services:
                 out.append({**self._credential_json(record, {}), "error": exc.message})
         return Page(out, page.next_cursor)
 
-    async def update_credential(self, id: str, *, name: Any = None, data: Any = None) -> dict[str, Any]:
+    async def update_credential(self, id: str, *, name: Any = None, data: Any = None,
+                                user: Any = None) -> dict[str, Any]:
         """Rename and/or replace data; a secret field sent back as the mask keeps its stored value."""
         from flowbox.credentials import CredentialError, get_type, merge
 
-        record = await self.store.get_credential(id)
+        record = await self._credential_record(id, user)
         old = self.vault.decrypt(record.data, record.id)
         if name is not None and (not isinstance(name, str) or not name.strip()):
             raise CredentialError("a credential needs a name", field="name")
@@ -1087,34 +1151,48 @@ class Services:
             ctype = get_type(record.type)
             if not isinstance(data, dict):
                 raise CredentialError("credential data must be a JSON object", field="data")
+            if ctype.sign == "oauth2":  # tokens come from the OAuth2 flow: a change without them keeps them
+                from flowbox.oauth2 import TOKEN_FIELDS
+
+                data = {**{k: old[k] for k in TOKEN_FIELDS if k in old}, **data}
             new = ctype.validate(merge(data, old, ctype))
             blob = self.vault.encrypt(new, id)
         record = await self.store.update_credential(id, name=name.strip() if name else None, data=blob)
         await self.audit("credential.update", "credential", id, name=record.name, fields=sorted(data or {}))
         return self._credential_json(record, new)
 
-    async def delete_credential(self, id: str) -> None:
+    async def delete_credential(self, id: str, user: Any = None) -> None:
+        await self._credential_record(id, user, manage=True)
         await self.store.delete_credential(id)
         await self.audit("credential.delete", "credential", id)
 
-    async def test_credential(self, id: str, url: str | None = None) -> dict[str, Any]:
+    async def test_credential(self, id: str, url: str | None = None, user: Any = None) -> dict[str, Any]:
         """Check a credential: it decrypts and has its required fields; then, with the type's test request
         (or `url`), a request signed with it must answer below 400. `{"ok", "message", "statusCode"}`."""
         from flowbox.credentials import CheckResult, CredentialError, get_type, scrub
 
-        record = await self.store.get_credential(id)
+        record = await self._credential_record(id, user)
         ctype = get_type(record.type)
         await self.audit("credential.test", "credential", id, name=record.name, type=record.type)
         try:
             data = ctype.validate(self.vault.decrypt(record.data, record.id))
         except CredentialError as exc:
             return CheckResult(False, exc.message).to_dict()
+        note = f"the credential decrypts and has every required field; {ctype.name} declares no test request"
+        if ctype.sign == "oauth2":  # the test is getting a token: a new one when it can be renewed
+            renew = data.get("grantType") == "clientCredentials" or bool(data.get("refreshToken"))
+            try:
+                data = await self._oauth2_tokens().valid(id, renew=renew)
+            except CredentialError as exc:
+                return CheckResult(False, exc.message).to_dict()
+            note = "got a new access token" if renew else "has an access token (no refresh token to renew it)"
+            if data.get("expiresAt"):
+                note += f", valid until {data['expiresAt']}"
         test = ctype.test
         public = collections.defaultdict(str, {k: v for k, v in data.items() if k not in ctype.secret_fields})
         target = url or (test.url.format_map(public) if test else None)
         if not target:
-            return CheckResult(True, f"the credential decrypts and has every required field; {ctype.name} "
-                                     "declares no test request (give a url to try it against one)").to_dict()
+            return CheckResult(True, f"{note} (give a url to try it against one)").to_dict()
         if not re.match(r"https?://", target):
             raise CredentialError(f"test url must start with http:// or https://, got {target!r}", field="url")
         headers: dict[str, str] = {}
@@ -1129,6 +1207,58 @@ class Services:
         ok = response.status_code < 400
         return CheckResult(ok, f"{target} answered {response.status_code}"
                                + ("" if ok else ": the credential was not accepted"), response.status_code).to_dict()
+
+    @functools.cached_property
+    def _oauth2_states(self) -> Any:
+        """OAuth2 authorizations under way (`flowbox.oauth2.PendingStates`), in this process's memory:
+        the provider's redirect comes back to the server that answered Connect (one process)."""
+        from flowbox.oauth2 import PendingStates
+
+        return PendingStates()
+
+    def _oauth2_tokens(self) -> Any:
+        from flowbox.oauth2 import tokens_for
+
+        return tokens_for(self.store, self.vault)
+
+    async def oauth2_authorize(self, id: str, base_url: str | None = None,
+                               user: Any = None) -> dict[str, Any]:
+        """Start connecting an oAuth2Api credential: `{"url"}`, the provider's authorize URL (PKCE S256).
+
+        The redirect URI is FLOWBOX_PUBLIC_URL (else `base_url`, the URL the caller reached us at)
+        + `/api/v1/oauth2/callback`; the state it carries is single use and expires in 10 minutes."""
+        from flowbox import oauth2
+        from flowbox.credentials import CredentialError
+
+        record = await self._credential_record(id, user)
+        if record.type != oauth2.TYPE:
+            raise CredentialError(f"credential {id!r} is a {record.type} credential, not {oauth2.TYPE}",
+                                  id=id)
+        data = self.vault.decrypt(record.data, record.id)
+        base = self.settings.public_url or base_url or f"http://{self.settings.host}:{self.settings.port}"
+        redirect = oauth2.redirect_uri(base)
+        state, verifier = self._oauth2_states.new(id, redirect)
+        return {"url": oauth2.authorize_url(data, redirect, state, verifier)}
+
+    async def oauth2_callback(self, *, code: str | None, state: str | None, error: str | None = None,
+                              error_description: str | None = None) -> dict[str, Any]:
+        """The provider's redirect: check the state, exchange the code, store the tokens encrypted.
+        Returns the credential (masked); CredentialError says what went wrong."""
+        from flowbox.credentials import CredentialError
+
+        if error:  # the user or the provider said no; the state is spent either way
+            with contextlib.suppress(CredentialError):
+                self._oauth2_states.take(state)
+            raise CredentialError(f"the provider refused the authorization: {error}"
+                                  + (f": {error_description}" if error_description else ""), field="error")
+        pending = self._oauth2_states.take(state)
+        if not code:
+            raise CredentialError("the provider's redirect carries no code", field="code")
+        id = pending.credential_id
+        data = await self._oauth2_tokens().connect(id, code, pending.verifier, pending.redirect_uri)
+        record = await self.store.get_credential(id)
+        await self.audit("credential.oauth2.connect", "credential", id, name=record.name, type=record.type)
+        return self._credential_json(record, data)
     # ------------------------------------------------------------ end of credentials
 
     # ------------------------------------------------------------ users and API keys (DESIGN §8, `flowbox.auth`)
@@ -1200,19 +1330,187 @@ class Services:
 
         return [user_json(user) for user in await self.store.list_users()]
 
-    async def create_api_key(self, email: str, name: str = "") -> tuple[str, dict[str, Any]]:
-        """`(key, key JSON)`: the key itself is returned here once and never stored."""
+    async def create_api_key(self, email: str, name: str = "", user: Any = None) -> tuple[str, dict[str, Any]]:
+        """`(key, key JSON)`: the key itself is returned here once and never stored. A member makes keys
+        for themselves only; admins for anyone."""
         from flowbox import auth
+        from flowbox.errors import Forbidden
 
+        if self.visible_to(user) is not None and auth.check_email(email) != user.email:
+            raise Forbidden("a member can only create API keys for themselves")
         key, record = await auth.create_api_key(self.store, email, name)
         await self.audit("apikey.create", "apikey", record.id, user=email, name=name, prefix=record.prefix)
         return key, auth.key_json(record)
 
-    async def delete_api_key(self, id: str) -> None:
+    async def list_api_keys(self, user: Any = None) -> list[dict[str, Any]]:
+        """API keys (prefix and name only), oldest first: a member's own, or everyone's for an admin."""
+        from flowbox.auth import key_json
+
+        return [key_json(k) for k in await self.store.list_api_keys(self.visible_to(user))]
+
+    async def delete_api_key(self, id: str, user: Any = None) -> None:
+        """Revoke a key at once (every process within `KEY_CACHE_TTL`); a member revokes only their own."""
+        member = self.visible_to(user)
+        if member is not None and id not in {k.id for k in await self.store.list_api_keys(member)}:
+            raise NotFound("api key", id)
         await self.store.delete_api_key(id)
         await self.audit("apikey.delete", "apikey", id)
         self._auth_state["keys"] = {}
     # ------------------------------------------------------------ end of users and API keys
+
+    # ------------------------------------------------------------ editor sessions (`flowbox.sessions`)
+    # A login checks the password (rate limited per client address, and per email for failures), stores
+    # the sha256 of a fresh token and hands the token to the browser as a cookie. Verified sessions are
+    # cached like keys; a logout drops this process's cache entry (other processes: within the TTL).
+    LOGIN_RATE = (10 / 60, 10)  # per client address: 10 attempts at once, then one every 6 s
+    LOGIN_FAILURES = (5 / 900, 5)  # per email: 5 failed attempts, then one every 3 minutes
+
+    @functools.cached_property
+    def _login_limits(self) -> tuple[Any, Any]:
+        from flowbox.ratelimit import RateLimit
+
+        return RateLimit(*self.LOGIN_RATE), RateLimit(*self.LOGIN_FAILURES)
+
+    async def login(self, email: Any, password: Any, *, ip: str | None = None,
+                    user_agent: str | None = None) -> tuple[str, Any, Any]:
+        """`(token, session, principal)` for a right email and password; Unauthorized (audited) otherwise,
+        RateLimited (429) after too many attempts from one address or failures for one email."""
+        from flowbox import sessions
+        from flowbox.errors import RateLimited, Unauthorized
+        from flowbox.store.base import SessionRecord
+
+        per_ip, per_email = self._login_limits
+        email = str(email or "").strip().lower()
+        wait = max(per_ip.take(ip or "-"), per_email.peek(email))
+        if wait:
+            await self.audit("login.failed", "user", None, email=email, reason="rate limited")
+            raise RateLimited(f"too many login attempts; try again in {int(wait + 0.999)} s", retry_after=wait)
+        principal = await self.authenticate_password(email, str(password or ""))
+        if principal is None:
+            per_email.take(email)
+            await self.audit("login.failed", "user", None, email=email, reason="wrong email or password")
+            raise Unauthorized("wrong email or password")
+        per_email.reset(email)
+        token = sessions.new_token()
+        now = dt.datetime.now(dt.UTC)
+        record = SessionRecord(id=sessions.token_id(token), user_id=principal.user_id, csrf=sessions.new_token(),
+                               created_at=now, expires_at=now + dt.timedelta(days=sessions.SESSION_DAYS),
+                               ip=ip, user_agent=(user_agent or "")[:200] or None)
+        await self.store.create_session(record)
+        await self.store.delete_sessions(expired_before=now)
+        await self.audit("login", "user", principal.user_id, email=principal.email)
+        return token, record, principal
+
+    async def authenticate_session(self, token: str | None) -> Any:
+        """The `Principal` (with its session's `csrf`) a session cookie stands for, or None."""
+        from flowbox.auth import Principal
+        from flowbox.sessions import token_id
+
+        if not token or len(token) > 200:
+            return None
+        key = "s:" + token_id(token)
+        cache: dict[str, tuple[Any, float]] = self._auth_state["keys"]
+        now = time.monotonic()
+        hit = cache.get(key)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        found = await self.store.find_session(key[2:], dt.datetime.now(dt.UTC))
+        if found is None:
+            cache.pop(key, None)
+            return None
+        record, user = found
+        principal = Principal(user_id=user.id, email=user.email, role=user.role, csrf=record.csrf)
+        if len(cache) > 10_000:
+            cache.clear()
+        cache[key] = (principal, now + self.KEY_CACHE_TTL)
+        return principal
+
+    async def logout(self, token: str | None) -> None:
+        """End the session of this cookie token (nothing happens for an unknown one)."""
+        from flowbox.sessions import token_id
+
+        if not token:
+            return
+        id = token_id(token)
+        self._auth_state["keys"].pop("s:" + id, None)
+        await self.store.delete_session(id)
+        await self.audit("logout", "session", None)
+
+    async def setup_owner(self, email: Any, password: Any) -> dict[str, Any]:
+        """The first-start owner account (the editor's setup form); Conflict once any user exists."""
+        if await self.store.count_users() > 0:
+            raise Conflict("flowbox already has an owner: log in instead")
+        return await self.create_user(email, "owner", password)
+
+    # ------------------------------------------------------------ access: ownership and sharing
+    # Owners and admins see and change everything. A member sees what they own and what was shared with
+    # them; they may change and run a shared workflow (or use a shared credential), but only its owner or
+    # an admin deletes it or changes whom it is shared with. What a member may not see is "not found".
+    # `user` None means no restriction (the CLI, the system, an install without users).
+    SHARE_KINDS = ("workflow", "credential")
+
+    @staticmethod
+    def visible_to(user: Any) -> str | None:
+        """The user id lists are filtered by, or None for no filter (no user, admin, owner)."""
+        from flowbox.auth import has_role
+
+        return None if user is None or has_role(user.role, "admin") else user.user_id
+
+    async def check_access(self, kind: str, record: Any, user: Any, *, manage: bool = False) -> None:
+        """NotFound unless `user` may see `record` (a workflow or credential); Forbidden when they may see
+        it but `manage` (delete, share) is asked of a member who does not own it."""
+        from flowbox.errors import Forbidden
+
+        member = self.visible_to(user)
+        if member is None or record.owner_id == member:
+            return
+        if member in await self.store.get_shares(kind, record.id):
+            if manage:
+                raise Forbidden(f"only the owner of {kind} {record.id} or an admin can do this")
+            return
+        raise NotFound(kind, record.id)
+
+    async def check_credentials_usable(self, workflow: Workflow, user: Any) -> None:
+        """Forbidden naming the node when a member's workflow names a credential they may not use."""
+        from flowbox.errors import Forbidden
+
+        if self.visible_to(user) is None:
+            return
+        for node in workflow.nodes.values():
+            for type_, ref in (node.credentials or {}).items():
+                id = ref.get("id") if isinstance(ref, dict) else ref
+                if not isinstance(id, str):
+                    continue
+                try:
+                    await self.check_access("credential", await self.store.get_credential(id), user)
+                except NotFound:
+                    raise Forbidden(f"node {node.name!r} uses {type_} credential {id!r}, which is not yours and "
+                                    "not shared with you", node=node.name) from None
+
+    async def get_sharing(self, kind: str, id: str, user: Any = None) -> dict[str, Any]:
+        """`{"ownerId", "sharedWith": [user ids]}` of a workflow or credential."""
+        record = await self._shared_record(kind, id)
+        await self.check_access(kind, record, user)
+        return {"ownerId": record.owner_id, "sharedWith": await self.store.get_shares(kind, id)}
+
+    async def set_sharing(self, kind: str, id: str, user_ids: Any, user: Any = None) -> dict[str, Any]:
+        """Share a workflow or credential with exactly these users (owner or admin only)."""
+        from flowbox.auth import AuthError
+
+        record = await self._shared_record(kind, id)
+        await self.check_access(kind, record, user, manage=True)
+        if not isinstance(user_ids, list) or not all(isinstance(u, str) for u in user_ids):
+            raise AuthError("userIds must be a list of user ids", field="userIds")
+        await self.store.set_shares(kind, id, [u for u in user_ids if u != record.owner_id])
+        await self.audit(f"{kind}.share", kind, id, sharedWith=sorted(set(user_ids)))
+        return await self.get_sharing(kind, id, user)
+
+    async def _shared_record(self, kind: str, id: str) -> Any:
+        if kind == "workflow":
+            return await self.store.get_workflow(id)
+        if kind == "credential":
+            return await self.store.get_credential(id)
+        raise NotFound("kind", kind)
 
     # ------------------------------------------------------------ audit log (`flowbox.audit`)
     # The one-line `await self.audit(...)` calls in the operations above land here. The actor (who, from
@@ -1225,10 +1523,46 @@ class Services:
         await audit.record(self.store, action, kind, id, **details)
 
     async def list_audit(self, *, action: str | None = None, actor: str | None = None, limit: int = 50,
-                         cursor: str | None = None) -> Page[Any]:
-        """Audit entries, newest first (`action` exact or a "prefix*")."""
+                         cursor: str | None = None, user: Any = None) -> Page[Any]:
+        """Audit entries, newest first (`action` exact or a "prefix*"); owners and admins only."""
+        from flowbox.errors import Forbidden
+
+        if self.visible_to(user) is not None:
+            raise Forbidden("the audit log is for owners and admins")
         return await self.store.list_audit(action=action, actor=actor, limit=limit, cursor=cursor)
     # ------------------------------------------------------------ end of audit log
+
+
+class ForUser(Services):
+    """`Services` acting for one signed-in user: every operation that takes `user=` gets theirs, everything
+    else passes through. The API's dependency and the editor's pages hand this out instead of `Services`,
+    so no handler can forget to pass the user (see `Services.check_access`). A subclass only so that type
+    checks (Litestar validates dependencies) accept it; it holds no state of its own."""
+
+    def __init__(self, services: Services, user: Any) -> None:  # Services.__init__ is not called on purpose
+        object.__setattr__(self, "_for", (services, user))
+
+    def __getattribute__(self, name: str) -> Any:
+        if name.startswith("__"):  # the object itself (its class, for isinstance), not the services
+            return object.__getattribute__(self, name)
+        services, user = object.__getattribute__(self, "_for")
+        if name == "user":
+            return user
+        attr = getattr(services, name)
+        if user is not None and _takes_user(name):
+            return functools.partial(attr, user=user)
+        return attr
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(object.__getattribute__(self, "_for")[0], name, value)
+
+
+@functools.cache
+def _takes_user(name: str) -> bool:
+    import inspect
+
+    method = getattr(Services, name, None)
+    return callable(method) and "user" in inspect.signature(method).parameters
 
 
 def _clean_workflow_data(data: dict[str, Any]) -> dict[str, Any]:

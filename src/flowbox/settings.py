@@ -17,6 +17,9 @@ dir (platformdirs). `FLOWBOX_DATABASE_URL` overrides the SQLite file in the data
 | FLOWBOX_REDIS_URL | — | scale-out: queue on Redis; `flowbox worker` processes run queued executions |
 | FLOWBOX_QUEUE_NAME | flowbox | the queue's name (Redis key prefix) |
 | FLOWBOX_SERVER_CONSUMES | 0 | scale-out: 1 lets the server run queued executions too |
+| FLOWBOX_PUBLIC_URL | — | base URL browsers reach the server at (OAuth2 redirects); default: the request's |
+| FLOWBOX_FILES_DIR | <data dir>/files | the only folder the readWriteFile node may read and write |
+| FLOWBOX_WEBHOOK_RATE_LIMIT | 1000 | webhook calls per second per client address (bursts of twice that); 0: no limit |
 """
 
 from __future__ import annotations
@@ -62,6 +65,13 @@ class Settings:
     ui: bool = True
     queue_name: str = "flowbox"
     server_consumes: bool = False
+    public_url: str | None = None
+    files_dir: Path | None = None  # None: <data_dir>/files
+    webhook_rate_limit: float = 1000.0
+
+    def __post_init__(self) -> None:
+        if self.files_dir is None:
+            object.__setattr__(self, "files_dir", self.data_dir / "files")
 
     @classmethod
     def load(cls, data_dir: str | Path | None = None, **overrides: object) -> Settings:
@@ -81,6 +91,10 @@ class Settings:
             ui=os.environ.get("FLOWBOX_UI", "1") != "0",
             queue_name=os.environ.get("FLOWBOX_QUEUE_NAME") or "flowbox",
             server_consumes=os.environ.get("FLOWBOX_SERVER_CONSUMES", "0") == "1",
+            public_url=(os.environ.get("FLOWBOX_PUBLIC_URL") or "").rstrip("/") or None,
+            webhook_rate_limit=max(0.0, _env_number("FLOWBOX_WEBHOOK_RATE_LIMIT", 1000)),
+            files_dir=Path(os.environ["FLOWBOX_FILES_DIR"]).expanduser() if os.environ.get("FLOWBOX_FILES_DIR")
+            else None,
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -24,11 +24,14 @@ from flowbox.errors import (
     Conflict,
     CredentialError,
     FlowboxError,
+    Forbidden,
     MethodNotAllowed,
     NodeError,
     NotFound,
+    RateLimited,
     StoreError,
     TimedOut,
+    Unauthorized,
     Unavailable,
     WorkflowInvalid,
 )
@@ -38,6 +41,7 @@ from flowbox.store.base import Page
 STATUS = {
     WorkflowInvalid: 422, NotFound: 404, Conflict: 409, MethodNotAllowed: 405, Unavailable: 503,
     StoreError: 503, TimedOut: 408, CredentialError: 400, NodeError: 500, ConfigError: 500, AuthError: 400,
+    Unauthorized: 401, Forbidden: 403, RateLimited: 429,
 }
 
 
@@ -57,7 +61,8 @@ def status_of(exc: FlowboxError) -> int:
 
 def _flowbox_error(request: Request[Any, Any, Any], exc: FlowboxError) -> Response[Any]:
     details = {k: v for k, v in exc.details.items() if v is not None} or None
-    return error_response(status_of(exc), exc.code, exc.message, details)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    return error_response(status_of(exc), exc.code, exc.message, details, headers)
 
 
 def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
@@ -91,9 +96,12 @@ MAX_LIMIT = 250
 UNFINISHED = ("new", "queued", "running")
 
 
-def provide_services(state: State) -> Services:
-    """The running `Services` (put on `app.state` by `make_api`)."""
-    return state.services  # type: ignore[no-any-return]
+def provide_services(state: State, request: Request[Any, Any, Any]) -> Services:
+    """The running `Services` (put on `app.state` by `make_api`), acting for the caller the guard let in
+    (`flowbox.services.ForUser`: what they may see and change follows from it)."""
+    from flowbox.services import ForUser
+
+    return ForUser(state.services, request.scope.get("user"))  # type: ignore[return-value]
 
 
 SERVICES = {"services": Provide(provide_services, sync_to_thread=False)}
@@ -131,7 +139,31 @@ def make_api(services: Services) -> Litestar:
         debug=False,
     )
     app.state.services = services
+    _document_errors(app)
     return app
+
+
+def _document_errors(app: Litestar) -> None:
+    """Make the OpenAPI schema say what error responses really look like: Litestar documents its own
+    `{"status_code", "detail"}` body, flowbox answers `{"error": {"code", "message", "details"}}`."""
+    from litestar.openapi.spec import Components, OpenAPIMediaType, Reference, Schema
+    from litestar.openapi.spec.enums import OpenAPIType
+
+    schema = app.openapi_schema
+    schema.components = schema.components or Components()
+    schema.components.schemas = schema.components.schemas or {}
+    schema.components.schemas["Error"] = Schema(
+        type=OpenAPIType.OBJECT, required=["error"], description="Every error (DESIGN §8)",
+        properties={"error": Schema(type=OpenAPIType.OBJECT, required=["code", "message"], properties={
+            "code": Schema(type=OpenAPIType.STRING, examples=["not_found"]),
+            "message": Schema(type=OpenAPIType.STRING),
+            "details": Schema(description="more about the error: the field, the node, ... (or null)")})})
+    body = {"application/json": OpenAPIMediaType(schema=Reference(ref="#/components/schemas/Error"))}
+    for path in (schema.paths or {}).values():
+        for operation in (path.get, path.put, path.post, path.delete, path.patch):
+            for code, response in ((operation.responses or {}) if operation else {}).items():
+                if str(code).startswith(("4", "5")) and not isinstance(response, Reference):
+                    response.content = dict(body)
 
 
 def _controller_modules() -> list[Any]:

@@ -1,8 +1,9 @@
 """The API's door (`guard`, installed on the whole Litestar app) and `/api/v1/me`, `/api/v1/users`.
 
 `guard` runs before every route handler: routes in `flowbox.auth.PUBLIC` pass; otherwise,
-once a user exists, the request needs a valid `X-API-Key` (401 `unauthorized`) whose
-user has at least the handler's `opt["role"]` (default member; 403 `forbidden`). The
+once a user exists, the request needs a valid `X-API-Key` or editor session cookie (401
+`unauthorized`) whose user has at least the handler's `opt["role"]` (default member; 403
+`forbidden`); with the cookie, unsafe methods also need the session's `X-CSRF-Token`. The
 caller is left in `scope["user"]` (a `flowbox.auth.Principal`, None on an open install).
 See `flowbox.auth` for when the API is open.
 """
@@ -12,19 +13,21 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
+from flowbox import sessions
 from flowbox.api import SERVICES
 from flowbox.audit import set_actor
-from flowbox.auth import API_KEY_HEADER, has_role, is_public
+from flowbox.auth import API_KEY_HEADER, AuthError, has_role, is_public
 from flowbox.services import Services
 
 
 async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """401 without a valid key, 403 below the route's role, once authentication is on (`flowbox.auth`)."""
+    """401 without a valid key or session, 403 below the route's role or without the session's CSRF token
+    on an unsafe method, once authentication is on (`flowbox.auth`, `flowbox.sessions`)."""
     ip = connection.client.host if connection.client else None
     set_actor("anonymous", ip)  # who acts, for the audit log (`flowbox.audit`), until a key says otherwise
     if is_public(connection.scope["path"]):  # the full path (a controller's handler knows only its own part)
@@ -34,11 +37,23 @@ async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRou
         connection.scope["user"] = None
         return
     key = connection.headers.get(API_KEY_HEADER)
-    principal = await services.authenticate_key(key)
+    cookie = None if key else sessions.read_cookie(connection.headers.get("cookie"))
+    if key or not cookie:
+        principal = await services.authenticate_key(key)
+    else:
+        principal = await services.authenticate_session(cookie)
     if principal is None:
-        await services.audit("auth.failed", "apikey", None, reason="invalid key" if key else "no key",
+        await services.audit("auth.failed", "apikey" if key or not cookie else "session", None,
+                             reason="invalid key" if key else "expired session" if cookie else "no key",
                              method=connection.scope.get("method"), path=connection.scope["path"])
-        raise NotAuthorizedException(f"a valid API key is required in the {API_KEY_HEADER.title()} header")
+        raise NotAuthorizedException(f"a valid API key is required in the {API_KEY_HEADER.title()} header "
+                                     "(or log in to the editor)")
+    unsafe = connection.scope.get("method", "GET") not in sessions.SAFE_METHODS
+    if principal.csrf is not None and unsafe and not (
+            sessions.same_origin(connection.scope)
+            and sessions.tokens_match(connection.headers.get(sessions.CSRF_HEADER), principal.csrf)):
+        raise PermissionDeniedException(f"a request made with the editor's session cookie needs its "
+                                            f"{sessions.CSRF_HEADER.title()} header (CSRF protection)")
     set_actor(principal.email, ip)
     required = (handler.opt or {}).get("role", "member")
     if not has_role(principal.role, required):
@@ -81,4 +96,35 @@ class AuthController(Controller):
         return await services.create_user(data.email, data.role, data.password)
 
 
-HANDLERS = [AuthController]
+class ApiKeyCreate(msgspec.Struct):
+    name: str = ""
+    userEmail: str | None = None  # noqa: N815 - JSON field name; default: the caller
+
+
+class ApiKeyController(Controller):
+    """API keys: a member manages their own, an admin everyone's. A new key is shown once, in this answer."""
+
+    path = "/api/v1/api-keys"
+    tags = ["users"]
+    dependencies = SERVICES
+
+    @get("/", summary="List API keys (prefix and name only)")
+    async def list_keys(self, services: Services) -> dict[str, Any]:
+        return {"data": await services.list_api_keys(), "nextCursor": None}
+
+    @post("/", summary="Create an API key (the key is in this answer only)", status_code=201)
+    async def create_key(self, request: Request[Any, Any, Any], services: Services,
+                         data: ApiKeyCreate) -> dict[str, Any]:
+        principal = caller(request)
+        email = data.userEmail or (principal.email if principal else None)
+        if not email:
+            raise AuthError("userEmail is required while flowbox has no users to act as", field="userEmail")
+        key, record = await services.create_api_key(email, data.name)
+        return {**record, "key": key}
+
+    @delete("/{key_id:str}", summary="Revoke an API key")
+    async def delete_key(self, services: Services, key_id: str) -> None:
+        await services.delete_api_key(key_id)
+
+
+HANDLERS = [AuthController, ApiKeyController]

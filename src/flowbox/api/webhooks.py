@@ -16,6 +16,7 @@ import orjson
 
 from flowbox.api import status_of
 from flowbox.errors import FlowboxError
+from flowbox.ratelimit import RateLimit, retry_after
 from flowbox.services import Services, WebhookReply, WebhookRequest
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -61,10 +62,22 @@ class WebhookApp:
 
     def __init__(self, services: Services) -> None:
         self.services = services
+        rate = services.settings.webhook_rate_limit
+        self.limit = RateLimit(rate, max(1.0, 2 * rate)) if rate > 0 else None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
+        if self.limit is not None:
+            client = scope.get("client")
+            wait = self.limit.take(client[0] if client else "-")
+            if wait:
+                reply = _error(429, "rate_limited", "too many webhook calls from this address; slow down",
+                               {"retryAfter": int(retry_after(wait))})
+                reply.headers["Retry-After"] = retry_after(wait)
+                self.services.metrics.webhook(429)
+                await self._send(send, reply, head=method == "HEAD")
+                return
         try:
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
             raw = await self._read_body(receive, headers)

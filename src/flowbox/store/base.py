@@ -51,6 +51,7 @@ class WorkflowRecord:
     version: int = 1
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    owner_id: str | None = None  # the user who made it (None: made before users existed)
 
 
 @dataclass
@@ -118,6 +119,7 @@ class CredentialRecord:
     data: bytes
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    owner_id: str | None = None
 
 
 @dataclass
@@ -146,6 +148,20 @@ class ApiKeyRecord:
 
 
 @dataclass
+class SessionRecord:
+    """An editor login: `id` is the sha256 of the cookie's token (the token itself is never stored),
+    `csrf` the token unsafe requests made with this session must echo in `X-CSRF-Token`."""
+
+    id: str
+    user_id: str
+    csrf: str
+    expires_at: datetime
+    created_at: datetime | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass
 class AuditEntry:
     """One line of the audit log: who (`actor`: a user's email, "anonymous", "cli" or "system") did what
     (`action`, e.g. "workflow.create") to what (`target_kind`, `target_id`), when (`at`) and from where (`ip`).
@@ -171,7 +187,7 @@ class Store(Protocol):
 
     # workflows
     async def create_workflow(self, name: str, data: dict[str, Any], active: bool = False,
-                              id: str | None = None) -> WorkflowRecord: ...
+                              id: str | None = None, owner_id: str | None = None) -> WorkflowRecord: ...
 
     async def update_workflow(self, id: str, *, name: str | None = None, data: dict[str, Any] | None = None,
                               active: bool | None = None) -> WorkflowRecord:
@@ -180,7 +196,9 @@ class Store(Protocol):
     async def get_workflow(self, id: str) -> WorkflowRecord: ...
 
     async def list_workflows(self, *, search: str | None = None, active: bool | None = None,
-                             limit: int = 50, cursor: str | None = None) -> Page[WorkflowRecord]: ...
+                             limit: int = 50, cursor: str | None = None,
+                             visible_to: str | None = None) -> Page[WorkflowRecord]:
+        """Newest first; `visible_to` (a user id) keeps only what that user owns or was shared."""
 
     async def delete_workflow(self, id: str) -> None: ...
 
@@ -211,8 +229,9 @@ class Store(Protocol):
         """The execution with its `nodes` filled in."""
 
     async def list_executions(self, *, workflow_id: str | None = None, status: str | None = None,
-                              limit: int = 50, cursor: str | None = None) -> Page[ExecutionRecord]:
-        """Newest first; without `nodes`."""
+                              limit: int = 50, cursor: str | None = None,
+                              visible_to: str | None = None) -> Page[ExecutionRecord]:
+        """Newest first; without `nodes`; `visible_to` keeps executions of workflows that user may see."""
 
     async def delete_execution(self, id: str) -> None: ...
 
@@ -235,14 +254,14 @@ class Store(Protocol):
     async def delete_variable(self, key: str) -> None: ...
 
     # credentials (`data` is always the encrypted blob)
-    async def create_credential(self, name: str, type: str, data: bytes, id: str | None = None
-                                ) -> CredentialRecord: ...
+    async def create_credential(self, name: str, type: str, data: bytes, id: str | None = None,
+                                owner_id: str | None = None) -> CredentialRecord: ...
 
     async def get_credential(self, id: str) -> CredentialRecord: ...
 
     async def list_credentials(self, *, type: str | None = None, limit: int = 50,
-                               cursor: str | None = None) -> Page[CredentialRecord]:
-        """Newest first."""
+                               cursor: str | None = None, visible_to: str | None = None) -> Page[CredentialRecord]:
+        """Newest first; `visible_to` as for workflows."""
 
     async def update_credential(self, id: str, *, name: str | None = None, data: bytes | None = None
                                 ) -> CredentialRecord: ...
@@ -283,6 +302,32 @@ class Store(Protocol):
         """Oldest first (of one user, or all)."""
 
     async def delete_api_key(self, id: str) -> None: ...
+
+    # sharing: kind is "workflow" or "credential"
+    async def get_shares(self, kind: str, resource_id: str) -> list[str]:
+        """The ids of the users `resource_id` is shared with."""
+
+    async def set_shares(self, kind: str, resource_id: str, user_ids: Sequence[str]) -> None:
+        """Share with exactly these users (unknown user ids raise NotFound; nothing changes then)."""
+
+    # editor sessions
+    async def create_session(self, session: SessionRecord) -> None: ...
+
+    async def find_session(self, id: str, now: datetime) -> tuple[SessionRecord, UserRecord] | None:
+        """The unexpired session with this id and its user, or None."""
+
+    async def delete_session(self, id: str) -> None: ...
+
+    async def delete_sessions(self, *, user_id: str | None = None, expired_before: datetime | None = None) -> int:
+        """Log out every session of a user, and/or drop sessions that expired; returns the count."""
+
+    # static data of trigger nodes (`flowbox.listeners`): a JSON object per workflow and node
+    async def get_static_data(self, workflow_id: str, node: str) -> dict[str, Any]:
+        """The node's static data ({} when none was saved)."""
+
+    async def set_static_data(self, workflow_id: str, node: str, data: dict[str, Any] | None) -> None:
+        """Replace the node's static data durably (one statement); None deletes it. Deleting the
+        workflow deletes its static data."""
 
     # audit log (`flowbox.audit`)
     async def append_audit(self, entry: AuditEntry) -> AuditEntry:

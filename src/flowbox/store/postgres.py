@@ -118,6 +118,33 @@ CREATE TABLE audit (
 CREATE INDEX idx_audit_action ON audit (action, id);
 CREATE INDEX idx_audit_actor ON audit (actor, id);
 """),
+    ("0006_sessions_and_sharing", """
+CREATE TABLE sessions (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    csrf TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL,
+    ip TEXT,
+    user_agent TEXT);
+CREATE INDEX idx_sessions_user ON sessions (user_id);
+ALTER TABLE workflows ADD COLUMN owner_id TEXT;
+ALTER TABLE credentials ADD COLUMN owner_id TEXT;
+CREATE TABLE shares (
+    kind TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    PRIMARY KEY (kind, resource_id, user_id));
+CREATE INDEX idx_shares_user ON shares (user_id, kind);
+"""),
+    ("0007_static_data", """
+CREATE TABLE static_data (
+    workflow_id TEXT COLLATE "C" NOT NULL,
+    node TEXT NOT NULL,
+    data JSONB NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (workflow_id, node));
+"""),
 )
 
 

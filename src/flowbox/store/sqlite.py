@@ -35,6 +35,7 @@ from flowbox.store.base import (
     ExecutionRecord,
     NodeRun,
     Page,
+    SessionRecord,
     UserRecord,
     WorkflowRecord,
     WorkflowVersion,
@@ -162,21 +163,21 @@ class SqlStore:
         return WorkflowRecord(id=row["id"], name=row["name"], data=self._from_json(row["data"]),
                               active=bool(row["active"]), version=row["version"],
                               created_at=self._from_time(row["created_at"]),
-                              updated_at=self._from_time(row["updated_at"]))
+                              updated_at=self._from_time(row["updated_at"]), owner_id=row["owner_id"])
 
     async def create_workflow(self, name: str, data: dict[str, Any], active: bool = False,
-                              id: str | None = None) -> WorkflowRecord:
+                              id: str | None = None, owner_id: str | None = None) -> WorkflowRecord:
         """A new workflow at version 1; `data["name"]` is set to `name`. A taken `id` raises Conflict."""
         record = WorkflowRecord(id=id or new_id(), name=name, data={**data, "name": name}, active=active,
-                                version=1, created_at=datetime.now(UTC))
+                                version=1, created_at=datetime.now(UTC), owner_id=owner_id)
         record.updated_at = record.created_at
         try:
             async with self._tx() as db:
                 await db.execute(
-                    "INSERT INTO workflows (id, name, data, active, version, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, 1, ?, ?)",
+                    "INSERT INTO workflows (id, name, data, active, version, created_at, updated_at, owner_id)"
+                    " VALUES (?, ?, ?, ?, 1, ?, ?, ?)",
                     [record.id, name, self._json(record.data), active, self._time(record.created_at),
-                     self._time(record.created_at)])
+                     self._time(record.created_at), owner_id])
         except Conflict:
             raise Conflict(f"workflow {record.id!r} already exists", id=record.id) from None
         return record
@@ -197,7 +198,8 @@ class SqlStore:
             new_name = old.name if name is None else name
             new_data = {**(old.data if data is None else data), "name": new_name}
             new = WorkflowRecord(id=id, name=new_name, data=new_data, active=old.active if active is None else active,
-                                 version=old.version, created_at=old.created_at, updated_at=now)
+                                 version=old.version, created_at=old.created_at, updated_at=now,
+                                 owner_id=old.owner_id)
             if new.data != old.data:
                 await db.execute("INSERT INTO workflow_versions (workflow_id, version, data, created_at)"
                                  " VALUES (?, ?, ?, ?)", [id, old.version, self._json(old.data), self._time(now)])
@@ -211,10 +213,11 @@ class SqlStore:
         return await self._one("workflows", "workflow", "id", id, self._workflow)
 
     async def list_workflows(self, *, search: str | None = None, active: bool | None = None,
-                             limit: int = 50, cursor: str | None = None) -> Page[WorkflowRecord]:
-        """Newest first; `search` matches part of the name, ignoring case."""
-        where: list[str] = []
-        params: list[Any] = []
+                             limit: int = 50, cursor: str | None = None,
+                             visible_to: str | None = None) -> Page[WorkflowRecord]:
+        """Newest first; `search` matches part of the name, ignoring case; `visible_to` keeps what that
+        user owns or was shared."""
+        where, params = self._visible("workflow", "id", visible_to)
         if search:
             where.append(self._search_sql)
             params.append(search.lower())
@@ -224,11 +227,23 @@ class SqlStore:
         return await self._newest_first("SELECT * FROM workflows", where, params, limit, cursor, self._workflow)
 
     async def delete_workflow(self, id: str) -> None:
-        """Delete the workflow and its versions (its executions stay)."""
+        """Delete the workflow, its versions and shares (its executions stay)."""
         async with self._tx() as db:
             if not await db.execute("DELETE FROM workflows WHERE id = ?", [id]):
                 raise NotFound("workflow", id)
             await db.execute("DELETE FROM workflow_versions WHERE workflow_id = ?", [id])
+            await db.execute("DELETE FROM shares WHERE kind = 'workflow' AND resource_id = ?", [id])
+            await db.execute("DELETE FROM static_data WHERE workflow_id = ?", [id])
+
+    @staticmethod
+    def _visible(kind: str, column: str, user_id: str | None) -> tuple[list[str], list[Any]]:
+        """The WHERE part (as `_newest_first` takes it) for rows of `kind` the user owns or was shared."""
+        if user_id is None:
+            return [], []
+        owned = "workflows" if kind == "workflow" else "credentials"
+        return ([f"({column} IN (SELECT id FROM {owned} WHERE owner_id = ?)"
+                 f" OR {column} IN (SELECT resource_id FROM shares WHERE kind = ? AND user_id = ?))"],
+                [user_id, kind, user_id])
 
     async def list_versions(self, workflow_id: str) -> list[WorkflowVersion]:
         """Previous versions, newest first (the current one is the workflow itself)."""
@@ -359,10 +374,10 @@ class SqlStore:
         return record
 
     async def list_executions(self, *, workflow_id: str | None = None, status: str | None = None,
-                              limit: int = 50, cursor: str | None = None) -> Page[ExecutionRecord]:
-        """Newest first; without `nodes`."""
-        where: list[str] = []
-        params: list[Any] = []
+                              limit: int = 50, cursor: str | None = None,
+                              visible_to: str | None = None) -> Page[ExecutionRecord]:
+        """Newest first; without `nodes`; `visible_to` keeps executions of workflows that user may see."""
+        where, params = self._visible("workflow", "e.workflow_id", visible_to)
         if workflow_id is not None:
             where.append("workflow_id = ?")
             params.append(workflow_id)
@@ -433,19 +448,19 @@ class SqlStore:
     def _credential(self, row: Row) -> CredentialRecord:
         return CredentialRecord(id=row["id"], name=row["name"], type=row["type"], data=bytes(row["data"]),
                                 created_at=self._from_time(row["created_at"]),
-                                updated_at=self._from_time(row["updated_at"]))
+                                updated_at=self._from_time(row["updated_at"]), owner_id=row["owner_id"])
 
-    async def create_credential(self, name: str, type: str, data: bytes, id: str | None = None
-                                ) -> CredentialRecord:
+    async def create_credential(self, name: str, type: str, data: bytes, id: str | None = None,
+                                owner_id: str | None = None) -> CredentialRecord:
         """A new credential; a taken `id` raises Conflict."""
         now = datetime.now(UTC)
         record = CredentialRecord(id=id or new_id(), name=name, type=type, data=bytes(data), created_at=now,
-                                  updated_at=now)
+                                  updated_at=now, owner_id=owner_id)
         try:
             async with self._statement() as db:
-                await db.execute("INSERT INTO credentials (id, name, type, data, created_at, updated_at)"
-                                 " VALUES (?, ?, ?, ?, ?, ?)",
-                                 [record.id, name, type, record.data, self._time(now), self._time(now)])
+                await db.execute("INSERT INTO credentials (id, name, type, data, created_at, updated_at, owner_id)"
+                                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                 [record.id, name, type, record.data, self._time(now), self._time(now), owner_id])
         except Conflict:
             raise Conflict(f"credential {record.id!r} already exists", id=record.id) from None
         return record
@@ -454,10 +469,9 @@ class SqlStore:
         return await self._one("credentials", "credential", "id", id, self._credential)
 
     async def list_credentials(self, *, type: str | None = None, limit: int = 50,
-                               cursor: str | None = None) -> Page[CredentialRecord]:
-        """Newest first, optionally of one type."""
-        where: list[str] = []
-        params: list[Any] = []
+                               cursor: str | None = None, visible_to: str | None = None) -> Page[CredentialRecord]:
+        """Newest first, optionally of one type; `visible_to` as for workflows."""
+        where, params = self._visible("credential", "id", visible_to)
         if type:
             where.append("type = ?")
             params.append(type)
@@ -473,15 +487,16 @@ class SqlStore:
             old = self._credential(rows[0])
             new = CredentialRecord(id=id, name=old.name if name is None else name, type=old.type,
                                    data=old.data if data is None else bytes(data), created_at=old.created_at,
-                                   updated_at=now)
+                                   updated_at=now, owner_id=old.owner_id)
             await db.execute("UPDATE credentials SET name = ?, data = ?, updated_at = ? WHERE id = ?",
                              [new.name, new.data, self._time(now), id])
         return new
 
     async def delete_credential(self, id: str) -> None:
-        async with self._statement() as db:
+        async with self._tx() as db:
             if not await db.execute("DELETE FROM credentials WHERE id = ?", [id]):
                 raise NotFound("credential", id)
+            await db.execute("DELETE FROM shares WHERE kind = 'credential' AND resource_id = ?", [id])
 
     async def all_credentials(self) -> list[CredentialRecord]:
         async with self._read() as db:
@@ -588,6 +603,88 @@ class SqlStore:
         async with self._statement() as db:
             if not await db.execute("DELETE FROM api_keys WHERE id = ?", [id]):
                 raise NotFound("api key", id)
+
+    # sharing
+
+    async def get_shares(self, kind: str, resource_id: str) -> list[str]:
+        async with self._read() as db:
+            rows = await db.fetch("SELECT user_id FROM shares WHERE kind = ? AND resource_id = ? ORDER BY user_id",
+                                  [kind, resource_id])
+        return [row["user_id"] for row in rows]
+
+    async def set_shares(self, kind: str, resource_id: str, user_ids: Sequence[str]) -> None:
+        wanted = sorted(set(user_ids))
+        async with self._tx() as db:
+            for user_id in wanted:
+                if not await db.fetch("SELECT id FROM users WHERE id = ?", [user_id]):
+                    raise NotFound("user", user_id)
+            await db.execute("DELETE FROM shares WHERE kind = ? AND resource_id = ?", [kind, resource_id])
+            for user_id in wanted:
+                await db.execute("INSERT INTO shares (kind, resource_id, user_id) VALUES (?, ?, ?)",
+                                 [kind, resource_id, user_id])
+
+    # editor sessions (`flowbox.sessions`: only the sha256 of the cookie's token is stored)
+
+    def _session_record(self, row: Row) -> SessionRecord:
+        return SessionRecord(id=row["id"], user_id=row["user_id"], csrf=row["csrf"],
+                             expires_at=self._from_time(row["expires_at"]) or datetime.now(UTC),
+                             created_at=self._from_time(row["created_at"]), ip=row["ip"],
+                             user_agent=row["user_agent"])
+
+    async def create_session(self, session: SessionRecord) -> None:
+        async with self._statement() as db:
+            await db.execute("INSERT INTO sessions (id, user_id, csrf, created_at, expires_at, ip, user_agent)"
+                             " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             [session.id, session.user_id, session.csrf,
+                              self._time(session.created_at or datetime.now(UTC)), self._time(session.expires_at),
+                              session.ip, session.user_agent])
+
+    async def find_session(self, id: str, now: datetime) -> tuple[SessionRecord, UserRecord] | None:
+        async with self._read() as db:
+            rows = await db.fetch(
+                "SELECT s.*, u.id AS u_id, u.email AS u_email, u.role AS u_role,"
+                " u.password_hash AS u_password_hash, u.created_at AS u_created_at"
+                " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.expires_at > ?",
+                [id, self._time(now)])
+        if not rows:
+            return None
+        return self._session_record(rows[0]), self._user(rows[0], "u_")
+
+    async def delete_session(self, id: str) -> None:
+        async with self._statement() as db:
+            await db.execute("DELETE FROM sessions WHERE id = ?", [id])
+
+    async def delete_sessions(self, *, user_id: str | None = None, expired_before: datetime | None = None) -> int:
+        where, params = [], []
+        if user_id is not None:
+            where.append("user_id = ?")
+            params.append(user_id)
+        if expired_before is not None:
+            where.append("expires_at <= ?")
+            params.append(self._time(expired_before))
+        if not where:
+            raise ValueError("delete_sessions needs user_id and/or expired_before")
+        async with self._statement() as db:
+            return await db.execute(f"DELETE FROM sessions WHERE {' OR '.join(where)}", params)
+
+    # static data of trigger nodes (`flowbox.listeners`)
+
+    async def get_static_data(self, workflow_id: str, node: str) -> dict[str, Any]:
+        async with self._read() as db:
+            rows = await db.fetch("SELECT data FROM static_data WHERE workflow_id = ? AND node = ?",
+                                  [workflow_id, node])
+        return (self._from_json(rows[0]["data"]) or {}) if rows else {}
+
+    async def set_static_data(self, workflow_id: str, node: str, data: dict[str, Any] | None) -> None:
+        """One statement through `_statement()` (on SQLite it joins the group commit)."""
+        async with self._statement() as db:
+            if data is None:
+                await db.execute("DELETE FROM static_data WHERE workflow_id = ? AND node = ?", [workflow_id, node])
+                return
+            await db.execute("INSERT INTO static_data (workflow_id, node, data, updated_at) VALUES (?, ?, ?, ?)"
+                             " ON CONFLICT (workflow_id, node) DO UPDATE SET data = excluded.data,"
+                             " updated_at = excluded.updated_at",
+                             [workflow_id, node, self._json(data), self._time(datetime.now(UTC))])
 
     # audit log (`flowbox.audit`): append-only
 
