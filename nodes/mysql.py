@@ -36,7 +36,7 @@ from flowbox.nodes._db import (
 SSL_MODES = ("disable", "require", "verify")
 
 register(CredentialType(
-    "mySql", "MySQL", (
+    "mysql", "MySQL", (
         CredentialField("host", "Host", required=True, default="localhost"),
         CredentialField("port", "Port", default="3306"),
         CredentialField("database", "Database", required=True),
@@ -220,13 +220,13 @@ def _connect(cred: dict[str, Any], host: str, port: int) -> Any:
 @node(
     type="mysql", display_name="MySQL", group="integration", icon="database",
     description="Run SQL, or insert, update, upsert and select rows, in a MySQL or MariaDB database",
-    credentials=["mySql"], params=sql_params(),
+    credentials=["mysql"], params=sql_params(),
 )
 async def mysql(ctx: Context, items: list[Item]) -> list[list[Item]]:
-    """Connect with the node's mySql credential, run the operation for every item, close."""
+    """Connect with the node's mysql credential, run the operation for every item, close."""
     import pymysql
 
-    cred = await need_credential(ctx, "mySql")
+    cred = await need_credential(ctx, "mysql")
     host = str(cred.get("host") or "localhost")
     port = port_of(ctx, cred.get("port"), 3306)
     try:

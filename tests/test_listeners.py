@@ -177,7 +177,7 @@ def test_a_worker_runs_no_listener(tmp_path: Path) -> None:
 
     async def body(services: Services) -> None:
         record = await services.create_workflow(workflow({"type": "testPoll",
-                                                          "parameters": {"file": str(source), "pollSeconds": 0.1}}))
+                                                          "parameters": {"file": str(source), "every": 0.1}}))
         await services.activate(record.id)
         await asyncio.sleep(0.3)
         assert services.trigger_listeners is None
@@ -197,7 +197,7 @@ def test_poll_cursor_survives_a_restart_without_repeats_or_skips(tmp_path: Path)
 
     async def first(services: Services) -> None:
         record = await services.create_workflow(workflow({"type": "testPoll",
-                                                          "parameters": {"file": str(source), "pollSeconds": 0.1}}))
+                                                          "parameters": {"file": str(source), "every": 0.1}}))
         ids.append(record.id)
         await services.activate(record.id)
         assert await finished_inputs(services, record.id, 1) == [[{"n": 1}, {"n": 2}, {"n": 3}]]

@@ -570,6 +570,36 @@ def apikey_create(email: str, name: str, data_dir: str | None) -> None:
     asyncio.run(_with_store(data_dir, work))
 
 
+@apikey.command(name="list")
+@click.option("--user", "email", default=None, help="Only this user's keys")
+@data_dir_option
+def apikey_list(email: str | None, data_dir: str | None) -> None:
+    """List API keys: id, prefix, user, name, created (never the key)."""
+
+    async def work(store: Any, settings: Any) -> None:
+        users = {u.id: u.email for u in await store.list_users()}
+        owner = (await store.get_user_by_email(email)).id if email else None
+        for key in await store.list_api_keys(owner):
+            created = key.created_at.strftime("%Y-%m-%d %H:%M") if key.created_at else ""
+            click.echo(f"{key.id}  {key.prefix}...  {users.get(key.user_id, key.user_id)}  {created}  {key.name}")
+
+    asyncio.run(_with_store(data_dir, work))
+
+
+@apikey.command(name="revoke")
+@click.argument("key_id")
+@data_dir_option
+def apikey_revoke(key_id: str, data_dir: str | None) -> None:
+    """Revoke an API key by id (`flowbox apikey list`); a running server stops accepting it within 10 s."""
+    from flowbox import audit
+
+    async def work(store: Any, settings: Any) -> None:
+        await store.delete_api_key(key_id)
+        await audit.record(store, "apikey.delete", "apikey", key_id)
+        click.echo(f"revoked {key_id}", err=True)
+
+    asyncio.run(_with_store(data_dir, work))
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the click group and maps flowbox errors to exit codes."""
     args = sys.argv[1:] if argv is None else argv

@@ -5,7 +5,7 @@ While its workflow is active, `Listeners` runs `await fn(ctx)` as one task per n
 `ListenerContext` (the SDK's `TriggerContext`): each `await ctx.emit(items)` records a queued
 execution that starts at that node (`Services.enqueue`, mode "trigger"), then saves
 `ctx.static`, the node's static data (`Store.get_static_data` / `set_static_data`).
-`flowbox.node.polling(check)` builds a `fn` that polls every `pollSeconds`.
+`flowbox.node.polling(check)` builds a `fn` that polls every `every`.
 
 - A listener that raises is logged and restarted after a backoff (`BACKOFF_FIRST` seconds,
   doubling up to `BACKOFF_MAX`; back to the first once it had run `HEALTHY_AFTER` seconds).

@@ -330,12 +330,12 @@ def node(*, type: str, display_name: str, group: str, description: str, params: 
 
 # ---------------------------------------------------------------- helpers for node authors
 
-POLL_SECONDS = Param("pollSeconds", "number", 60, min=0.1, required=True,
+POLL_SECONDS = Param("every", "number", 60, min=0.1, required=True,
                      description="Seconds between two checks while the workflow is active")
 
 
 def polling(check: Callable[[TriggerContext], Awaitable[list[Item]]]) -> ListenFunction:
-    """A `listen` function that calls `check(ctx)` at once, then every `pollSeconds` (add `POLL_SECONDS`
+    """A `listen` function that calls `check(ctx)` at once, then every `every` (add `POLL_SECONDS`
     to the node's params).
 
     `check` reads its cursor from `ctx.static`, moves it past what it returns and returns the new
@@ -351,7 +351,7 @@ def polling(check: Callable[[TriggerContext], Awaitable[list[Item]]]) -> ListenF
                 await ctx.emit(items)
             else:
                 await ctx.save()
-            await ctx.sleep(float(ctx.param("pollSeconds", default=60)))
+            await ctx.sleep(float(ctx.param("every", default=60)))
 
     listen.__qualname__ = listen.__name__ = f"polling({getattr(check, '__name__', 'check')})"
     return listen

@@ -662,7 +662,8 @@ class Services:
         if not any(s.trigger and s.type != "manualTrigger" for n, s in specs.items()
                    if not workflow.nodes[n].disabled):
             raise WorkflowInvalid("this workflow has no trigger that can run it by itself (webhook, schedule, "
-                                  "errorTrigger): add one before activating it", field="nodes")
+                                  "errorTrigger, or one that listens or polls such as redisTrigger, emailTrigger, "
+                                  "rssFeedReadTrigger): add one before activating it", field="nodes")
         self.webhooks.remove(id)
         self.webhooks.add(webhook_routes(workflow, id))
         record = await self.store.update_workflow(id, active=True)

@@ -63,7 +63,7 @@ def flags(server: Dovecot, mailbox: str = "INBOX") -> dict[str, str]:
 def trigger_workflow(credential_id: str, **params: Any) -> dict[str, Any]:
     return {"name": "mail", "settings": {"timezone": "UTC"}, "connections": {},
             "nodes": [{"name": "T", "type": "emailTrigger", "position": [0, 0],
-                       "parameters": {"mailbox": "INBOX", "pollSeconds": 0.1, **params},
+                       "parameters": {"mailbox": "INBOX", "every": 0.1, **params},
                        "credentials": {"imap": {"id": credential_id, "name": "mailbox"}}}]}
 
 

@@ -21,14 +21,14 @@ CRED = {"host": MYSQL_HOST, "port": str(MYSQL_PORT), "database": "test", "user":
 
 def services(cred: dict[str, Any] | None = None) -> EngineServices:
     async def credential(type_: str, id_: str) -> dict[str, Any]:
-        assert (type_, id_) == ("mySql", "my1")
+        assert (type_, id_) == ("mysql", "my1")
         return cred or CRED
 
     return EngineServices(credential=credential)
 
 
 def my(on_error: str = "stop", **params: Any) -> dict[str, Any]:
-    return {"name": "My", "type": "mysql", "parameters": params, "credentials": {"mySql": "my1"},
+    return {"name": "My", "type": "mysql", "parameters": params, "credentials": {"mysql": "my1"},
             "onError": on_error}
 
 

@@ -75,7 +75,7 @@ def feed() -> Iterator[Feed]:
 def rss_workflow(url: str) -> dict[str, Any]:
     return {"name": "feed", "settings": {"timezone": "UTC"}, "connections": {},
             "nodes": [{"name": "T", "type": "rssFeedReadTrigger", "position": [0, 0],
-                       "parameters": {"feedUrl": url, "pollSeconds": 0.1}}]}
+                       "parameters": {"feedUrl": url, "every": 0.1}}]}
 
 
 MON = "Mon, 03 Mar 2025 10:00:00 GMT"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,3 +42,14 @@ def test_cli_owner_and_key_guard_the_api(tmp_path: Path, make_server: Any) -> No
         assert me["email"] == "owner@example.com" and me["role"] == "owner"
     # the key is stored only as a hash
     assert key.encode() not in (data / "flowbox.db").read_bytes()
+    listed = flowbox(data, "apikey", "list")
+    assert listed.returncode == 0 and key[:12] in listed.stdout and key not in listed.stdout
+    key_id = listed.stdout.split()[0]
+    assert flowbox(data, "apikey", "revoke", key_id).returncode == 0
+    assert flowbox(data, "apikey", "list").stdout.strip() == ""
+    assert flowbox(data, "apikey", "revoke", key_id).returncode == 2  # not found
+    with server.client() as client:
+        deadline = time.monotonic() + 15  # the server trusts a verified key for up to 10 s
+        while client.get("/api/v1/workflows", headers={"X-API-Key": key}).status_code != 401:
+            assert time.monotonic() < deadline, "a revoked key still works"
+            time.sleep(0.5)
