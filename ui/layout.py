@@ -93,9 +93,27 @@ class EditorServices:
         self._services = services
 
     def __getattr__(self, name: str) -> Any:
-        from flowbox.services import ForUser
+        import inspect
 
-        return getattr(ForUser(self._services, current_user()), name)
+        from flowbox.services import ForUser, Services
+
+        user = current_user()
+        target = getattr(ForUser(self._services, user), name)
+        if user is None or not inspect.iscoroutinefunction(getattr(Services, name, None)):
+            return target
+        cookie = context.client.request.headers.get("cookie")
+
+        async def checked(*args: Any, **kwargs: Any) -> Any:
+            """The session is checked again on every operation: signing out stops open tabs too."""
+            from flowbox.errors import Unauthorized
+            from flowbox.sessions import read_cookie
+
+            if await self._services.authenticate_session(read_cookie(cookie)) is None:
+                ui.navigate.to("/login")
+                raise Unauthorized("your session has ended: sign in again")
+            return await target(*args, **kwargs)
+
+        return checked
 
 
 def _user_menu() -> None:

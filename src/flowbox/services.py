@@ -26,6 +26,7 @@ from flowbox.engine.runner import EngineServices, ExecutionResult, RunData, Runn
 from flowbox.errors import (
     Conflict,
     FlowboxError,
+    Forbidden,
     MethodNotAllowed,
     NotFound,
     TimedOut,
@@ -1029,11 +1030,17 @@ class Services:
             data = stored.data
         workflow = load_workflow(data, id=workflow_id)
         validate(workflow)
+        await self.check_credentials_usable(workflow, user)
         routes = webhook_routes(workflow, workflow_id)
         if not routes:
             raise WorkflowInvalid("this workflow has no webhook node to listen on", field="nodes")
         future: asyncio.Future[str] = self.loop.create_future()  # type: ignore[union-attr]
         keys = [(r.method, r.path) for r in routes]
+        for key in keys:
+            other = self._listeners.get(key)
+            if other is not None and other[0] != workflow_id and not other[2].done():
+                raise Conflict(f"another workflow is listening for a test call to {key[0]} /webhook-test/"
+                               f"{key[1]}; try again when it is done", path=key[1])
         for key in keys:
             self._listeners[key] = (workflow_id, workflow, future)
         try:
@@ -1063,14 +1070,20 @@ class Services:
         return await self._answer(workflow, validate(workflow), route, request.item({}), mode="test", on_done=note)
 
     # ------------------------------------------------------------ variables
-    async def set_variable(self, key: str, value: str) -> None:
+    def _admin_only(self, user: Any, what: str) -> None:
+        if self.visible_to(user) is not None:
+            raise Forbidden(f"{what} is for owners and admins")
+
+    async def set_variable(self, key: str, value: str, user: Any = None) -> None:
+        self._admin_only(user, "changing variables (every workflow reads them)")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key or ""):
             raise WorkflowInvalid(f"variable name {key!r} must be letters, digits and _ (not starting with a digit)",
                                   field="key")
         await self.store.set_variable(key, str(value))
         self.engine.variables[key] = str(value)
 
-    async def delete_variable(self, key: str) -> None:
+    async def delete_variable(self, key: str, user: Any = None) -> None:
+        self._admin_only(user, "deleting variables (every workflow reads them)")
         await self.store.delete_variable(key)
         self.engine.variables.pop(key, None)
 
@@ -1143,7 +1156,7 @@ class Services:
         """Rename and/or replace data; a secret field sent back as the mask keeps its stored value."""
         from flowbox.credentials import CredentialError, get_type, merge
 
-        record = await self._credential_record(id, user)
+        record = await self._credential_record(id, user, manage=True)  # a shared user could redirect secrets
         old = self.vault.decrypt(record.data, record.id)
         if name is not None and (not isinstance(name, str) or not name.strip()):
             raise CredentialError("a credential needs a name", field="name")
@@ -1172,7 +1185,7 @@ class Services:
         (or `url`), a request signed with it must answer below 400. `{"ok", "message", "statusCode"}`."""
         from flowbox.credentials import CheckResult, CredentialError, get_type, scrub
 
-        record = await self._credential_record(id, user)
+        record = await self._credential_record(id, user, manage=url is not None)  # any url: the owner's call
         ctype = get_type(record.type)
         await self.audit("credential.test", "credential", id, name=record.name, type=record.type)
         try:
@@ -1335,10 +1348,10 @@ class Services:
         """`(key, key JSON)`: the key itself is returned here once and never stored. A member makes keys
         for themselves only; admins for anyone."""
         from flowbox import auth
-        from flowbox.errors import Forbidden
-
-        if self.visible_to(user) is not None and auth.check_email(email) != user.email:
-            raise Forbidden("a member can only create API keys for themselves")
+        if user is not None and auth.check_email(email) != user.email:
+            target = await self.store.get_user_by_email(email)
+            if not auth.has_role(user.role, "admin") or auth.RANK[target.role] >= auth.RANK[user.role]:
+                raise Forbidden("you can create API keys for yourself, and an admin for users of a lower role")
         key, record = await auth.create_api_key(self.store, email, name)
         await self.audit("apikey.create", "apikey", record.id, user=email, name=name, prefix=record.prefix)
         return key, auth.key_json(record)
@@ -1351,9 +1364,15 @@ class Services:
 
     async def delete_api_key(self, id: str, user: Any = None) -> None:
         """Revoke a key at once (every process within `KEY_CACHE_TTL`); a member revokes only their own."""
-        member = self.visible_to(user)
-        if member is not None and id not in {k.id for k in await self.store.list_api_keys(member)}:
-            raise NotFound("api key", id)
+        if user is not None:
+            from flowbox.auth import RANK
+
+            key = next((k for k in await self.store.list_api_keys(self.visible_to(user)) if k.id == id), None)
+            if key is None:
+                raise NotFound("api key", id)
+            holder = await self.store.get_user(key.user_id)
+            if holder.id != user.user_id and RANK[holder.role] >= RANK[user.role]:
+                raise Forbidden(f"only {holder.email} can revoke their own API keys")
         await self.store.delete_api_key(id)
         await self.audit("apikey.delete", "apikey", id)
         self._auth_state["keys"] = {}
@@ -1364,7 +1383,8 @@ class Services:
     # the sha256 of a fresh token and hands the token to the browser as a cookie. Verified sessions are
     # cached like keys; a logout drops this process's cache entry (other processes: within the TTL).
     LOGIN_RATE = (10 / 60, 10)  # per client address: 10 attempts at once, then one every 6 s
-    LOGIN_FAILURES = (5 / 900, 5)  # per email: 5 failed attempts, then one every 3 minutes
+    LOGIN_FAILURES = (5 / 900, 5)  # per email and address: 5 attempts, then one every 3 minutes (a success
+    # clears it)
 
     @functools.cached_property
     def _login_limits(self) -> tuple[Any, Any]:
@@ -1380,18 +1400,18 @@ class Services:
         from flowbox.errors import RateLimited, Unauthorized
         from flowbox.store.base import SessionRecord
 
-        per_ip, per_email = self._login_limits
+        per_ip, per_account = self._login_limits
         email = str(email or "").strip().lower()
-        wait = max(per_ip.take(ip or "-"), per_email.peek(email))
-        if wait:
+        account = f"{email}|{ip or '-'}"  # per account AND address: nobody elsewhere can lock the owner out
+        wait = per_ip.take(ip or "-") or per_account.take(account)  # taken before checking: parallel guesses
+        if wait:                                                      # count too
             await self.audit("login.failed", "user", None, email=email, reason="rate limited")
             raise RateLimited(f"too many login attempts; try again in {int(wait + 0.999)} s", retry_after=wait)
         principal = await self.authenticate_password(email, str(password or ""))
         if principal is None:
-            per_email.take(email)
             await self.audit("login.failed", "user", None, email=email, reason="wrong email or password")
             raise Unauthorized("wrong email or password")
-        per_email.reset(email)
+        per_account.reset(account)
         token = sessions.new_token()
         now = dt.datetime.now(dt.UTC)
         record = SessionRecord(id=sessions.token_id(token), user_id=principal.user_id, csrf=sessions.new_token(),
@@ -1460,8 +1480,6 @@ class Services:
     async def check_access(self, kind: str, record: Any, user: Any, *, manage: bool = False) -> None:
         """NotFound unless `user` may see `record` (a workflow or credential); Forbidden when they may see
         it but `manage` (delete, share) is asked of a member who does not own it."""
-        from flowbox.errors import Forbidden
-
         member = self.visible_to(user)
         if member is None or record.owner_id == member:
             return
@@ -1472,21 +1490,43 @@ class Services:
         raise NotFound(kind, record.id)
 
     async def check_credentials_usable(self, workflow: Workflow, user: Any) -> None:
-        """Forbidden naming the node when a member's workflow names a credential they may not use."""
-        from flowbox.errors import Forbidden
-
+        """Forbidden naming the node when a member's workflow reaches what they may not: a credential or a
+        sub-workflow / error workflow not theirs and not shared with them, a sub-workflow by file path or
+        by an expression, or the code node (it runs Python with the server's file access, so it is for
+        owners and admins unless FLOWBOX_CODE_FOR_MEMBERS=1). Checked when a member saves, runs or
+        listens with a workflow."""
+        import os
         if self.visible_to(user) is None:
             return
+
+        async def reachable(kind: str, id: str, where: str) -> None:
+            try:
+                record = await (self.store.get_credential(id) if kind == "credential" else self.store.get_workflow(id))
+                await self.check_access(kind, record, user)
+            except NotFound:
+                raise Forbidden(f"{where} uses {kind} {id!r}, which is not yours and not shared with you",
+                                node=where) from None
+
         for node in workflow.nodes.values():
-            for type_, ref in (node.credentials or {}).items():
+            where = f"node {node.name!r}"
+            for ref in (node.credentials or {}).values():
                 id = ref.get("id") if isinstance(ref, dict) else ref
-                if not isinstance(id, str):
-                    continue
-                try:
-                    await self.check_access("credential", await self.store.get_credential(id), user)
-                except NotFound:
-                    raise Forbidden(f"node {node.name!r} uses {type_} credential {id!r}, which is not yours and "
-                                    "not shared with you", node=node.name) from None
+                if isinstance(id, str):
+                    await reachable("credential", id, where)
+            if node.type == "code" and os.environ.get("FLOWBOX_CODE_FOR_MEMBERS") != "1":
+                raise Forbidden(f"{where} is a code node: it runs Python with this server's file access, so only "
+                                "owners and admins may use it (FLOWBOX_CODE_FOR_MEMBERS=1 allows members)",
+                                node=node.name)
+            if node.type == "executeWorkflow":
+                ref = str(node.parameters.get("workflow") or "")
+                if "{{" in ref or ref.endswith(".json") or "/" in ref or "\\" in ref:
+                    raise Forbidden(f"{where} must name its sub-workflow by id (a member cannot run workflow "
+                                    "files or computed references)", node=node.name)
+                if ref:
+                    await reachable("workflow", ref, where)
+        target = workflow.settings.get("errorWorkflow")
+        if isinstance(target, str) and target:
+            await reachable("workflow", target, "the error workflow setting")
 
     async def get_sharing(self, kind: str, id: str, user: Any = None) -> dict[str, Any]:
         """`{"ownerId", "sharedWith": [user ids]}` of a workflow or credential."""
@@ -1526,10 +1566,7 @@ class Services:
     async def list_audit(self, *, action: str | None = None, actor: str | None = None, limit: int = 50,
                          cursor: str | None = None, user: Any = None) -> Page[Any]:
         """Audit entries, newest first (`action` exact or a "prefix*"); owners and admins only."""
-        from flowbox.errors import Forbidden
-
-        if self.visible_to(user) is not None:
-            raise Forbidden("the audit log is for owners and admins")
+        self._admin_only(user, "the audit log")
         return await self.store.list_audit(action=action, actor=actor, limit=limit, cursor=cursor)
     # ------------------------------------------------------------ end of audit log
 

@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable, Mapping
-from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -61,16 +60,13 @@ def tokens_match(a: str | None, b: str | None) -> bool:
 
 
 def read_cookie(cookie_header: str | None, name: str = COOKIE) -> str | None:
-    """The value of cookie `name` in a `Cookie` header, or None."""
-    if not cookie_header:
-        return None
-    jar = SimpleCookie()
-    try:
-        jar.load(cookie_header)
-    except CookieError:
-        return None
-    morsel = jar.get(name)
-    return morsel.value if morsel is not None and morsel.value else None
+    """The value of cookie `name` in a `Cookie` header, or None. Parsed leniently (split on ";"): a
+    malformed cookie set by someone else must not hide ours."""
+    for part in (cookie_header or "").split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key == name and value:
+            return value.strip('"')
+    return None
 
 
 def set_cookie(name: str, value: str, *, max_age: int, secure: bool, http_only: bool = True) -> str:
@@ -119,6 +115,7 @@ def same_origin(scope: Mapping[str, Any]) -> bool:
 
 def safe_next(target: str | None) -> str:
     """Where to go after logging in: a local path only (never another site), `/` by default."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    if (not target or not target.startswith("/") or target.startswith("//") or "\\" in target
+            or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in target)):
         return "/"
     return target

@@ -30,11 +30,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from flowbox.errors import ConfigError
@@ -84,6 +86,33 @@ def make_huey(settings: Any, name: str | None = None) -> Huey:
             conn = super()._create_connection()
             conn.execute("pragma synchronous=1")
             return conn
+
+        @contextlib.contextmanager
+        def db(self, commit: bool = False, close: bool = False) -> Iterator[sqlite3.Cursor]:
+            """Huey's `db()` (one shared connection behind a lock), except that a COMMIT that fails
+            (SQLITE_BUSY) is rolled back instead of leaving the connection inside a transaction, where
+            every later call failed with "cannot start a transaction within a transaction"."""
+            with self.lock:
+                conn = self.conn
+                if conn.in_transaction:  # left over by a failure we did not see: never build on it
+                    logger.warning("queue connection was left inside a transaction; rolling it back")
+                    conn.rollback()
+                cursor = conn.cursor()
+                try:
+                    if commit:
+                        cursor.execute(self.begin_sql)
+                    yield cursor
+                    if commit:
+                        conn.commit()
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.rollback()
+                    raise
+                finally:
+                    cursor.close()
+                    if close:
+                        conn.close()
+                        self._conn = None
 
     settings.ensure_dirs()
     return SqliteHuey(name, filename=str(settings.queue_path), results=False, utc=True, storage_class=Storage)

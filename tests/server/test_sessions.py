@@ -191,3 +191,41 @@ def test_a_lan_bind_works_once_an_owner_exists(tmp_path: Path, make_server: Any)
     with server.client() as client:
         assert client.get("/api/v1/workflows").status_code == 401
         assert client.get("/healthz").status_code == 200
+
+
+def test_webhooks_never_see_the_editor_login_and_cannot_act_as_flowbox(editor: Server) -> None:
+    """Webhooks share the editor's origin: the session cookie is kept out of executions, their answers are
+    sandboxed (a served page cannot script flowbox) and cannot set flowbox's cookies."""
+    with editor.client() as client:
+        setup_owner(client)
+        csrf = login_json(client)
+        respond = {"name": "Reply", "type": "respondToWebhook", "position": [200, 0], "parameters": {
+            "body": "<script>fetch('/api/v1/users')</script>",
+            "headers": {"Content-Type": "text/html", "Set-Cookie": "flowbox_session=planted; Path=/"}}}
+        wf = workflow(node("Hook", "webhook", path="page", method="GET", respond="respondNode"), name="page")
+        wf["nodes"].append(respond)
+        wf["connections"] = {"Hook": {"main": [[{"node": "Reply", "type": "main", "index": 0}]]}}
+        wf["active"] = True
+        made = client.post("/api/v1/workflows", json=wf, headers={"X-CSRF-Token": csrf})
+        assert made.status_code == 201, made.text
+        page = client.get("/webhook/page", headers={"Cookie": client.headers.get("cookie", "")})
+        assert page.status_code == 200, page.text
+        assert page.headers["content-security-policy"].startswith("sandbox")
+        assert page.headers["x-content-type-options"] == "nosniff"
+        assert "flowbox_session" not in page.headers.get("set-cookie", "")
+        runs = client.get("/api/v1/executions", params={"workflowId": made.json()["id"]}).json()["data"]
+        execution = client.get(f"/api/v1/executions/{runs[0]['id']}").json()
+        assert sessions.COOKIE not in str(execution["nodes"]["Hook"])
+        # a cross-site page cannot sign a browser in (login CSRF)
+        foreign = client.post("/api/v1/login", json={"email": "owner@example.com", "password": PASSWORD},
+                              headers={"Origin": "https://evil.example"})
+        assert foreign.status_code == 403
+
+
+def test_session_helpers_are_strict_about_redirects_and_lenient_about_cookies() -> None:
+    assert sessions.safe_next("/executions?x=1") == "/executions?x=1"
+    for bad in ("https://evil.example/", "//evil.example", "/\t/evil.example/x", "/\\evil", "/a\r\nb", None, ""):
+        assert sessions.safe_next(bad) == "/", bad
+    header = 'zz={"a": 1}; flowbox_session=tok123; other=1'
+    assert sessions.read_cookie(header) == "tok123"
+    assert sessions.read_cookie("flowbox_sessionx=1") is None

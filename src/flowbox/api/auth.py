@@ -22,7 +22,10 @@ from flowbox import sessions
 from flowbox.api import SERVICES
 from flowbox.audit import set_actor
 from flowbox.auth import API_KEY_HEADER, AuthError, has_role, is_public
+from flowbox.ratelimit import RateLimit
 from flowbox.services import Services
+
+AUDIT_FAILURES = RateLimit(rate=1 / 6, burst=20)  # refused requests audited per client address
 
 
 async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
@@ -43,9 +46,10 @@ async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRou
     else:
         principal = await services.authenticate_session(cookie)
     if principal is None:
-        await services.audit("auth.failed", "apikey" if key or not cookie else "session", None,
-                             reason="invalid key" if key else "expired session" if cookie else "no key",
-                             method=connection.scope.get("method"), path=connection.scope["path"])
+        if not AUDIT_FAILURES.take(ip or "-"):  # bounded per address: a scan cannot flood the audit log
+            await services.audit("auth.failed", "apikey" if key or not cookie else "session", None,
+                                 reason="invalid key" if key else "expired session" if cookie else "no key",
+                                 method=connection.scope.get("method"), path=connection.scope["path"])
         raise NotAuthorizedException(f"a valid API key is required in the {API_KEY_HEADER.title()} header "
                                      "(or log in to the editor)")
     unsafe = connection.scope.get("method", "GET") not in sessions.SAFE_METHODS

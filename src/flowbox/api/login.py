@@ -20,7 +20,7 @@ from flowbox import sessions
 from flowbox.api import SERVICES
 from flowbox.api.auth import caller
 from flowbox.auth import AuthError
-from flowbox.errors import Conflict, FlowboxError, RateLimited, Unauthorized
+from flowbox.errors import Conflict, FlowboxError, Forbidden, RateLimited, Unauthorized
 from flowbox.services import Services
 
 HTML = "text/html; charset=utf-8"
@@ -195,6 +195,8 @@ class SessionController(Controller):
           status_code=200)
     async def login(self, request: Request[Any, Any, Any], services: Services,
                     data: Credentials) -> Response[dict[str, Any]]:
+        if not sessions.same_origin(request.scope):  # no login CSRF: another site cannot sign you in
+            raise Forbidden("cross-site login refused")
         ip, agent = _client(request)
         token, record, principal = await services.login(data.email, data.password, ip=ip, user_agent=agent)
         return Response({"user": principal.to_dict(), "csrfToken": record.csrf},

@@ -60,7 +60,7 @@ class VariableController(Controller):
             raise NotFound("variable", key)
         return {"key": key, "value": variables[key]}
 
-    @post("/", summary="Create a variable (409 when the key exists)", status_code=201)
+    @post("/", summary="Create a variable (409 when the key exists; admin)", status_code=201, opt={"role": "admin"})
     async def create_variable(self, request: Request[Any, Any, Any], services: Services,
                               data: VariableCreate) -> dict[str, Any]:
         _require(request, data)
@@ -73,7 +73,7 @@ class VariableController(Controller):
         await services.set_variable(data.key, _text(data.value))
         return {"key": data.key, "value": _text(data.value)}
 
-    @put("/{key:str}", summary="Change a variable's value")
+    @put("/{key:str}", summary="Change a variable's value (admin)", opt={"role": "admin"})
     async def update_variable(self, request: Request[Any, Any, Any], services: Services, key: str,
                               data: VariableUpdate) -> dict[str, Any]:
         _require(request, data)
@@ -83,7 +83,7 @@ class VariableController(Controller):
         await services.set_variable(key, _text(data.value))
         return {"key": key, "value": _text(data.value)}
 
-    @delete("/{key:str}", summary="Delete a variable")
+    @delete("/{key:str}", summary="Delete a variable (admin)", opt={"role": "admin"})
     async def delete_variable(self, services: Services, key: str) -> None:
         await services.delete_variable(key)
 

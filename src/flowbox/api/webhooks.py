@@ -20,6 +20,16 @@ from flowbox.ratelimit import RateLimit, retry_after
 from flowbox.services import Services, WebhookReply, WebhookRequest
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
+# Webhook answers come from the editor's origin but say what a workflow wants: a page they serve must not
+# run as flowbox (script in a sandboxed, opaque origin; no MIME sniffing; never framed by the editor).
+WEBHOOK_SECURITY_HEADERS = [(b"content-security-policy", b"sandbox; frame-ancestors 'none'"),
+                            (b"x-content-type-options", b"nosniff")]
+
+
+def without_flowbox_cookies(cookie_header: str) -> str:
+    """A `Cookie` header without flowbox's own cookies (the editor session), for a workflow to see."""
+    kept = [part for part in cookie_header.split(";") if not part.strip().startswith("flowbox_")]
+    return ";".join(kept).strip()
 
 
 class BodyTooLarge(Exception):
@@ -80,6 +90,8 @@ class WebhookApp:
                 return
         try:
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            if "cookie" in headers:  # the editor shares this origin: its login never reaches a workflow
+                headers["cookie"] = without_flowbox_cookies(headers["cookie"])
             raw = await self._read_body(receive, headers)
             prefix, _, rest = path[1:].partition("/")
             body, binary = parse_body(raw, headers.get("content-type", ""))
@@ -131,6 +143,8 @@ class WebhookApp:
             payload = orjson.dumps(body, default=str)
             if not any(k == b"content-type" for k, _ in headers):
                 headers += JSON_HEADERS
+        headers = [(k, v) for k, v in headers if not (k == b"set-cookie" and v.lstrip().startswith(b"flowbox_"))]
+        headers += WEBHOOK_SECURITY_HEADERS
         headers.append((b"content-length", str(len(payload)).encode()))
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if head else payload})
