@@ -61,10 +61,12 @@ def post(url: str) -> tuple[int, bytes]:
         return resp.status, resp.read()
 
 
-def wrk(url: str, concurrency: int, seconds: float) -> dict[str, float]:
+def wrk(url: str, concurrency: int, seconds: float, timeout: float = 2) -> dict[str, float]:
+    """One bounded wrk run (POST, bench/post.lua); `timeout` is wrk's per-request timeout in seconds."""
     env = dict(os.environ, WRK_MAX=str(200_000))
-    cmd = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--latency", "-s", str(HERE / "post.lua"), url]
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 30).stdout
+    cmd = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", f"--timeout={timeout:g}s", "--latency",
+           "-s", str(HERE / "post.lua"), url]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + timeout + 30).stdout
     line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
     return json.loads(line[len("WRKJSON "):])
 
