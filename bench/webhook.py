@@ -84,7 +84,10 @@ def main() -> None:
         data.mkdir()
         wf = Path(tmp, "wf.json")
         wf.write_text(json.dumps(WORKFLOW))
-        env = dict(os.environ, FLOWBOX_DATA_DIR=str(data), FLOWBOX_UI="0" if args.no_ui else "1")
+        # one wrk client on one address measures capacity: the per-address webhook rate limit (1000/s by
+        # default, a flood guard) would turn most requests into 429s
+        env = dict(os.environ, FLOWBOX_DATA_DIR=str(data), FLOWBOX_UI="0" if args.no_ui else "1",
+                   FLOWBOX_WEBHOOK_RATE_LIMIT="0")
         subprocess.run([FLOWBOX, "import", str(wf)], check=True, env=env, capture_output=True)
         port = free_port()
         url = f"http://127.0.0.1:{port}/webhook/bench"
