@@ -400,31 +400,42 @@ class SqlStore:
             await db.execute("DELETE FROM execution_nodes WHERE execution_id = ?", [id])
             await db.execute("DELETE FROM execution_snapshots WHERE execution_id = ?", [id])
 
+    PRUNE_BATCH = 1000  # executions deleted per transaction: other writes (webhooks) interleave
+
     async def prune_executions(self, *, older_than: datetime | None = None, keep: int | None = None) -> int:
         """Delete finished executions (success, error, canceled, crashed) that finished before
-        `older_than` or are not among the newest `keep` executions (of any status); returns the count."""
+        `older_than` or are not among the newest `keep` executions (of any status); returns the count.
+        Deletes in batches of `PRUNE_BATCH`, one transaction each, so a big prune (a restart after heavy
+        use) never holds the writer for long."""
         conditions: list[str] = []
         params: list[Any] = []
-        async with self._tx() as db:
-            if older_than is not None:
-                conditions.append("finished_at < ?")
-                params.append(self._time(older_than))
-            if keep is not None:
+        if older_than is not None:
+            conditions.append("finished_at < ?")
+            params.append(self._time(older_than))
+        if keep is not None:
+            async with self._read() as db:
                 first_gone = await db.fetch("SELECT id FROM executions ORDER BY id DESC LIMIT 1 OFFSET ?",
                                             [max(keep, 0)])
-                if first_gone:
-                    conditions.append("id <= ?")
-                    params.append(first_gone[0]["id"])
-            if not conditions:
-                return 0
-            rows = await db.fetch(f"DELETE FROM executions WHERE status IN {_IN_FINISHED}"
-                                  f" AND ({' OR '.join(conditions)}) RETURNING id", params)
-            ids = [row["id"] for row in rows]
-            for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
-                await db.execute(f"DELETE FROM execution_nodes WHERE execution_id IN ({', '.join('?' * len(chunk))})",
-                                 chunk)
-        return len(ids)
+            if first_gone:
+                conditions.append("id <= ?")
+                params.append(first_gone[0]["id"])
+        if not conditions:
+            return 0
+        total = 0
+        while True:
+            async with self._tx() as db:
+                rows = await db.fetch(f"SELECT id FROM executions WHERE status IN {_IN_FINISHED}"
+                                      f" AND ({' OR '.join(conditions)}) ORDER BY id LIMIT ?",
+                                      [*params, self.PRUNE_BATCH])
+                ids = [row["id"] for row in rows]
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start:start + 500]
+                    marks = ", ".join("?" * len(chunk))
+                    await db.execute(f"DELETE FROM executions WHERE id IN ({marks})", chunk)
+                    await db.execute(f"DELETE FROM execution_nodes WHERE execution_id IN ({marks})", chunk)
+            total += len(ids)
+            if len(ids) < self.PRUNE_BATCH:
+                return total
 
     # variables
 
