@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
-from collections.abc import Awaitable, Callable
+import socketserver
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,18 @@ import pytest
 PG_URL = os.environ.get("FLOWBOX_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("FLOWBOX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 MYSQL_HOST, MYSQL_PORT = "127.0.0.1", 3306
+
+
+@contextlib.contextmanager
+def serving(server: socketserver.BaseServer, poll_interval: float = 0.02) -> Iterator[Any]:
+    """Run a local test server (an http.server subclass) on a thread while the block runs."""
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": poll_interval}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def unavailable(reason: str) -> None:

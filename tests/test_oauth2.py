@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, parse_qsl, unquote_plus, urlencode, urlsplit
 
 import httpx
 import pytest
+from support import serving
 
 from flowbox import oauth2
 from flowbox.errors import CredentialError
@@ -153,12 +154,8 @@ class _ProviderHandler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def provider() -> Iterator[Provider]:
-    srv = Provider()
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with serving(Provider()) as srv:
+        yield srv
 
 
 def oauth_data(provider: Provider, **extra: Any) -> dict[str, Any]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import serving
 from trigger_support import listener_state, run_services, trigger_outputs
 
 from flowbox.engine.runner import EngineServices, Runner
@@ -64,12 +64,8 @@ class FeedHandler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def feed() -> Iterator[Feed]:
-    srv = Feed()
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with serving(Feed()) as srv:
+        yield srv
 
 
 def rss_workflow(url: str) -> dict[str, Any]:

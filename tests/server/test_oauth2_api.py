@@ -4,7 +4,6 @@ public callback, tokens stored encrypted and never shown, refused states, a work
 from __future__ import annotations
 
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
+from support import serving
 from test_oauth2 import CLIENT_SECRET, Provider, oauth_data
 
 from .conftest import FLOWBOX, node, workflow
@@ -22,12 +22,10 @@ CALLBACK = "/api/v1/oauth2/callback"
 
 @pytest.fixture
 def provider() -> Iterator[Provider]:
-    srv = Provider()
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with serving(Provider()) as srv:
+        yield srv
+
+
 
 
 def owner_key(data_dir: Path) -> str:
