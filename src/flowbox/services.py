@@ -1296,6 +1296,22 @@ class Services:
             state["checked"] = now
         return bool(state["users_exist"])
 
+    async def _cached_principal(self, key: str, find: Callable[[], Awaitable[Any]]) -> Any:
+        """The principal cached under `key` (for `KEY_CACHE_TTL`), else `await find()`, cached when not None."""
+        cache: dict[str, tuple[Any, float]] = self._auth_state["keys"]
+        now = time.monotonic()
+        hit = cache.get(key)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        principal = await find()
+        if principal is None:
+            cache.pop(key, None)
+            return None
+        if len(cache) > 10_000:
+            cache.clear()
+        cache[key] = (principal, now + self.KEY_CACHE_TTL)
+        return principal
+
     async def authenticate_key(self, key: str | None) -> Any:
         """The `flowbox.auth.Principal` an API key stands for, or None for a missing or unknown key."""
         from flowbox.auth import KEY_PREFIX, Principal, hash_api_key
@@ -1303,21 +1319,15 @@ class Services:
         if not key or not key.startswith(KEY_PREFIX) or len(key) > 200:
             return None
         digest = hash_api_key(key)
-        cache: dict[str, tuple[Any, float]] = self._auth_state["keys"]
-        hit = cache.get(digest)
-        now = time.monotonic()
-        if hit is not None and hit[1] > now:
-            return hit[0]
-        found = await self.store.find_api_key(digest)
-        if found is None:
-            cache.pop(digest, None)
-            return None
-        record, user = found
-        principal = Principal(user_id=user.id, email=user.email, role=user.role, key_id=record.id)
-        if len(cache) > 10_000:
-            cache.clear()
-        cache[digest] = (principal, now + self.KEY_CACHE_TTL)
-        return principal
+
+        async def find() -> Any:
+            found = await self.store.find_api_key(digest)
+            if found is None:
+                return None
+            record, user = found
+            return Principal(user_id=user.id, email=user.email, role=user.role, key_id=record.id)
+
+        return await self._cached_principal(digest, find)
 
     async def authenticate_password(self, email: str, password: str) -> Any:
         """The `flowbox.auth.Principal` of a user whose password matches, or None (for a future login)."""
@@ -1429,22 +1439,16 @@ class Services:
 
         if not token or len(token) > 200:
             return None
-        key = "s:" + token_id(token)
-        cache: dict[str, tuple[Any, float]] = self._auth_state["keys"]
-        now = time.monotonic()
-        hit = cache.get(key)
-        if hit is not None and hit[1] > now:
-            return hit[0]
-        found = await self.store.find_session(key[2:], dt.datetime.now(dt.UTC))
-        if found is None:
-            cache.pop(key, None)
-            return None
-        record, user = found
-        principal = Principal(user_id=user.id, email=user.email, role=user.role, csrf=record.csrf)
-        if len(cache) > 10_000:
-            cache.clear()
-        cache[key] = (principal, now + self.KEY_CACHE_TTL)
-        return principal
+        id = token_id(token)
+
+        async def find() -> Any:
+            found = await self.store.find_session(id, dt.datetime.now(dt.UTC))
+            if found is None:
+                return None
+            record, user = found
+            return Principal(user_id=user.id, email=user.email, role=user.role, csrf=record.csrf)
+
+        return await self._cached_principal("s:" + id, find)
 
     async def logout(self, token: str | None) -> None:
         """End the session of this cookie token (nothing happens for an unknown one)."""
