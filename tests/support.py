@@ -67,3 +67,15 @@ def run_with_services(tmp_path: Path, body: Callable[[Any, Any], Awaitable[None]
             await services.stop(timeout=1)
 
     asyncio.run(main())
+
+
+def credential_services(cred: dict[str, Any], type_: str | None = None, id_: str | None = None) -> Any:
+    """Engine services whose credential lookup answers `cred` (checking the type and id a node asks for)."""
+    from flowbox.engine.runner import EngineServices
+
+    async def credential(asked_type: str, asked_id: str) -> dict[str, Any]:
+        assert type_ is None or asked_type == type_, (asked_type, type_)
+        assert id_ is None or asked_id == id_, (asked_id, id_)
+        return cred
+
+    return EngineServices(credential=credential)

@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncssh
 import pytest
+from support import credential_services
 
 from flowbox.engine.runner import EngineServices
 from flowbox.node import make_binary
@@ -138,11 +139,7 @@ def ftp(protocol: str, **params: Any) -> dict[str, Any]:
 
 
 def with_cred(cred: dict[str, Any]) -> EngineServices:
-    async def credential(type_: str, id_: str) -> dict[str, Any]:
-        assert id_ == "c1"
-        return cred
-
-    return EngineServices(credential=credential)
+    return credential_services(cred, id_="c1")
 
 
 def out(result: Any) -> list[Any]:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support import MYSQL_HOST, MYSQL_PORT, unavailable
+from support import MYSQL_HOST, MYSQL_PORT, credential_services, unavailable
 
 from flowbox import registry
 from flowbox.engine.runner import EngineServices
@@ -20,11 +20,7 @@ CRED = {"host": MYSQL_HOST, "port": str(MYSQL_PORT), "database": "test", "user":
 
 
 def services(cred: dict[str, Any] | None = None) -> EngineServices:
-    async def credential(type_: str, id_: str) -> dict[str, Any]:
-        assert (type_, id_) == ("mysql", "my1")
-        return cred or CRED
-
-    return EngineServices(credential=credential)
+    return credential_services(cred or CRED, "mysql", "my1")
 
 
 def my(on_error: str = "stop", **params: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from support import PG_URL, unavailable
+from support import PG_URL, credential_services, unavailable
 
 from flowbox.engine.runner import EngineServices
 
@@ -21,11 +21,7 @@ CRED = {"host": _URL.hostname or "127.0.0.1", "port": str(_URL.port or 5432), "d
 
 
 def services(cred: dict[str, Any] | None = None) -> EngineServices:
-    async def credential(type_: str, id_: str) -> dict[str, Any]:
-        assert (type_, id_) == ("postgres", "pg1")
-        return cred or CRED
-
-    return EngineServices(credential=credential)
+    return credential_services(cred or CRED, "postgres", "pg1")
 
 
 def pg(on_error: str = "stop", **params: Any) -> dict[str, Any]:

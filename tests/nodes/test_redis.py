@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from support import REDIS_URL, unavailable
+from support import REDIS_URL, credential_services, unavailable
 
 from flowbox.engine.runner import EngineServices
 
@@ -23,11 +23,7 @@ CRED = {"host": _URL.hostname or "127.0.0.1", "port": str(_URL.port or 6379),
 
 
 def services(cred: dict[str, Any] | None = None) -> EngineServices:
-    async def credential(type_: str, id_: str) -> dict[str, Any]:
-        assert (type_, id_) == ("redis", "r1")
-        return cred or CRED
-
-    return EngineServices(credential=credential)
+    return credential_services(cred or CRED, "redis", "r1")
 
 
 @pytest.fixture
