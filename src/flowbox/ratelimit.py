@@ -30,11 +30,6 @@ class RateLimit:
         tokens, at = self._buckets.get(key, (self.burst, now))
         return min(self.burst, tokens + (now - at) * self.rate)
 
-    def peek(self, key: str) -> float:
-        """Seconds until `key` may act again (0.0: now), without using a token."""
-        level = self._level(key, time.monotonic())
-        return 0.0 if level >= 1 else (1 - level) / self.rate
-
     def take(self, key: str) -> float:
         """Use one token of `key`: 0.0 when there was one, else the seconds until there is (nothing used)."""
         now = time.monotonic()
