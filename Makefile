@@ -6,11 +6,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench conformance clean binary bench-binary
 
+# pip's and setuptools' chatter goes to .venv/install.log (shown only when the install fails)
 $(STAMP): pyproject.toml
-	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
-	touch $(STAMP)
+	@echo "Setting up $(VENV) (first run only, a few minutes; log in $(VENV)/install.log)..."
+	@$(PY) -m venv $(VENV)
+	@$(BIN)/pip install -q --upgrade pip > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+	@$(BIN)/pip install -q -e '.[test]' >> $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+	@touch $(STAMP)
+	@echo "Set up $(VENV)."
 
 run: $(STAMP)
 	$(BIN)/flowbox serve

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from flowbox.credentials import CredentialType, register
 from flowbox.errors import describe
 from flowbox.node import Context, Item, ItemErrors, Param
 
@@ -57,6 +58,18 @@ class Column:
 
 
 # ---------------------------------------------------------------- connections
+
+
+def database_credential(name: str, display_name: str, port: int, user: str, ssl: Param,
+                        description: str) -> None:
+    """Register the credential type of a database server: host, port, database, user, password, ssl."""
+    register(CredentialType(name, display_name, (
+        Param("host", "string", label="Host", required=True, default="localhost"),
+        Param("port", "string", label="Port", default=str(port)),
+        Param("database", "string", label="Database", required=True),
+        Param("user", "string", label="User", required=True, default=user),
+        Param("password", "string", label="Password", secret=True),
+        ssl), description=description))
 
 
 async def need_credential(ctx: Context, type_: str) -> dict[str, Any]:
@@ -316,7 +329,7 @@ def sql_params(first: Iterable[Param] = (), *, schema: bool = False) -> list[Par
             Param("column", "string", "", required=True),
             Param("direction", "options", "ASC", options=("ASC", "DESC")))),
         Param("returnAll", "boolean", default=False, show_if={"operation": ["select"]}),
-        Param("limit", "number", default=50, min=1, show_if={"operation": ["select"], "returnAll": [False]}),
+        Param("limit", "number", default=50, min=1, integer=True, show_if={"operation": ["select"], "returnAll": [False]}),
         Param("queryBatching", "options", default="transaction", options=list(BATCHING),
               show_if={"operation": ["executeQuery", *WRITES]},
               description="transaction: all items in one transaction, rolled back if one fails; independently: "
@@ -329,10 +342,10 @@ def sql_params(first: Iterable[Param] = (), *, schema: bool = False) -> list[Par
 
 async def run_sql(ctx: Context, items: list[Item], db: SqlDatabase) -> list[list[Item]]:
     """Run the node's operation for every item on the open connection `db`; outputs the rows."""
-    operation = str(ctx.param("operation") or "")
+    operation = ctx.param("operation") or ""
     if operation not in OPERATIONS:
         raise ctx.error(f"parameter 'operation' must be one of {', '.join(OPERATIONS)}, got {operation!r}")
-    batching = "independently" if operation == "select" else str(ctx.param("queryBatching") or "transaction")
+    batching = "independently" if operation == "select" else ctx.param("queryBatching") or "transaction"
     if batching not in BATCHING:
         raise ctx.error(f"parameter 'queryBatching' must be one of {', '.join(BATCHING)}, got {batching!r}")
     work: Callable[[int, Item], Awaitable[list[dict[str, Any]]]]
@@ -393,7 +406,7 @@ async def _select(ctx: Context, db: SqlDatabase, i: int) -> list[dict[str, Any]]
     params: list[Any] = []
     sql = f"SELECT {', '.join(columns) or '*'} FROM {db.table_sql(table)}"
     if conds:
-        combine = "OR" if str(ctx.param("combineConditions", i) or "AND").upper() == "OR" else "AND"
+        combine = "OR" if (ctx.param("combineConditions", i) or "AND").upper() == "OR" else "AND"
         sql += " WHERE " + db.conditions([(c, op, db.param(v)) for c, op, v in conds], params, combine)
     order = []
     for spec in _rows(ctx.param("sort", i), "sort"):

@@ -3,14 +3,14 @@
 Lists page with the `offset` token Airtable returns until it returns none.
 """
 
-from flowbox.credentials import CredentialField, CredentialTest, CredentialType, register
+from flowbox.credentials import CredentialTest, CredentialType, register
 from flowbox.node import Param
 from flowbox.service_node import Operation, Pagination, Service, service_node
 
 register(CredentialType(
     "airtableTokenApi", "Airtable Personal Access Token", (
-        CredentialField("token", "Access token", kind="password", required=True, secret=True,
-                        description="A personal access token (pat...) with the data.records scopes"),),
+        Param("token", "string", label="Access token", required=True, secret=True,
+              description="A personal access token (pat...) with the data.records scopes"),),
     sign="bearer", test=CredentialTest("https://api.airtable.com/v0/meta/whoami"),
     description="Airtable personal access token, sent as Authorization: Bearer"))
 

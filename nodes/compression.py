@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from flowbox.node import Context, Item, ItemErrors, Param, binary_bytes, make_binary, node
+from flowbox.node import Context, Item, ItemErrors, N8n, N8nNotes, Param, binary_bytes, make_binary, node
+from flowbox.nodes._n8n import Params, is_expression, split_names
 
 MAX_ENTRIES = 10_000
 CHUNK = 1 << 16
@@ -37,7 +38,46 @@ class Budget:
     limit: int
 
 
+def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's Compression v1/v1.1: decompress (`binaryPropertyName`, `outputPrefix` default file_), compress to
+    zip (`fileName`, `binaryPropertyOutput`) and, in v1.1, one property to gzip. Several properties to gzip
+    (n8n names them data, data1, ...), a gzip fileName, and v1's gzip naming (`<prefix>0`, `<name>.gzip`)
+    are not supported."""
+    p = Params(params, version)
+    operation = p.take("operation", "decompress")
+    props = p.take("binaryPropertyName", "data")
+    if operation == "decompress":
+        p.approximated("archives are recognised by their first bytes, not the file extension; macOS '__MACOSX' "
+                       "copies in a zip are unpacked too")
+        return p.done({"operation": "decompress", "binaryPropertyName": props,
+                       "outputPrefix": p.take("outputPrefix", "file_")})
+    if operation != "compress":
+        p.unsupported(f"operation {operation!r} is not supported")
+        return p.done({})
+    fmt = p.take("outputFormat", "" if version < 1.1 else "zip")
+    out = {"operation": "compress", "binaryPropertyName": props, "outputFormat": fmt,
+           "binaryPropertyOutput": p.take("binaryPropertyOutput", "data")}
+    if fmt == "zip":
+        out["fileName"] = p.take("fileName", "")
+    elif fmt == "gzip" and version < 1.1:
+        p.unsupported("Compression v1's gzip naming (properties <outputPrefix>0, 1, ...; files <name>.gzip) is "
+                      "not supported")
+        p.ignore("outputPrefix")
+    elif fmt == "gzip":
+        if p.take("fileName", ""):
+            p.unsupported("a gzip fileName is not supported (the file keeps its name plus .gz)")
+        if is_expression(props) or len(split_names(props)) != 1:
+            p.unsupported("gzip of several binary properties is not supported (n8n names them data, data1, ...)")
+    else:
+        p.unsupported(f"outputFormat {fmt!r} is not supported")
+    return p.done(out)
+
+
+N8N = N8n(types=("n8n-nodes-base.compression",), versions=(1, 1.1), convert=from_n8n)
+
+
 @node(
+    n8n=N8N,
     type="compression", display_name="Compression", group="files", icon="file-archive",
     description="Zip or gzip binary data, or unpack zip and gzip files",
     params=[
@@ -61,7 +101,7 @@ async def compression(ctx: Context, items: list[Item]) -> list[list[Item]]:
     errors = ItemErrors(ctx)
     out: list[Item] = []
     for i, item in enumerate(items):
-        props = [p.strip() for p in str(ctx.param("binaryPropertyName", i) or "data").split(",") if p.strip()]
+        props = [p.strip() for p in ctx.param("binaryPropertyName", i).split(",") if p.strip()]
         try:
             if ctx.param("operation", i) == "compress":
                 binary = _compress(ctx, item, props, i)
@@ -75,7 +115,7 @@ async def compression(ctx: Context, items: list[Item]) -> list[list[Item]]:
 
 def _compress(ctx: Context, item: Item, props: list[str], i: int) -> dict[str, Any]:
     files = [(_name(item, p), binary_bytes(item, p)) for p in props]
-    output = str(ctx.param("binaryPropertyOutput", i) or "data")
+    output = ctx.param("binaryPropertyOutput", i)
     if ctx.param("outputFormat", i) == "gzip":
         packed = {f"{output}{n}" if len(files) > 1 else output: make_binary(gzip.compress(data), f"{name}.gz")
                   for n, (name, data) in enumerate(files)}
@@ -85,7 +125,7 @@ def _compress(ctx: Context, item: Item, props: list[str], i: int) -> dict[str, A
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in files:
             archive.writestr(_unique(name, taken), data)
-    return {output: make_binary(buffer.getvalue(), str(ctx.param("fileName", i) or "") or "data.zip")}
+    return {output: make_binary(buffer.getvalue(), ctx.param("fileName", i) or "data.zip")}
 
 
 def _name(item: Item, prop: str) -> str:
@@ -105,10 +145,10 @@ def _unique(name: str, taken: set[str]) -> str:
 
 def _decompress(ctx: Context, item: Item, props: list[str], i: int) -> dict[str, Any]:
     try:
-        limit = int(float(ctx.param("maxSize", i, 100)) * MB)
+        limit = int(ctx.param("maxSize", i, 100) * MB)
     except (TypeError, ValueError):
         raise ValueError(f"parameter 'maxSize' must be a number of MB, got {ctx.param('maxSize', i)!r}") from None
-    prefix = str(ctx.param("outputPrefix", i) or "file_")
+    prefix = ctx.param("outputPrefix", i)
     budget = Budget(limit, limit)
     out: dict[str, Any] = {}
     for prop in props:

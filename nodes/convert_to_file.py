@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flowbox.node import Context, Item, ItemErrors, Param, get_path, make_binary, node
-from flowbox.nodes.xml_ import to_xml
+from flowbox.nodes._xml import to_xml
 
 OPERATIONS = ["csv", "html", "toJson", "xlsx", "xml", "toText", "toBinary"]
 TABLES = ["csv", "html", "xlsx"]
@@ -64,7 +64,7 @@ class ConvertFailed(ValueError):
 )
 async def convert_to_file(ctx: Context, items: list[Item]) -> list[list[Item]]:
     """One output item holding the file (mode once), or one per input item."""
-    operation = str(ctx.param("operation") or "csv")
+    operation = ctx.param("operation")
     if operation not in OPERATIONS:
         raise ctx.error(f"parameter 'operation': unknown format {operation!r} (one of {', '.join(OPERATIONS)})")
     if not items:
@@ -86,12 +86,12 @@ async def convert_to_file(ctx: Context, items: list[Item]) -> list[list[Item]]:
 
 def _file(ctx: Context, operation: str, items: list[Item], i: int) -> dict[str, Any]:
     """{binaryPropertyName: the file} for `items` (parameters read for item i)."""
-    prop = str(ctx.param("binaryPropertyName", i) or "data")
-    name = str(ctx.param("fileName", i) or "") or f"file.{EXTENSIONS[operation]}"
+    prop = ctx.param("binaryPropertyName", i)
+    name = ctx.param("fileName", i) or f"file.{EXTENSIONS[operation]}"
     mime = None
     if operation == "toBinary":
         data = _from_base64(ctx, items[0], i)
-        mime = str(ctx.param("mimeType", i) or "") or None
+        mime = ctx.param("mimeType", i) or None
     elif operation == "toText":
         data = _encode(ctx, _text_of(ctx, items[0], i), i)
     else:
@@ -100,7 +100,7 @@ def _file(ctx: Context, operation: str, items: list[Item], i: int) -> dict[str, 
 
 
 def _text_of(ctx: Context, item: Item, i: int) -> str:
-    field = str(ctx.param("sourceProperty", i) or "data")
+    field = ctx.param("sourceProperty", i)
     value = get_path(item.json, field)
     if value is None:
         raise ConvertFailed(f"the item has no field {field!r} (sourceProperty)")
@@ -116,7 +116,7 @@ def _from_base64(ctx: Context, item: Item, i: int) -> bytes:
 
 
 def _encode(ctx: Context, text: str, i: int) -> bytes:
-    encoding = str(ctx.param("encoding", i) or "utf-8")
+    encoding = ctx.param("encoding", i)
     try:
         codecs.lookup(encoding)
     except LookupError:
@@ -147,7 +147,7 @@ def cell_text(value: Any) -> str:
 
 
 def _to_csv(ctx: Context, rows: list[dict[str, Any]], i: int) -> bytes:
-    delimiter = str(ctx.param("delimiter", i) or ",").replace("\\t", "\t")
+    delimiter = ctx.param("delimiter", i).replace("\\t", "\t")
     if len(delimiter) != 1:
         raise ConvertFailed(f"parameter 'delimiter' must be one character, got {delimiter!r}")
     cols = columns(rows)
@@ -178,11 +178,11 @@ def _to_json(ctx: Context, rows: list[dict[str, Any]], i: int) -> bytes:
 
 
 def _to_xml(ctx: Context, rows: list[dict[str, Any]], i: int) -> bytes:
-    item_name = str(ctx.param("itemName", i) or "item")
+    item_name = ctx.param("itemName", i)
     doc = {item_name: rows[0]} if ctx.param("mode") == "each" else {
-        str(ctx.param("rootName", i) or "items"): {item_name: rows}}
+        ctx.param("rootName", i): {item_name: rows}}
     try:
-        return to_xml(doc, pretty=bool(ctx.param("format", i))).encode()
+        return to_xml(doc, pretty=ctx.param("format", i)).encode()
     except ValueError as exc:
         for n, values in enumerate(rows):  # name the item that cannot be written
             try:
@@ -209,7 +209,7 @@ def _to_xlsx(ctx: Context, rows: list[dict[str, Any]], i: int) -> bytes:
             raise ConvertFailed(f"{where} holds a control character that XLSX cannot store")
     book = Workbook(write_only=True)
     try:
-        sheet = book.create_sheet(str(ctx.param("sheetName", i) or "Sheet"))
+        sheet = book.create_sheet(ctx.param("sheetName", i))
     except ValueError as exc:
         raise ConvertFailed(f"parameter 'sheetName': {exc}") from None
 

@@ -14,9 +14,10 @@ import string
 import uuid
 from typing import Any
 
-from flowbox.node import Context, Item, Param, node, set_path
+from flowbox.node import Context, Item, N8n, N8nNotes, Param, node, set_path
+from flowbox.nodes._n8n import Params
 
-ALGORITHMS = ["md5", "sha1", "sha256", "sha384", "sha512"]
+ALGORITHMS = ["md5", "sha1", "sha256", "sha384", "sha512", "sha3-256", "sha3-384", "sha3-512"]
 CHARSETS = {
     "alphanumeric": string.ascii_letters + string.digits,
     "alphabetic": string.ascii_letters,
@@ -29,7 +30,45 @@ CHARSETS = {
 MAX_LENGTH = 1_000_000
 
 
+def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's Crypto v1/v2: hash and hmac of a text `value` (`type` MD5 by default, SHA256, SHA384, SHA512,
+    SHA3-*; `encoding` hex/base64) into `dataPropertyName`; generate `encodingType` uuid (default) or hex
+    (`stringLength`). Binary input, sign, ascii/base64 random strings and v2's hmac secret (kept in a
+    credential) are not supported."""
+    p = Params(params, version)
+    action = p.take("action", "hash")
+    out: dict[str, Any] = {"outputField": p.take("dataPropertyName", "data")}
+    if action in ("hash", "hmac"):
+        if p.take("binaryData", False):
+            p.unsupported("hashing binary data is not supported")
+        p.ignore("binaryPropertyName")
+        kind = str(p.take("type", "MD5"))
+        algorithm = kind.lower()
+        if algorithm not in ALGORITHMS:
+            p.unsupported(f"hash type {kind!r} is not supported")
+        out.update(action=action, algorithm=algorithm, value=p.take("value", ""), encoding=p.take("encoding", "hex"))
+        if action == "hmac" and version >= 2:
+            p.unsupported("hmac with the secret in a 'crypto' credential (Crypto v2) is not supported")
+        elif action == "hmac":
+            out["secret"] = p.take("secret", "")
+    elif action == "generate":
+        kind = p.take("encodingType", "uuid")
+        if kind == "uuid":
+            out["action"] = "uuid"
+        elif kind == "hex":
+            out.update(action="randomString", charset="hex", length=p.take("stringLength", 32))
+        else:
+            p.unsupported(f"generate encodingType {kind!r} is not supported")
+    else:
+        p.unsupported(f"action {action!r} is not supported")
+    return p.done(out)
+
+
+N8N = N8n(types=("n8n-nodes-base.crypto",), versions=(1, 2), convert=from_n8n)
+
+
 @node(
+    n8n=N8N,
     type="crypto", display_name="Crypto", group="transform", icon="key",
     description="Hash or HMAC a value, or generate a UUID or a random string",
     params=[
@@ -42,7 +81,7 @@ MAX_LENGTH = 1_000_000
         Param("secret", "string", default="", required=True, show_if={"action": ["hmac"]}),
         Param("encoding", "options", default="hex", options=["hex", "base64"],
               show_if={"action": ["hash", "hmac"]}),
-        Param("length", "number", default=32, min=1, max=MAX_LENGTH, show_if={"action": ["randomString"]}),
+        Param("length", "number", default=32, min=1, max=MAX_LENGTH, integer=True, show_if={"action": ["randomString"]}),
         Param("charset", "options", default="alphanumeric", options=[*CHARSETS, "custom"],
               show_if={"action": ["randomString"]}),
         Param("characters", "string", default="", show_if={"charset": ["custom"]},
@@ -55,7 +94,7 @@ async def crypto(ctx: Context, items: list[Item]) -> list[list[Item]]:
     """Write one result per item to `outputField` of a copy of the item."""
     out = []
     for i, item in enumerate(items):
-        field = str(ctx.param("outputField", i) or "data")
+        field = ctx.param("outputField", i)
         out.append(item.derive(set_path(item.json, field, _compute(ctx, i))))
     return [out]
 
@@ -66,14 +105,14 @@ def _compute(ctx: Context, i: int) -> str:
         return str(uuid.uuid4())
     if action == "randomString":
         return random_string(ctx, i)
-    algorithm = str(ctx.param("algorithm", i) or "sha256")
+    algorithm = ctx.param("algorithm", i)
     if algorithm not in ALGORITHMS:
         raise ctx.error(f"unknown algorithm {algorithm!r}: use one of {', '.join(ALGORITHMS)}", item_index=i)
     data = to_bytes(ctx.param("value", i, ""))
     if action == "hash":
-        digest = hashlib.new(algorithm, data).digest()
+        digest = hashlib.new(algorithm.replace("-", "_"), data).digest()
     elif action == "hmac":
-        digest = hmac.new(to_bytes(ctx.param("secret", i, "")), data, algorithm).digest()
+        digest = hmac.new(to_bytes(ctx.param("secret", i, "")), data, algorithm.replace("-", "_")).digest()
     else:
         raise ctx.error(f"unknown action {action!r}", item_index=i)
     if ctx.param("encoding", i) == "base64":
@@ -83,13 +122,13 @@ def _compute(ctx: Context, i: int) -> str:
 
 def random_string(ctx: Context, i: int) -> str:
     """`length` characters drawn with `secrets` from the chosen charset."""
-    charset = str(ctx.param("charset", i) or "alphanumeric")
-    chars = str(ctx.param("characters", i) or "") if charset == "custom" else CHARSETS.get(charset, "")
+    charset = ctx.param("charset", i)
+    chars = ctx.param("characters", i) if charset == "custom" else CHARSETS.get(charset, "")
     if not chars:
         raise ctx.error("charset custom needs 'characters'" if charset == "custom"
                         else f"unknown charset {charset!r}", item_index=i)
     try:
-        length = int(ctx.param("length", i))
+        length = ctx.param("length", i)
     except (TypeError, ValueError):
         raise ctx.error(f"parameter 'length' must be a whole number, got {ctx.param('length', i)!r}",
                         item_index=i) from None

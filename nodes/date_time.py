@@ -16,7 +16,8 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flowbox.node import Context, Item, ItemErrors, Param, node, set_path
+from flowbox.node import Context, Item, ItemErrors, N8n, N8nNotes, Param, node, set_path
+from flowbox.nodes._n8n import Params
 
 UNITS = ["seconds", "minutes", "hours", "days", "weeks", "months", "years"]
 SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800}
@@ -30,13 +31,40 @@ class DateError(ValueError):
     """A value or parameter of this node is not usable; the message says which."""
 
 
-@node(
+def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's Date & Time v2 addToDate / subtractFromDate (`magnitude`, `duration`, `timeUnit`,
+    `outputFieldName`) with `options.includeInputFields`; n8n's other operations, its Luxon formats and
+    v1's layout are not supported."""
+    p = Params(params, version)
+    operation = p.take("operation", "getCurrentDate") if version >= 2 else "v1"
+    if operation not in ("addToDate", "subtractFromDate"):
+        p.unsupported(f"operation {operation!r} is not supported" if version >= 2
+                      else "Date & Time v1 is not supported")
+        p.ignore(*params)
+        return p.done({})
+    unit = p.take("timeUnit", "days")
+    if unit not in UNITS:
+        p.unsupported(f"time unit {unit!r} is not supported")
+    options = p.options("options", ("includeInputFields",))
+    if not options.get("includeInputFields"):
+        p.unsupported("an output without the input fields (n8n's default) is not supported")
+    p.ignore("notice")
+    p.approximated("the new date is ISO 8601 text as flowbox writes it (n8n's Luxon text has milliseconds)")
+    return p.done({"operation": "add" if operation == "addToDate" else "subtract",
+                   "value": p.take("magnitude", ""), "amount": p.take("duration", 0), "unit": unit,
+                   "outputField": p.take("outputFieldName", "newDate"), "format": "iso"})
+
+
+N8N = N8n(types=("n8n-nodes-base.dateTime",), versions=(1, 2), convert=from_n8n)
+
+
+@node(n8n=N8N,
     type="dateTime", display_name="Date & Time", group="transform", icon="calendar",
     description="Format, parse, add to, convert and compare dates",
     params=[
         Param("operation", "options", default="format", required=True,
               options=["format", "parse", "add", "subtract", "convertTimezone", "now", "diff"]),
-        Param("value", "string", default="", required=True, show_if={"operation": WITH_VALUE},
+        Param("value", "datetime", default="", required=True, show_if={"operation": WITH_VALUE},
               description="The date: ISO 8601 or RFC 2822 text, epoch seconds or milliseconds, or a datetime"),
         Param("fromFormat", "string", default="", show_if={"operation": WITH_VALUE},
               description="strptime pattern to read `value` with (empty: detect ISO, RFC 2822, epoch)"),
@@ -68,7 +96,7 @@ async def date_time(ctx: Context, items: list[Item]) -> list[list[Item]]:
         except DateError as exc:
             errors.fail(item, i, exc, out)
             continue
-        out.append(item.derive(set_path(item.json, str(ctx.param("outputField", i) or "date"), result)))
+        out.append(item.derive(set_path(item.json, ctx.param("outputField", i), result)))
     return errors.outputs(out)
 
 

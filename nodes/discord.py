@@ -4,18 +4,18 @@ A webhook needs only its URL (a `discordWebhookApi` credential, since the URL ho
 token); a bot message needs a bot token, sent as `Authorization: Bot <token>`.
 """
 
-from flowbox.credentials import CredentialField, CredentialType, register
+from flowbox.credentials import CredentialType, register
 from flowbox.node import Param
 from flowbox.service_node import Auth, Operation, Service, service_node
 
 register(CredentialType(
     "discordWebhookApi", "Discord Webhook", (
-        CredentialField("webhookUri", "Webhook URL", kind="password", required=True, secret=True,
-                        description="https://discord.com/api/webhooks/<id>/<token>"),),
+        Param("webhookUri", "string", label="Webhook URL", required=True, secret=True,
+              description="https://discord.com/api/webhooks/<id>/<token>"),),
     description="A channel webhook URL (it contains the webhook's token)"))
 register(CredentialType(
     "discordBotApi", "Discord Bot", (
-        CredentialField("token", "Bot token", kind="password", required=True, secret=True),),
+        Param("token", "string", label="Bot token", required=True, secret=True),),
     description="A bot token, sent as Authorization: Bot <token>"))
 
 CONTENT = Param("content", "string", default="", required=True, placeholder="Hello from flowbox",

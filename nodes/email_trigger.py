@@ -25,7 +25,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from flowbox.node import POLL_SECONDS, Context, Item, Param, TriggerContext, make_binary, node, polling
-from flowbox.nodes.send_email import (
+from flowbox.nodes._mail import (
     TIMEOUT,
     connection_error,
     server_credential,
@@ -151,10 +151,10 @@ async def new_messages(ctx: TriggerContext) -> list[Item]:
     """The messages that arrived since the last check; moves the cursor in `ctx.static`."""
     cred = await ctx.credential("imap")
     host, port, security = server_settings(ctx, cred, "imap", PORTS)
-    mailbox = str(ctx.param("mailbox") or "INBOX")
+    mailbox = ctx.param("mailbox")
     try:
         found, cursor = await asyncio.to_thread(fetch_new, host, port, security, cred or {}, mailbox,
-                                                bool(ctx.param("markRead")), bool(ctx.param("allowUnauthorizedCerts")),
+                                                ctx.param("markRead"), ctx.param("allowUnauthorizedCerts"),
                                                 dict(ctx.static))
     except MailboxError as exc:
         raise ctx.error(str(exc)) from None

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from flowbox.node import Context, Item, ItemErrors, Param, binary_bytes, node, set_path
-from flowbox.nodes.xml_ import from_xml
+from flowbox.nodes._xml import from_xml
 
 OPERATIONS = ["csv", "fromJson", "xml", "xlsx", "text", "binaryToProperty"]
 WHOLE_FILE = ["fromJson", "xml", "text", "binaryToProperty"]
@@ -39,9 +39,9 @@ WHOLE_FILE = ["fromJson", "xml", "text", "binaryToProperty"]
               description="Field separator (one character; \\t for tab)"),
         Param("encoding", "string", default="utf-8", show_if={"operation": ["csv", "text", "fromJson", "xml"]},
               description="Text encoding of the file (a Python codec name: utf-8, latin-1, utf-16, ...)"),
-        Param("fromLine", "number", default=1, min=1, show_if={"operation": ["csv"]},
+        Param("fromLine", "number", default=1, min=1, integer=True, show_if={"operation": ["csv"]},
               description="First line to read (the header row when there is one)"),
-        Param("maxRowCount", "number", default=-1, show_if={"operation": ["csv", "xlsx"]},
+        Param("maxRowCount", "number", default=-1, min=-1, integer=True, show_if={"operation": ["csv", "xlsx"]},
               description="Read at most this many rows (-1: all)"),
         Param("sheetName", "string", default="", show_if={"operation": ["xlsx"]},
               description="Sheet to read (default: the first)"),
@@ -56,8 +56,8 @@ async def extract_from_file(ctx: Context, items: list[Item]) -> list[list[Item]]
     errors = ItemErrors(ctx)
     out: list[Item] = []
     for i, item in enumerate(items):
-        operation = str(ctx.param("operation", i) or "csv")
-        prop = str(ctx.param("binaryPropertyName", i) or "data")
+        operation = ctx.param("operation", i)
+        prop = ctx.param("binaryPropertyName", i)
         try:
             data = binary_bytes(item, prop)
             if operation == "csv":
@@ -65,7 +65,7 @@ async def extract_from_file(ctx: Context, items: list[Item]) -> list[list[Item]]
             elif operation == "xlsx":
                 out.extend(Item(row, None, item) for row in read_xlsx(ctx, data, i))
             elif operation in WHOLE_FILE:
-                key = str(ctx.param("destinationKey", i) or "data")
+                key = ctx.param("destinationKey", i)
                 out.append(item.derive(set_path({}, key, _whole(ctx, operation, data, i)), binary=None))
             else:
                 raise ValueError(f"parameter 'operation': unknown format {operation!r} "
@@ -81,7 +81,7 @@ async def extract_from_file(ctx: Context, items: list[Item]) -> list[list[Item]]
 def _whole(ctx: Context, operation: str, data: bytes, i: int) -> Any:
     if operation == "binaryToProperty":
         return base64.b64encode(data).decode("ascii")
-    text = decode(data, str(ctx.param("encoding", i) or "utf-8"))
+    text = decode(data, ctx.param("encoding", i))
     if operation == "text":
         return text
     if operation == "xml":
@@ -107,10 +107,10 @@ def decode(data: bytes, encoding: str) -> str:
 
 def read_csv(ctx: Context, data: bytes, i: int) -> list[dict[str, Any]]:
     """The rows of a CSV file as dicts."""
-    delimiter = str(ctx.param("delimiter", i) or ",").replace("\\t", "\t")
+    delimiter = ctx.param("delimiter", i).replace("\\t", "\t")
     if len(delimiter) != 1:
         raise ValueError(f"parameter 'delimiter' must be one character, got {delimiter!r}")
-    text = decode(data, str(ctx.param("encoding", i) or "utf-8"))
+    text = decode(data, ctx.param("encoding", i))
     lines = io.StringIO(text, newline="")
     for _ in range(max(0, _int(ctx, "fromLine", i, 1) - 1)):
         lines.readline()
@@ -134,12 +134,12 @@ def read_xlsx(ctx: Context, data: bytes, i: int) -> list[dict[str, Any]]:
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
         raise ValueError(f"the file is not an XLSX workbook ({str(exc).strip(chr(34))})") from None
     try:
-        sheet_name = str(ctx.param("sheetName", i) or "")
+        sheet_name = ctx.param("sheetName", i)
         if sheet_name and sheet_name not in book.sheetnames:
             raise ValueError(f"parameter 'sheetName': no sheet {sheet_name!r} (sheets: {', '.join(book.sheetnames)})")
         sheet = book[sheet_name] if sheet_name else book.worksheets[0]
         bounds: dict[str, Any] = {}
-        cells = str(ctx.param("range", i) or "").strip()
+        cells = ctx.param("range", i).strip()
         if cells:
             try:
                 min_col, min_row, max_col, max_row = range_boundaries(cells.upper())
@@ -150,7 +150,7 @@ def read_xlsx(ctx: Context, data: bytes, i: int) -> list[dict[str, Any]]:
     finally:
         book.close()
     return _records(rows, ctx.param("headerRow", i) is not False, _int(ctx, "maxRowCount", i, -1),
-                    bool(ctx.param("includeEmptyCells", i)))
+                    ctx.param("includeEmptyCells", i))
 
 
 def _records(rows: list[list[Any]], header: bool, limit: int, keep_empty: bool) -> list[dict[str, Any]]:

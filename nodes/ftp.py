@@ -19,7 +19,7 @@ import posixpath
 import stat
 from typing import Any
 
-from flowbox.credentials import CredentialField, CredentialType, register
+from flowbox.credentials import CredentialType, register
 from flowbox.node import Context, Item, ItemErrors, Param, binary_bytes, make_binary, node
 
 TIMEOUT = 30.0
@@ -27,26 +27,26 @@ MAX_LISTED = 100_000
 
 register(CredentialType(
     "ftp", "FTP", (
-        CredentialField("host", "Host", required=True),
-        CredentialField("port", "Port", default="21"),
-        CredentialField("user", "User", default="anonymous"),
-        CredentialField("password", "Password", kind="password", secret=True),
-        CredentialField("security", "Security", kind="options", default="none", options=("none", "tls"),
-                        description="tls: FTPS with explicit TLS (AUTH TLS); the server's certificate is verified")),
+        Param("host", "string", label="Host", required=True),
+        Param("port", "string", label="Port", default="21"),
+        Param("user", "string", label="User", default="anonymous"),
+        Param("password", "string", label="Password", secret=True),
+        Param("security", "options", label="Security", default="none", options=("none", "tls"),
+              description="tls: FTPS with explicit TLS (AUTH TLS); the server's certificate is verified")),
     description="An FTP or FTPS server"))
 register(CredentialType(
     "sftp", "SFTP", (
-        CredentialField("host", "Host", required=True),
-        CredentialField("port", "Port", default="22"),
-        CredentialField("user", "User", required=True),
-        CredentialField("password", "Password", kind="password", secret=True),
-        CredentialField("privateKey", "Private key", kind="password", secret=True,
-                        description="An OpenSSH or PEM private key, used instead of the password"),
-        CredentialField("passphrase", "Passphrase", kind="password", secret=True,
-                        description="Passphrase of an encrypted private key"),
-        CredentialField("hostKey", "Host key",
-                        description="The server's public host key (ssh-ed25519 AAAA...); when set, a server "
-                                    "showing another key is refused")),
+        Param("host", "string", label="Host", required=True),
+        Param("port", "string", label="Port", default="22"),
+        Param("user", "string", label="User", required=True),
+        Param("password", "string", label="Password", secret=True),
+        Param("privateKey", "string", label="Private key", secret=True,
+              description="An OpenSSH or PEM private key, used instead of the password"),
+        Param("passphrase", "string", label="Passphrase", secret=True,
+              description="Passphrase of an encrypted private key"),
+        Param("hostKey", "string", label="Host key",
+              description="The server's public host key (ssh-ed25519 AAAA...); when set, a server "
+                          "showing another key is refused")),
     description="An SSH server's SFTP subsystem"))
 
 OPERATIONS = ["download", "upload", "list", "delete", "rename"]
@@ -79,7 +79,7 @@ OPERATIONS = ["download", "upload", "list", "delete", "rename"]
 )
 async def ftp(ctx: Context, items: list[Item]) -> list[list[Item]]:
     """One output item per input item (list: one per entry)."""
-    protocol = str(ctx.param("protocol") or "ftp")
+    protocol = ctx.param("protocol")
     if protocol not in ("ftp", "sftp"):
         raise ctx.error(f"parameter 'protocol' must be ftp or sftp, got {protocol!r}")
     cred = await ctx.credential(protocol)
@@ -104,9 +104,9 @@ async def ftp(ctx: Context, items: list[Item]) -> list[list[Item]]:
 
 async def _run(ctx: Context, remote: Remote, item: Item, i: int) -> list[Item]:
     operation = ctx.param("operation", i)
-    path = str(ctx.param("path", i) or "").strip()
+    path = ctx.param("path", i).strip()
     if operation == "rename":
-        old, new = str(ctx.param("oldPath", i) or "").strip(), str(ctx.param("newPath", i) or "").strip()
+        old, new = ctx.param("oldPath", i).strip(), ctx.param("newPath", i).strip()
         if not old or not new:
             raise ValueError("rename needs 'oldPath' and 'newPath'")
         if ctx.param("createDirectories", i):
@@ -116,20 +116,20 @@ async def _run(ctx: Context, remote: Remote, item: Item, i: int) -> list[Item]:
     if not path:
         raise ValueError("parameter 'path' is empty")
     if operation == "list":
-        entries = await remote.list(path, bool(ctx.param("recursive", i)))
+        entries = await remote.list(path, ctx.param("recursive", i))
         return [Item(e, None, item) for e in entries]
-    prop = str(ctx.param("binaryPropertyName", i) or "data")
+    prop = ctx.param("binaryPropertyName", i)
     if operation == "download":
         data = await remote.download(path)
         return [item.derive(item.json, {**(item.binary or {}), prop: make_binary(data, posixpath.basename(path))})]
     if operation == "upload":
         data = binary_bytes(item, prop) if ctx.param("binaryData", i) is not False else (
-            str(ctx.param("fileContent", i) or "").encode())
+            ctx.param("fileContent", i).encode())
         await remote.makedirs(posixpath.dirname(path))
         await remote.upload(path, data)
         return [item.derive(item.json, binary=None)]
     if operation == "delete":
-        await remote.delete(path, bool(ctx.param("folder", i)), bool(ctx.param("recursive", i)))
+        await remote.delete(path, ctx.param("folder", i), ctx.param("recursive", i))
         return [item.derive({"success": True}, binary=None)]
     raise ValueError(f"parameter 'operation': unknown operation {operation!r} (one of {', '.join(OPERATIONS)})")
 

@@ -4,14 +4,14 @@ Lists page through the `Link: <...>; rel="next"` header. Requests carry the docu
 `Accept: application/vnd.github+json` and `X-GitHub-Api-Version` headers.
 """
 
-from flowbox.credentials import CredentialField, CredentialTest, CredentialType, register
+from flowbox.credentials import CredentialTest, CredentialType, register
 from flowbox.node import Param
 from flowbox.service_node import Operation, Pagination, Service, service_node
 
 register(CredentialType(
     "githubApi", "GitHub API", (
-        CredentialField("token", "Access token", kind="password", required=True, secret=True,
-                        description="A personal access token (classic or fine-grained) or an app token"),),
+        Param("token", "string", label="Access token", required=True, secret=True,
+              description="A personal access token (classic or fine-grained) or an app token"),),
     sign="bearer", test=CredentialTest("https://api.github.com/user"),
     description="GitHub token, sent as Authorization: Bearer"))
 
@@ -36,7 +36,7 @@ service_node(Service(
                       body={"title": "{title}", "body": "{body}", "labels": "{labels}", "assignees": "{assignees}"}),
             Operation("get", "GET", "/repos/{owner}/{repo}/issues/{issueNumber}", "Get an issue",
                       params=[OWNER, REPO,
-                              Param("issueNumber", "number", default=None, required=True, min=1,
+                              Param("issueNumber", "number", default=None, required=True, min=1, integer=True,
                                     placeholder="1", description="The issue's number")]),
             Operation("list", "GET", "/repos/{owner}/{repo}/issues", "List a repository's issues",
                       params=[OWNER, REPO,

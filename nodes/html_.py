@@ -57,7 +57,7 @@ async def html(ctx: Context, items: list[Item]) -> list[list[Item]]:
 def _parse(ctx: Context, item: Item, i: int) -> Any:
     from bs4 import BeautifulSoup
 
-    prop = str(ctx.param("dataPropertyName", i) or "data")
+    prop = ctx.param("dataPropertyName", i)
     if ctx.param("sourceData", i) == "binary":
         return BeautifulSoup(binary_bytes(item, prop), "html.parser")
     value = get_path(item.json, prop)

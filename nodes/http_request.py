@@ -22,7 +22,8 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from flowbox.errors import FlowboxError
-from flowbox.node import Context, Item, ItemErrors, Param, node
+from flowbox.node import Context, Item, ItemErrors, N8n, N8nNotes, Param, node
+from flowbox.nodes._n8n import Params, json_value, pairs
 from flowbox.oauth2 import Session as OAuth2Session
 
 CONCURRENCY = 10
@@ -35,7 +36,144 @@ class RequestFailed(ValueError):
     """One item's request failed; the message is what the user sees."""
 
 
-@node(
+_BODY_TYPES = {"json": "json", "form-urlencoded": "form", "raw": "raw"}
+
+
+def _http_v4(p: Params, out: dict[str, Any]) -> None:
+    """v4.x: `sendQuery`/`sendHeaders`/`sendBody` with name/value rows or JSON, `contentType`."""
+    for part, name in (("Query", "query"), ("Headers", "headers")):
+        if p.take(f"send{part}", False):
+            if p.take(f"specify{part}", "keypair") == "json":
+                out[name] = json_value(p.take(f"json{part}", "{}"), f"json{part}")
+            else:
+                out[name] = pairs(p.take(f"{'query' if part == 'Query' else 'header'}Parameters", {}),
+                                  f"{name}Parameters")
+    if p.take("sendBody", False):
+        kind = p.take("contentType", "json")
+        if kind not in _BODY_TYPES:
+            p.unsupported(f"body contentType {kind!r} is not supported")
+        out["bodyType"] = _BODY_TYPES.get(kind, "json")
+        if kind == "raw":
+            out["body"], out["contentType"] = p.take("body", ""), p.take("rawContentType", "text/plain")
+        elif p.take("specifyBody", "keypair") == "json":
+            out["body"] = json_value(p.take("jsonBody", "{}"), "jsonBody")
+        else:
+            out["body"] = pairs(p.take("bodyParameters", {}), "bodyParameters")
+    options = p.options("options", ("timeout", "response", "redirect"))
+    redirect = ((options.get("redirect") or {}).get("redirect") or {})
+    if redirect.get("followRedirects") is False or "maxRedirects" in redirect:
+        p.unsupported("redirect settings are not supported (flowbox's HTTP client policy applies)")
+    response = ((options.get("response") or {}).get("response") or {})
+    out["fullResponse"] = bool(response.get("fullResponse", False))
+    out["ignoreHttpStatusErrors"] = bool(response.get("neverError", False))
+    fmt = response.get("responseFormat", "autodetect")
+    if fmt in ("text", "file"):
+        out["response"] = "text" if fmt == "text" else "binary"
+    elif fmt == "autodetect":
+        p.approximated("responseFormat autodetect reads the answer as JSON: a non-JSON answer fails the node "
+                       "(n8n gives {\"data\": text}); set the response to text if the API answers text")
+    elif fmt != "json":
+        p.unsupported(f"responseFormat {fmt!r} is not supported")
+    if "timeout" in options:
+        out["timeout"] = options["timeout"] / 1000
+
+
+def _http_v1(p: Params, out: dict[str, Any]) -> None:
+    """v1-v3: `requestMethod`, `responseFormat`, `jsonParameters` with `*ParametersUi` rows or JSON text."""
+    out["method"] = p.take("requestMethod", "GET")
+    fmt = p.take("responseFormat", "json")
+    if fmt not in ("json", "string", "file"):
+        p.unsupported(f"responseFormat {fmt!r} is not supported")
+    out["response"] = {"string": "text", "file": "binary"}.get(fmt, "json")
+    p.ignore("dataPropertyName")
+    as_json = p.take("jsonParameters", False)
+    for name, prefix in (("query", "queryParameters"), ("headers", "headerParameters"), ("body", "bodyParameters")):
+        ui = f"{prefix}Ui"
+        if as_json:
+            text = p.take(f"{prefix}Json", "")
+            if text:
+                out[name] = json_value(text, name)
+        elif p.raw.get(ui):
+            out[name] = pairs(p.take(ui), ui, "parameter")
+    options = p.options("options", ("timeout", "fullResponse", "ignoreResponseCode", "bodyContentType"))
+    if options.get("bodyContentType", "raw") not in ("raw", "form-urlencoded", "json"):
+        p.unsupported(f"bodyContentType {options['bodyContentType']!r} is not supported")
+    if options.get("bodyContentType") == "form-urlencoded":
+        out["bodyType"] = "form"
+    out["fullResponse"] = bool(options.get("fullResponse", False))
+    out["ignoreHttpStatusErrors"] = bool(options.get("ignoreResponseCode", False))
+    if "timeout" in options:
+        out["timeout"] = options["timeout"] / 1000
+
+
+def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's HTTP Request v1-v4.x: method, URL, query, headers, body (JSON, form or raw), timeout, response
+    format, full response, never error. Predefined credential types, pagination, batching, proxies and
+    multipart bodies are not supported."""
+    p = Params(params, version)
+    out: dict[str, Any] = {"method": p.take("method", "GET"), "url": p.take("url", "")}
+    auth = p.take("authentication", "none")
+    if auth == "genericCredentialType":
+        kind = p.take("genericAuthType", "")
+        if kind not in AUTH_TYPES:
+            p.unsupported(f"credential type {kind!r} is not supported")
+        out["authentication"] = kind if kind in AUTH_TYPES else "none"
+    elif auth in AUTH_TYPES:
+        out["authentication"] = auth
+    elif auth != "none":
+        p.unsupported(f"authentication {auth!r} is not supported")
+        p.ignore("nodeCredentialType")
+    (_http_v4 if version >= 4 else _http_v1)(p, out)
+    p.ignore("provideSslCertificates", "infoMessage")
+    return p.done(out)
+
+
+def _rows_or_json(values: dict[str, Any], part: str, rows_key: str) -> dict[str, Any]:
+    """HTTP Request v4's `send<part>` parameters: name/value rows when every value is one text or number,
+    else the JSON text."""
+    if all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in values.values()):
+        return {f"send{part}": True, rows_key: {"parameters": [{"name": k, "value": v} for k, v in values.items()]}}
+    return {f"send{part}": True, f"specify{part}": "json", f"json{part}": json.dumps(values, ensure_ascii=False)}
+
+
+def to_n8n(params: dict[str, Any], version: float | None) -> tuple[dict[str, Any], float, N8nNotes]:
+    """The inverse of `from_n8n`: HTTP Request v4.2 (generic credential types, rows or JSON, options)."""
+    notes: N8nNotes = []
+    out: dict[str, Any] = {"method": params.get("method", "GET"), "url": params.get("url", "")}
+    if params.get("authentication", "none") != "none":
+        out.update(authentication="genericCredentialType", genericAuthType=params["authentication"])
+    if params.get("query"):
+        out.update(_rows_or_json(params["query"], "Query", "queryParameters"))
+    if params.get("headers"):
+        out.update(_rows_or_json(params["headers"], "Headers", "headerParameters"))
+    body, kind = params.get("body"), params.get("bodyType", "json")
+    if body is not None:
+        out.update(sendBody=True, contentType={v: k for k, v in _BODY_TYPES.items()}[kind])
+        if kind == "raw":
+            out.update(body=body, rawContentType=params.get("contentType", "text/plain"))
+        elif kind == "form" and isinstance(body, dict):
+            out["bodyParameters"] = {"parameters": [{"name": k, "value": v} for k, v in body.items()]}
+        else:
+            out.update(specifyBody="json",
+                       jsonBody=body if isinstance(body, str) else json.dumps(body, ensure_ascii=False))
+    response = {"fullResponse": bool(params.get("fullResponse")),
+                "neverError": bool(params.get("ignoreHttpStatusErrors")),
+                "responseFormat": {"text": "text", "binary": "file"}.get(params.get("response", "json"), "json")}
+    options: dict[str, Any] = {"response": {"response": response}}
+    if "timeout" in params:
+        options["timeout"] = params["timeout"] * 1000
+    if params.get("retries"):
+        notes.append(("approximated", f"retries {params['retries']}: n8n's node settings retry on any failure "
+                                      "(retryOnFail) instead"))
+    out["options"] = options
+    return out, 4.2, notes
+
+
+N8N = N8n(types=("n8n-nodes-base.httpRequest",), versions=(1, 2, 3, 4, 4.1, 4.2), convert=from_n8n,
+          export=to_n8n)
+
+
+@node(n8n=N8N,
     type="httpRequest", display_name="HTTP Request", group="integration", icon="globe",
     description="Make an HTTP request per item and output the response",
     credentials=AUTH_TYPES,
@@ -54,7 +192,7 @@ class RequestFailed(ValueError):
               description="json: any JSON value; form: {field: value} sent url-encoded; raw: text sent as is"),
         Param("contentType", "string", default="text/plain", show_if={"bodyType": ["raw"]},
               description="Content-Type of a raw body"),
-        Param("timeout", "number", default=30, min=0, description="Seconds to wait for the response (0: no limit)"),
+        Param("timeout", "number", default=30, min=0, max=86_400, description="Seconds to wait for the response (0: no limit)"),
         Param("response", "options", default="json", options=["json", "text", "binary"],
               description="json: a JSON object gives one item, a JSON list one item per element "
                           "(non-object elements as {\"data\": value}); text: {\"data\": text}; "
@@ -63,7 +201,7 @@ class RequestFailed(ValueError):
               description="Output {statusCode, headers, body} instead of the body alone (a list body stays one item)"),
         Param("ignoreHttpStatusErrors", "boolean", default=False,
               description="Output non-2xx responses instead of failing"),
-        Param("retries", "number", default=0, min=0, max=10,
+        Param("retries", "number", default=0, min=0, max=10, integer=True,
               description="Retries after a connection error, a timeout, a 5xx or a 429 "
                           f"(backoff 0.5 s doubling, Retry-After honoured up to {MAX_RETRY_WAIT:g} s)"),
     ],
@@ -103,13 +241,13 @@ async def _request(ctx: Context, item: Item, i: int,
     """Build, send (with retries) and decode the request of item `i`."""
     import httpx
 
-    method = str(ctx.param("method", i) or "GET").upper()
-    url = str(ctx.param("url", i) or "").strip()
+    method = ctx.param("method", i).upper()
+    url = ctx.param("url", i).strip()
     if not re.match(r"(?i)https?://", url):
         raise RequestFailed(f"URL must start with http:// or https://, got {url!r}")
     query = _pairs(ctx.param("query", i), "query")
     headers = {k: _text(v) for k, v in _pairs(ctx.param("headers", i), "headers").items()}
-    auth = str(ctx.param("authentication", i) or "none")
+    auth = ctx.param("authentication", i)
     session = None  # an oauth2 credential from the store: its token is renewed before expiry and after a 401
     if auth != "none":
         if auth not in credentials:
@@ -124,10 +262,10 @@ async def _request(ctx: Context, item: Item, i: int,
     form: dict[str, Any] | None = None
     body = ctx.param("body", i) if method in BODY_METHODS else None
     if body is not None and body != "":
-        content, form = _encode_body(str(ctx.param("bodyType", i) or "json"), body, headers, ctx, i)
-    seconds = float(ctx.param("timeout", i) or 0)
+        content, form = _encode_body(ctx.param("bodyType", i), body, headers, ctx, i)
+    seconds = ctx.param("timeout", i) or 0
     timeout = httpx.Timeout(seconds if seconds > 0 else None)
-    retries = int(ctx.param("retries", i) or 0)
+    retries = ctx.param("retries", i)
     where = f"{method} {url}"
     params = {k: v if isinstance(v, list) else _text(v) for k, v in query.items()}
     try:  # merged by hand: httpx's params= would replace a query string written in the URL
@@ -179,7 +317,7 @@ async def _request(ctx: Context, item: Item, i: int,
 
 def _decode(ctx: Context, item: Item, i: int, response: Any, where: str) -> list[Item]:
     """The response as output items, per the `response` and `fullResponse` parameters."""
-    kind = str(ctx.param("response", i) or "json")
+    kind = ctx.param("response", i)
     full = _flag(ctx.param("fullResponse", i))
     binary = None
     if kind == "binary":
@@ -262,7 +400,7 @@ def _encode_body(body_type: str, body: Any, headers: dict[str, str], ctx: Contex
         return None, {k: [_text(x) for x in v] if isinstance(v, list) else _text(v) for k, v in body.items()}
     if body_type == "raw":
         if not has_type:
-            _set_header(headers, "Content-Type", str(ctx.param("contentType", i) or "text/plain"))
+            _set_header(headers, "Content-Type", ctx.param("contentType", i))
         text = body if isinstance(body, str) else json.dumps(body, default=_json_default)
         return text.encode(), None
     if not has_type:

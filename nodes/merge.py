@@ -3,7 +3,8 @@
 import json
 from typing import Any
 
-from flowbox.node import Context, Item, Param, get_path, node
+from flowbox.node import Context, Item, N8n, N8nNotes, Param, get_path, node
+from flowbox.nodes._n8n import Params, rows, split_names
 
 MODES = ("append", "combineByFields", "combineByPosition", "combineAll", "chooseBranch")
 
@@ -54,7 +55,84 @@ def _join(left: list[Item], right: list[Item], pairs: list[tuple[str, str]], joi
     return out
 
 
-@node(type="merge", display_name="Merge", group="flow", icon="merge", inputs=2,
+_JOINS = {"keepMatches": "inner", "keepEverything": "outer", "enrichInput1": "left", "enrichInput2": "right"}
+
+
+def _merge_by_fields(p: Params, version: float) -> dict[str, Any]:
+    """v2/v3 combine by matching fields: `mergeByFields.values` [{field1, field2}] (v3: or
+    `fieldsToMatchString`), `joinMode`, `outputDataFrom`."""
+    if version >= 3 and not p.take("advanced", False):
+        fields = [[name, name] for name in split_names(p.take("fieldsToMatchString", ""))]
+    else:
+        fields = [[str(r.get("field1", "")), str(r.get("field2", ""))]
+                  for r in rows(p.take("mergeByFields", {}), "values", "mergeByFields")]
+    join = p.take("joinMode", "keepMatches")
+    if join not in _JOINS:
+        p.unsupported(f"joinMode {join!r} is not supported")
+    if join == "keepMatches" and p.take("outputDataFrom", "both") != "both":
+        p.unsupported("outputDataFrom one input only is not supported")
+    p.approximated("fields present in both inputs take input 2's value (nested objects are not deep-merged)")
+    return {"mode": "combineByFields", "fields": fields, "join": _JOINS.get(join, "inner")}
+
+
+def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's Merge. v1: append, multiplex, passThrough, mergeByIndex, mergeByKey; v2/v3: append, combine
+    (by fields, by position, all combinations), chooseBranch. SQL mode, more than two inputs, and the
+    v1 key-match filters are not supported."""
+    p = Params(params, version)
+    mode = p.take("mode", "append")
+    if version >= 3 and p.take("numberInputs", 2) != 2:
+        p.unsupported("more than two inputs are not supported")
+    known = ("clashHandling", "includeUnpaired", "multipleMatches", "fuzzyCompare", "disableDotNotation")
+    options = p.options("options", known)
+    for key in ("fuzzyCompare", "disableDotNotation"):
+        if options.get(key):
+            p.unsupported(f"option '{key}' is not supported")
+    clash = ((options.get("clashHandling") or {}).get("values") or {})
+    if clash.get("resolveClash", "preferInput2") != "preferInput2":
+        p.unsupported(f"clash handling {clash['resolveClash']!r} is not supported (input 2's value wins)")
+    if options.get("multipleMatches", "all") != "all":
+        p.unsupported("multipleMatches 'first' is not supported")
+    if mode == "append":
+        return p.done({"mode": "append"})
+    if mode in ("passThrough", "chooseBranch"):
+        branch = p.take("output", "input1")
+        p.ignore("chooseBranchMode")
+        if branch not in ("input1", "input2"):
+            p.unsupported(f"output {branch!r} is not supported")
+        return p.done({"mode": "chooseBranch", "branch": 1 if branch == "input2" else 0})
+    if mode == "multiplex":
+        return p.done({"mode": "combineAll"})
+    if mode == "mergeByIndex":
+        join = p.take("join", "left")  # n8n v1's default
+        if join == "left":
+            p.unsupported("mergeByIndex join 'left' (as many items as input 1) is not supported; inner and "
+                          "outer are")
+        return p.done({"mode": "combineByPosition", "includeUnpaired": join == "outer"})
+    if mode == "mergeByKey":
+        if p.take("overwrite", "always") != "always":
+            p.unsupported(f"overwrite {p.raw['overwrite']!r} is not supported (input 2's values always win)")
+        p.approximated("fields present in both inputs take input 2's value; input 1 items without the key are "
+                       "kept (n8n v1 drops them)")
+        return p.done({"mode": "combineByFields", "join": "left",
+                       "fields": [[p.take("propertyName1", ""), p.take("propertyName2", "")]]})
+    if mode == "combine":
+        how = p.take("combinationMode" if version < 3 else "combineBy",
+                     "mergeByFields" if version < 3 else "combineByFields")
+        if how in ("mergeByFields", "combineByFields"):
+            return p.done(_merge_by_fields(p, version))
+        if how in ("mergeByPosition", "combineByPosition"):
+            return p.done({"mode": "combineByPosition", "includeUnpaired": bool(options.get("includeUnpaired"))})
+        if how in ("multiplex", "combineAll"):
+            return p.done({"mode": "combineAll"})
+    p.unsupported(f"mode {mode!r} is not supported")
+    return p.done({})
+
+
+N8N = N8n(types=("n8n-nodes-base.merge",), versions=(1, 2, 2.1, 3, 3.1, 3.2), convert=from_n8n)
+
+
+@node(n8n=N8N, type="merge", display_name="Merge", group="flow", icon="merge", inputs=2,
       description="Wait for both inputs, then combine their items",
       params=[
           Param("mode", "options", "append", options=MODES),
@@ -73,7 +151,7 @@ async def merge(ctx: Context, inputs: list[list[Item]]) -> list[list[Item]]:
     if mode == "append":
         return [left + right]
     if mode == "chooseBranch":
-        return [right if int(ctx.param("branch") or 0) == 1 else left]
+        return [right if ctx.param("branch") == 1 else left]
     if mode == "combineByPosition":
         out = [a.derive({**a.json, **b.json}, a.binary or b.binary) for a, b in zip(left, right, strict=False)]
         if ctx.param("includeUnpaired"):

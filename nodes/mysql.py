@@ -18,8 +18,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from flowbox.credentials import CredentialField, CredentialType, register
-from flowbox.node import Context, Item, node
+from flowbox.node import Context, Item, Param, node
 from flowbox.nodes._db import (
     CONNECT_TIMEOUT,
     Column,
@@ -27,6 +26,7 @@ from flowbox.nodes._db import (
     SqlDatabase,
     Table,
     connect_failed,
+    database_credential,
     need_credential,
     port_of,
     run_sql,
@@ -35,17 +35,10 @@ from flowbox.nodes._db import (
 
 SSL_MODES = ("disable", "require", "verify")
 
-register(CredentialType(
-    "mysql", "MySQL", (
-        CredentialField("host", "Host", required=True, default="localhost"),
-        CredentialField("port", "Port", default="3306"),
-        CredentialField("database", "Database", required=True),
-        CredentialField("user", "User", required=True, default="root"),
-        CredentialField("password", "Password", kind="password", secret=True),
-        CredentialField("ssl", "SSL", kind="options", default="disable", options=SSL_MODES,
-                        description="require: encrypt without checking the certificate; verify: check it and "
-                                    "the host name against the system's CAs")),
-    description="A MySQL or MariaDB server for the mysql node"))
+database_credential("mysql", "MySQL", 3306, "root", Param(
+    "ssl", "options", label="SSL", default="disable", options=SSL_MODES,
+    description="require: encrypt without checking the certificate; verify: check it and the host name against "
+                "the system's CAs"), "A MySQL or MariaDB server for the mysql node")
 
 
 def placeholders(query: str) -> tuple[str, list[int]]:

@@ -4,7 +4,7 @@ Every request carries the `Notion-Version` header the API requires; a database q
 `start_cursor` in the JSON body (`next_cursor` / `has_more` in the answer).
 """
 
-from flowbox.credentials import CredentialField, CredentialType, register
+from flowbox.credentials import CredentialType, register
 from flowbox.node import Param
 from flowbox.service_node import Operation, Pagination, Service, service_node
 
@@ -12,8 +12,8 @@ NOTION_VERSION = "2022-06-28"
 
 register(CredentialType(
     "notionApi", "Notion API", (
-        CredentialField("token", "Integration token", kind="password", required=True, secret=True,
-                        description="An internal integration secret (the pages must be shared with it)"),),
+        Param("token", "string", label="Integration token", required=True, secret=True,
+              description="An internal integration secret (the pages must be shared with it)"),),
     sign="bearer", description="Notion integration token, sent as Authorization: Bearer"))
 
 DATABASE = Param("databaseId", "string", default="", required=True, placeholder="897e5a76ae524b489fdfe71f5945d1af",

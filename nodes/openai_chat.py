@@ -4,15 +4,15 @@ Works with any server that speaks OpenAI's `POST {base URL}/chat/completions` (O
 proxies, Ollama, vLLM, LM Studio...): the base URL is part of the credential.
 """
 
-from flowbox.credentials import CredentialField, CredentialTest, CredentialType, register
+from flowbox.credentials import CredentialTest, CredentialType, register
 from flowbox.node import Param
 from flowbox.service_node import Operation, Service, service_node
 
 register(CredentialType(
     "openAiApi", "OpenAI-compatible API", (
-        CredentialField("token", "API key", kind="password", required=True, secret=True),
-        CredentialField("url", "Base URL", default="https://api.openai.com/v1",
-                        description="The API's base URL, up to and including /v1")),
+        Param("token", "string", label="API key", required=True, secret=True),
+        Param("url", "string", label="Base URL", default="https://api.openai.com/v1",
+              description="The API's base URL, up to and including /v1")),
     sign="bearer", test=CredentialTest("{url}/models"),
     description="API key (Authorization: Bearer) and base URL of an OpenAI-compatible server"))
 
@@ -32,7 +32,7 @@ service_node(Service(
                                                 '"content": "..."}]'),
                               Param("temperature", "number", default=None, min=0, max=2,
                                     description="Sampling temperature (empty: the server's default)"),
-                              Param("maxTokens", "number", default=None, min=1,
+                              Param("maxTokens", "number", default=None, min=1, integer=True,
                                     description="Most tokens to generate (empty: no limit)")],
                       body={"model": "{model}", "messages": "{messages}", "temperature": "{temperature}",
                             "max_tokens": "{maxTokens}"},

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowbox.credentials import CredentialField, CredentialType, register
-from flowbox.node import Context, Item, node
+from flowbox.node import Context, Item, Param, node
 from flowbox.nodes._db import (
     CONNECT_TIMEOUT,
     Column,
     SqlDatabase,
     Table,
     connect_failed,
+    database_credential,
     need_credential,
     port_of,
     run_sql,
@@ -32,16 +32,10 @@ from flowbox.nodes._db import (
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
-register(CredentialType(
-    "postgres", "PostgreSQL", (
-        CredentialField("host", "Host", required=True, default="localhost"),
-        CredentialField("port", "Port", default="5432"),
-        CredentialField("database", "Database", required=True),
-        CredentialField("user", "User", required=True, default="postgres"),
-        CredentialField("password", "Password", kind="password", secret=True),
-        CredentialField("ssl", "SSL mode", kind="options", default="prefer", options=SSL_MODES,
-                        description="libpq sslmode: verify-full checks the server's certificate and name")),
-    description="A PostgreSQL server for the postgres node"))
+database_credential("postgres", "PostgreSQL", 5432, "postgres", Param(
+    "ssl", "options", label="SSL mode", default="prefer", options=SSL_MODES,
+    description="libpq sslmode: verify-full checks the server's certificate and name"),
+    "A PostgreSQL server for the postgres node")
 
 
 class PostgresDatabase(SqlDatabase):

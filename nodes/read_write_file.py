@@ -11,17 +11,49 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path, PurePosixPath
+from typing import Any
 
-from flowbox.node import Context, Item, ItemErrors, Param, binary_bytes, make_binary, node
+from flowbox.node import Context, Item, ItemErrors, N8n, N8nNotes, Param, binary_bytes, make_binary, node
+from flowbox.nodes._files import OutsideFolder, inside
+from flowbox.nodes._n8n import Params
 
 MAX_FILES = 10_000
 
 
-class OutsideFolder(ValueError):
-    """A path that would leave the allowed folder."""
+def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's Read/Write Files from Disk v1: read (`fileSelector`, `options.dataPropertyName`, `options.mimeType`;
+    the file's facts in the item's json) and write (`fileName`, `dataPropertyName`, `options.append`). Paths
+    lie inside flowbox's files folder; the read options fileName and fileExtension are not supported."""
+    p = Params(params, version)
+    operation = p.take("operation", "read")
+    p.approximated("paths are taken inside flowbox's files folder (FLOWBOX_FILES_DIR); an absolute path must lie "
+                   "in it")
+    if operation == "read":
+        options = p.options("options", ("dataPropertyName", "mimeType", "fileName", "fileExtension"))
+        for name in ("fileName", "fileExtension"):
+            if name in options:
+                p.unsupported(f"option 'options.{name}' is not supported")
+        out = {"operation": "read", "fileSelector": p.take("fileSelector", ""), "fileInfo": True,
+               "dataPropertyName": options.get("dataPropertyName") or "data"}
+        if options.get("mimeType"):
+            out["mimeType"] = options["mimeType"]
+        p.approximated("the item's json has the file's mimeType, fileName, fileExtension and fileSize in bytes "
+                       "(n8n writes the size as text such as \"12 B\" and adds fileType)")
+        return p.done(out)
+    if operation != "write":
+        p.unsupported(f"operation {operation!r} is not supported")
+        return p.done({})
+    options = p.options("options", ("append",))
+    p.approximated("the output's fileName is the path inside the files folder")
+    return p.done({"operation": "write", "fileName": p.take("fileName", ""),
+                   "dataPropertyName": p.take("dataPropertyName", "data"), "append": bool(options.get("append"))})
+
+
+N8N = N8n(types=("n8n-nodes-base.readWriteFile",), versions=(1,), convert=from_n8n)
 
 
 @node(
+    n8n=N8N,
     type="readWriteFile", display_name="Read/Write Files from Disk", group="files", icon="file",
     description="Read files (a glob pattern) into binary items, or write an item's binary data to a file",
     params=[
@@ -37,6 +69,9 @@ class OutsideFolder(ValueError):
               description="Append to the file instead of replacing it"),
         Param("mimeType", "string", default="", show_if={"operation": ["read"]},
               description="MIME type to set (default: guessed from the file name)"),
+        Param("fileInfo", "boolean", default=False, show_if={"operation": ["read"]},
+              description="Also put the file's mimeType, fileName, fileExtension and fileSize (bytes) in the "
+                          "item's json, as n8n does"),
     ],
 )
 async def read_write_file(ctx: Context, items: list[Item]) -> list[list[Item]]:
@@ -45,16 +80,20 @@ async def read_write_file(ctx: Context, items: list[Item]) -> list[list[Item]]:
     errors = ItemErrors(ctx)
     out: list[Item] = []
     for i, item in enumerate(items):
-        prop = str(ctx.param("dataPropertyName", i) or "data")
+        prop = ctx.param("dataPropertyName", i)
         try:
             if ctx.param("operation", i) == "write":
-                path = await asyncio.to_thread(write_file, root, str(ctx.param("fileName", i) or ""),
-                                               binary_bytes(item, prop), bool(ctx.param("append", i)))
+                path = await asyncio.to_thread(write_file, root, ctx.param("fileName", i),
+                                               binary_bytes(item, prop), ctx.param("append", i))
                 out.append(item.derive({**item.json, "fileName": path}))
             else:
-                mime = str(ctx.param("mimeType", i) or "") or None
-                found = await asyncio.to_thread(read_files, root, str(ctx.param("fileSelector", i) or ""))
-                out.extend(Item({}, {prop: _binary(rel, data, mime)}, item) for rel, data in found)
+                mime = ctx.param("mimeType", i) or None
+                found = await asyncio.to_thread(read_files, root, ctx.param("fileSelector", i))
+                info = ctx.param("fileInfo", i, False)
+                for rel, data in found:
+                    entry = _binary(rel, data, mime)
+                    facts = {k: entry[k] for k in ("mimeType", "fileName", "fileExtension", "fileSize") if k in entry}
+                    out.append(Item(facts if info else {}, {prop: entry}, item))
         except (OSError, ValueError) as exc:
             errors.fail(item, i, ValueError(f"item {i}: {_explain(exc)}"), out)
     return errors.outputs(out)
@@ -63,25 +102,6 @@ async def read_write_file(ctx: Context, items: list[Item]) -> list[list[Item]]:
 def _binary(rel: str, data: bytes, mime: str | None) -> dict[str, object]:
     path = PurePosixPath(rel)
     return make_binary(data, path.name, mime, None if str(path.parent) == "." else str(path.parent))
-
-
-def inside(root: Path, path: str, what: str) -> Path:
-    """`path` (relative to `root`, or absolute inside it) resolved; OutsideFolder when it leaves `root`."""
-    if not path.strip():
-        raise ValueError(f"parameter '{what}' is empty")
-    if "\0" in path:
-        raise OutsideFolder(f"{what} {path!r} contains a NUL character")
-    base = root.resolve()
-    given = Path(path).expanduser()
-    if ".." in given.parts:
-        raise OutsideFolder(f"{what} {path!r} contains '..': paths must stay inside the files folder {base}")
-    candidate = given if given.is_absolute() else base / given
-    resolved = candidate.resolve()
-    if not resolved.is_relative_to(base):
-        why = "is a symlink pointing" if candidate.is_relative_to(base) else "is"
-        raise OutsideFolder(f"{what} {path!r} {why} outside the files folder {base} (set FLOWBOX_FILES_DIR "
-                            f"to allow another folder)")
-    return resolved
 
 
 def read_files(root: Path, pattern: str) -> list[tuple[str, bytes]]:

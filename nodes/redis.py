@@ -12,59 +12,68 @@ test request (credential tests are HTTP requests).
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
-from flowbox.credentials import CredentialField, CredentialType, register
 from flowbox.errors import describe
-from flowbox.node import Context, Item, ItemErrors, Param, node, set_path
-from flowbox.nodes._db import CONNECT_TIMEOUT, QueryFailed, connect_failed, need_credential, port_of
+from flowbox.node import Context, Item, ItemErrors, N8n, N8nNotes, Param, node, set_path
+from flowbox.nodes._db import QueryFailed
+from flowbox.nodes._n8n import Params, is_expression
+from flowbox.nodes._redis import as_text, connect, parse_value
 
 OPERATIONS = ("get", "set", "delete", "incr", "push", "pop", "publish", "keys")
 KEYED = ["get", "set", "delete", "incr", "push", "pop"]
 SCAN_COUNT = 500
 
-register(CredentialType(
-    "redis", "Redis", (
-        CredentialField("host", "Host", required=True, default="localhost"),
-        CredentialField("port", "Port", default="6379"),
-        CredentialField("database", "Database number", default="0"),
-        CredentialField("user", "User", description="An ACL user (Redis 6+); empty: the default user"),
-        CredentialField("password", "Password", kind="password", secret=True),
-        CredentialField("tls", "TLS", kind="options", default="false", options=("false", "true"),
-                        description="true: connect with TLS (rediss://), checking the server's certificate")),
-    description="A Redis server for the redis node and trigger"))
+
+def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's Redis v1: get (`propertyName`, the text as stored), set (`expire` + `ttl`), delete, incr (by 1,
+    the item `{<key>: value}`), push/pop (`list`, `messageData`, `tail`; pop parses JSON), publish
+    (`channel`, `messageData`). get, incr and pop output only the value, as n8n does. info, keys (n8n puts
+    every key in one item), a forced keyType other than the key's own and dotNotation off are not supported."""
+    p = Params(params, version)
+    operation = p.take("operation", "info")
+    out: dict[str, Any] = {"operation": operation}
+    key_type = p.take("keyType", "automatic")
+    if operation in ("get", "set") and key_type != "automatic":
+        p.unsupported(f"keyType {key_type!r} is not supported (flowbox reads and writes by the value)")
+    if p.options("options", ("dotNotation",)).get("dotNotation") is False:
+        p.unsupported("option 'options.dotNotation' off is not supported")
+    if operation in ("get", "set", "delete", "incr"):
+        out["key"] = p.take("key", "")
+    if operation == "get":
+        out.update(propertyName=p.take("propertyName", "propertyName"), jsonDecode=False, includeInput=False)
+    elif operation in ("set", "incr"):
+        if operation == "set":
+            out["value"] = p.take("value", "")
+            if is_expression(out["value"]):
+                p.approximated("a value that is no text is written as JSON text (n8n writes an object as a hash, "
+                               "a list as a list)")
+        ttl = p.take("ttl", 60)
+        out["ttl"] = ttl if p.take("expire", False) else 0
+        if operation == "incr":
+            if is_expression(out["key"]) or "." in str(out["key"]):
+                p.approximated("the output field is the key's name read as a path (a dotted key nests)")
+            out.update(incrBy=1, propertyName=out["key"], includeInput=False)
+    elif operation in ("push", "pop"):
+        out.update(key=p.take("list", ""), side="right" if p.take("tail", False) else "left")
+        if operation == "push":
+            out["value"] = p.take("messageData", "")
+        else:
+            out.update(propertyName=p.take("propertyName", "propertyName"), jsonDecode=True, includeInput=False)
+    elif operation == "publish":
+        out.update(channel=p.take("channel", ""), value=p.take("messageData", ""))
+    elif operation != "delete":
+        p.unsupported(f"operation {operation!r} is not supported")
+        p.ignore("keyPattern", "getValues")
+    return p.done(out)
 
 
-async def connect(ctx: Context) -> Any:
-    """A redis.asyncio client for the node's redis credential, PINGed; a node error naming host:port if not."""
-    import redis.asyncio
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
-    from redis.exceptions import RedisError
-
-    cred = await need_credential(ctx, "redis")
-    host = str(cred.get("host") or "localhost")
-    port = port_of(ctx, cred.get("port"), 6379)
-    try:
-        db = int(str(cred.get("database") or "0").strip())
-    except ValueError:
-        raise ctx.error(f"the redis credential's database must be a number, got {cred.get('database')!r}") from None
-    client = redis.asyncio.Redis(
-        host=host, port=port, db=db, username=str(cred.get("user") or "") or None,
-        password=str(cred.get("password") or "") or None, ssl=str(cred.get("tls")).lower() == "true",
-        socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=60,
-        retry=Retry(NoBackoff(), 0))  # no silent retries: the node's retryOnFail decides
-    try:
-        await client.ping()
-    except (RedisError, OSError) as exc:
-        await client.aclose()
-        raise connect_failed(ctx, "Redis", host, port, exc, [cred.get("password")]) from None
-    return client
+N8N = N8n(types=("n8n-nodes-base.redis",), versions=(1,), convert=from_n8n)
 
 
 @node(
+    n8n=N8N,
     type="redis", display_name="Redis", group="integration", icon="database",
     description="Get, set, delete, increment, push, pop and publish values in Redis",
     credentials=["redis"],
@@ -74,7 +83,7 @@ async def connect(ctx: Context) -> Any:
         Param("value", "string", default="", show_if={"operation": ["set", "push", "publish"]},
               description="Text is written as is; any other value (an expression giving a number, an object, "
                           "a list) as JSON"),
-        Param("ttl", "number", default=0, min=0, show_if={"operation": ["set", "incr"]},
+        Param("ttl", "number", default=0, min=0, integer=True, show_if={"operation": ["set", "incr"]},
               description="Seconds until the key expires (0: it does not)"),
         Param("incrBy", "number", default=1, show_if={"operation": ["incr"]},
               description="The amount to add (negative subtracts; a fraction uses INCRBYFLOAT)"),
@@ -87,6 +96,9 @@ async def connect(ctx: Context) -> Any:
               description="Read each key's value too"),
         Param("propertyName", "string", default="value", show_if={"operation": ["get", "incr", "pop"]},
               description="The output field that receives the value (a dotted path nests)"),
+        Param("includeInput", "boolean", default=True, show_if={"operation": ["get", "incr", "pop"]},
+              description="Keep the input item's fields next to the value (off: the item holds only the value, "
+                          "as n8n's Redis node outputs it)"),
         Param("jsonDecode", "boolean", default=True, show_if={"operation": ["get", "pop", "keys"]},
               description="Parse values that are valid JSON; off: values stay text"),
     ],
@@ -111,19 +123,19 @@ async def redis_node(ctx: Context, items: list[Item]) -> list[list[Item]]:
 
 
 async def _run(ctx: Context, client: Any, i: int, item: Item) -> list[Item]:
-    operation = str(ctx.param("operation", i) or "")
+    operation = ctx.param("operation", i) or ""
     if operation not in OPERATIONS:
         raise QueryFailed(f"parameter 'operation' must be one of {', '.join(OPERATIONS)}, got {operation!r}")
-    decode = bool(ctx.param("jsonDecode", i, True))
+    decode = ctx.param("jsonDecode", i, True)
     if operation == "keys":
         return await _keys(ctx, client, i, item, decode)
     if operation == "publish":
-        channel = str(ctx.param("channel", i) or "")
+        channel = ctx.param("channel", i)
         if not channel:
             raise QueryFailed("parameter 'channel' is empty")
         await client.publish(channel, _encode(ctx.param("value", i)))
         return [item]
-    key = str(ctx.param("key", i) or "")
+    key = ctx.param("key", i)
     if not key:
         raise QueryFailed("parameter 'key' is empty")
     left = ctx.param("side", i) != "right"
@@ -147,9 +159,10 @@ async def _run(ctx: Context, client: Any, i: int, item: Item) -> list[Item]:
         return [item]
     else:
         raw = await (client.lpop(key) if left else client.rpop(key))
-        value = None if raw is None else _decode(raw, decode)
-    name = str(ctx.param("propertyName", i) or "value")
-    return [item.derive(set_path(item.json, name, value))]
+        value = None if raw is None else parse_value(raw, decode)
+    name = ctx.param("propertyName", i)
+    base = item.json if ctx.param("includeInput", i, True) else {}
+    return [item.derive(set_path(base, name, value))]
 
 
 async def _incr(client: Any, key: str, by: Any) -> int | float:
@@ -163,8 +176,8 @@ async def _incr(client: Any, key: str, by: Any) -> int | float:
 
 
 async def _keys(ctx: Context, client: Any, i: int, item: Item, decode: bool) -> list[Item]:
-    pattern = str(ctx.param("pattern", i) or "*")
-    keys = sorted({_text(k) async for k in client.scan_iter(match=pattern, count=SCAN_COUNT)})
+    pattern = ctx.param("pattern", i)
+    keys = sorted({as_text(k) async for k in client.scan_iter(match=pattern, count=SCAN_COUNT)})
     if not ctx.param("getValues", i, True):
         return [Item({"key": k}, None, item) for k in keys]
     return [Item({"key": k, "value": await _read(client, k, decode)}, None, item) for k in keys]
@@ -172,19 +185,19 @@ async def _keys(ctx: Context, client: Any, i: int, item: Item, decode: bool) -> 
 
 async def _read(client: Any, key: str, decode: bool) -> Any:
     """The key's value by its type (None when missing)."""
-    kind = _text(await client.type(key))
+    kind = as_text(await client.type(key))
     if kind == "none":
         return None
     if kind == "string":
-        return _decode(await client.get(key), decode)
+        return parse_value(await client.get(key), decode)
     if kind == "hash":
-        return {_text(k): _decode(v, decode) for k, v in (await client.hgetall(key)).items()}
+        return {as_text(k): parse_value(v, decode) for k, v in (await client.hgetall(key)).items()}
     if kind == "list":
-        return [_decode(v, decode) for v in await client.lrange(key, 0, -1)]
+        return [parse_value(v, decode) for v in await client.lrange(key, 0, -1)]
     if kind == "set":
-        return sorted((_decode(v, decode) for v in await client.smembers(key)), key=str)
+        return sorted((parse_value(v, decode) for v in await client.smembers(key)), key=str)
     if kind == "zset":
-        return {_text(m): score for m, score in await client.zrange(key, 0, -1, withscores=True)}
+        return {as_text(m): score for m, score in await client.zrange(key, 0, -1, withscores=True)}
     raise QueryFailed(f"key {key!r} holds a {kind}, which get cannot read")
 
 
@@ -202,27 +215,3 @@ def _encode(value: Any) -> str:
     if value is None:
         return ""
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-
-
-def _text(raw: Any) -> str:
-    """Bytes from Redis as text: UTF-8, else base64."""
-    if not isinstance(raw, bytes):
-        return str(raw)
-    try:
-        return raw.decode()
-    except UnicodeDecodeError:
-        return base64.b64encode(raw).decode("ascii")
-
-
-def _decode(raw: Any, parse: bool) -> Any:
-    text = _text(raw)
-    if parse:
-        try:
-            return json.loads(text, parse_constant=_not_json)
-        except ValueError:
-            pass
-    return text
-
-
-def _not_json(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")  # NaN and Infinity stay text

@@ -3,7 +3,7 @@ execution per message.
 
 The item is `{"channel", "message"}` (plus `"pattern"` for a pattern subscription); the message
 is UTF-8 text (base64 when it is not UTF-8), decoded as JSON when it parses (`jsonParse`, on by
-default). The connection is the redis node's (`flowbox.nodes.redis.connect`, credential `redis`).
+default). The connection is the redis node's (`flowbox.nodes._redis.connect`, credential `redis`).
 Redis pub/sub keeps nothing: a message published while the listener is not subscribed (server
 down, reconnecting after a failure) is not seen.
 """
@@ -14,18 +14,18 @@ import contextlib
 from typing import Any
 
 from flowbox.node import Context, Item, Param, TriggerContext, node
-from flowbox.nodes.redis import _decode, _text, connect
+from flowbox.nodes._redis import as_text, connect, parse_value
 
 WAIT = 30.0  # seconds one read waits for a message before it waits again
 
 
 async def subscribe(ctx: TriggerContext) -> None:
     """Subscribe, then emit one execution per message until cancelled (a lost connection raises)."""
-    channels = [c.strip() for c in str(ctx.param("channels") or "").split(",") if c.strip()]
+    channels = [c.strip() for c in ctx.param("channels").split(",") if c.strip()]
     if not channels:
         raise ctx.error("parameter 'channels' names no channel")
-    pattern = bool(ctx.param("pattern"))
-    parse = bool(ctx.param("jsonParse", default=True))
+    pattern = ctx.param("pattern")
+    parse = ctx.param("jsonParse", default=True)
     client = await connect(ctx)  # type: ignore[arg-type]
     pubsub: Any = client.pubsub(ignore_subscribe_messages=True)
     try:
@@ -35,9 +35,9 @@ async def subscribe(ctx: TriggerContext) -> None:
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=WAIT)
             if message is None or message["type"] not in ("message", "pmessage"):
                 continue
-            item = {"channel": _text(message["channel"]), "message": _decode(message["data"], parse)}
+            item = {"channel": as_text(message["channel"]), "message": parse_value(message["data"], parse)}
             if pattern:
-                item["pattern"] = _text(message["pattern"])
+                item["pattern"] = as_text(message["pattern"])
             await ctx.emit([item])
     finally:
         with contextlib.suppress(Exception):

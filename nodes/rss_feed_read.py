@@ -13,12 +13,32 @@ import io
 import re
 from typing import Any
 
-from flowbox.node import Context, Item, ItemErrors, Param, node
+from flowbox.node import Context, Item, ItemErrors, N8n, N8nNotes, Param, node
+from flowbox.nodes._n8n import Params
 
 TIMEOUT = 60.0
 
 
+def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's RSS Read v1-v1.2: `url`; `options.ignoreSSL` and `options.customFields` are not supported."""
+    p = Params(params, version)
+    options = p.options("options", ("ignoreSSL", "customFields"))
+    for name in ("ignoreSSL", "customFields"):
+        if options.get(name):
+            p.unsupported(f"option 'options.{name}' is not supported")
+    if version < 1.1:
+        p.approximated("RSS Read v1 reads the feed once (the first item's URL); flowbox reads it for every input "
+                       "item, the same output when one item comes in")
+    p.approximated("entries are read by feedparser into rss-parser's field names; a field only one of them knows "
+                   "may differ")
+    return p.done({"url": p.take("url", "")})
+
+
+N8N = N8n(types=("n8n-nodes-base.rssFeedRead",), versions=(1, 1.1, 1.2), convert=from_n8n)
+
+
 @node(
+    n8n=N8N,
     type="rssFeedRead", display_name="RSS Read", group="integration", icon="rss",
     description="Read the entries of an RSS or Atom feed",
     params=[Param("url", "string", default="", required=True, placeholder="https://example.com/feed.xml",
@@ -29,7 +49,7 @@ async def rss_feed_read(ctx: Context, items: list[Item]) -> list[list[Item]]:
     errors = ItemErrors(ctx)
     out: list[Item] = []
     for i, item in enumerate(items):
-        url = str(ctx.param("url", i) or "").strip()
+        url = ctx.param("url", i).strip()
         try:
             out.extend(Item(entry, None, item) for entry in await read_feed(ctx, url))
         except ValueError as exc:

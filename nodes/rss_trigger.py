@@ -30,7 +30,7 @@ async def read_feed(ctx: Context | TriggerContext) -> list[Any]:
     """The entries of the feed at `feedUrl`, in feed order; a clear node error when it cannot be read."""
     import feedparser
 
-    url = str(ctx.param("feedUrl") or "").strip()
+    url = ctx.param("feedUrl").strip()
     if not re.match(r"https?://", url):
         raise ctx.error(f"parameter 'feedUrl' must be an http:// or https:// URL, got {url!r}")
     try:

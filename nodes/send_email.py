@@ -6,83 +6,24 @@ and `security`. Certificates are verified against the system's CAs unless
 `allowUnauthorizedCerts` is set. Each item gives a text and/or HTML body and attachments from
 its binary properties (`attachments`: property names, comma-separated). One connection sends
 the messages of one node run; the output item is `{"messageId", "accepted", "rejected"}`.
-`emailTrigger` reuses this module's credential shape, TLS context and error wording.
+The credential shape, TLS context and error wording it shares with `emailTrigger` are in `_mail`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import smtplib
-import socket
-import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, make_msgid
 from typing import Any
 
-from flowbox.credentials import CredentialField, CredentialType, register
 from flowbox.errors import describe
-from flowbox.node import Context, Item, ItemErrors, Param, TriggerContext, binary_bytes, node
-
-SECURITY = ("tls", "starttls", "none")
-TIMEOUT = 30.0
-
-
-def server_credential(name: str, display_name: str, ports: str, description: str,
-                      login_optional: bool) -> CredentialType:
-    """The credential shape shared by `smtp` and `imap`: host, port, user, password, security."""
-    return register(CredentialType(name, display_name, (
-        CredentialField("host", "Host", required=True),
-        CredentialField("port", "Port", description=f"Default: {ports}"),
-        CredentialField("user", "User", required=not login_optional,
-                        description="Leave empty to send without logging in" if login_optional else ""),
-        CredentialField("password", "Password", kind="password", secret=True),
-        CredentialField("security", "Security", kind="options", default="tls", options=SECURITY,
-                        description="tls: TLS from the start; starttls: upgrade a plain connection; none: plain")),
-        description=description))
-
+from flowbox.node import Context, Item, ItemErrors, N8n, N8nNotes, Param, binary_bytes, node
+from flowbox.nodes._mail import TIMEOUT, connection_error, server_credential, server_settings, tls_context
+from flowbox.nodes._n8n import Params, bad
 
 server_credential("smtp", "SMTP", "465 (tls), 587 (starttls), 25 (none)", "An SMTP server to send email through",
                   login_optional=True)
-
-
-def server_settings(ctx: Context | TriggerContext, cred: dict[str, Any] | None, kind: str,
-                    ports: dict[str, int]) -> tuple[str, int, str]:
-    """(host, port, security) of an smtp/imap credential; a clear node error when it is missing or wrong."""
-    if cred is None:
-        raise ctx.error(f"{ctx.node_type} needs an {kind} credential (credentials: {{\"{kind}\": id}})")
-    security = str(cred.get("security") or "tls")
-    if security not in SECURITY:
-        raise ctx.error(f"{kind} credential: security must be one of {', '.join(SECURITY)}, got {security!r}")
-    try:
-        port = int(cred.get("port") or ports[security])
-    except ValueError:
-        raise ctx.error(f"{kind} credential: port must be a number, got {cred.get('port')!r}") from None
-    return str(cred.get("host") or ""), port, security
-
-
-def tls_context(allow_unauthorized: bool) -> ssl.SSLContext:
-    """The system's CAs, or (allowUnauthorizedCerts) no verification at all."""
-    context = ssl.create_default_context()
-    if allow_unauthorized:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def connection_error(exc: BaseException, what: str, host: str, port: int, security: str) -> str:
-    """What went wrong connecting to a mail server, in words (certificate, TLS, refused, timeout)."""
-    where = f"{what} server {host}:{port}"
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return (f"the TLS certificate of {where} is not trusted ({exc.verify_message}); set "
-                "allowUnauthorizedCerts to accept a self-signed certificate")
-    if isinstance(exc, ssl.SSLError):
-        hint = "465/993 use tls, 587/143 starttls" if security != "none" else "the server may require TLS"
-        return f"TLS with {where} failed ({exc.reason or exc}); check the credential's security ({hint})"
-    if isinstance(exc, (TimeoutError, socket.timeout)):
-        return f"{where} did not answer within {TIMEOUT:g} s"
-    if isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException):
-        return f"cannot connect to {where}: {exc.strerror or exc}"
-    return f"{where}: {describe(exc)}"
 
 
 def _addresses(value: Any) -> list[str]:
@@ -92,7 +33,48 @@ def _addresses(value: Any) -> list[str]:
             for name, addr in getaddresses([str(p) for p in parts if p is not None]) if addr]
 
 
+def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's Send Email v1 (`toEmail`, `ccEmail`, `bccEmail`, `text`, `html`, `attachments`) and v2/v2.1
+    (operation send; `emailFormat` text/html/both, default text in v2 and html in v2.1; cc, bcc, replyTo,
+    attachments and allowUnauthorizedCerts in `options`). sendAndWait is not supported; n8n's "sent
+    automatically with n8n" line is not appended."""
+    p = Params(params, version)
+    out: dict[str, Any] = {"fromEmail": p.take("fromEmail", ""), "to": p.take("toEmail", ""),
+                           "subject": p.take("subject", "")}
+    p.approximated("the output item is {messageId, accepted, rejected}; nodemailer's envelope, response and "
+                   "timing fields are not given")
+    if version < 2:
+        out.update(cc=p.take("ccEmail", ""), bcc=p.take("bccEmail", ""), text=p.take("text", ""),
+                   html=p.take("html", ""), attachments=p.take("attachments", ""))
+        options = p.options("options", ("allowUnauthorizedCerts",))
+        out["allowUnauthorizedCerts"] = bool(options.get("allowUnauthorizedCerts"))
+        return p.done(out)
+    operation = p.take("operation", "send")
+    p.ignore("resource")
+    if operation != "send":
+        p.unsupported(f"operation {operation!r} is not supported")
+        p.ignore("message", "responseType", "approvalOptions", "formFields", "limitWaitTime", "defineForm")
+        return p.done(out)
+    fmt = p.take("emailFormat", "html" if version >= 2.1 else "text")
+    if fmt not in ("text", "html", "both"):
+        raise bad("emailFormat", f"must be 'text', 'html' or 'both'; got {fmt!r}")
+    text, html = p.take("text", ""), p.take("html", "")
+    out.update(text=text if fmt in ("text", "both") else "", html=html if fmt in ("html", "both") else "")
+    options = p.options("options", ("appendAttribution", "attachments", "ccEmail", "bccEmail",
+                                    "allowUnauthorizedCerts", "replyTo"))
+    if options.get("appendAttribution", version >= 2.1):
+        p.approximated("n8n's line \"This email was sent automatically with n8n\" is not appended")
+    out.update(cc=options.get("ccEmail", ""), bcc=options.get("bccEmail", ""), replyTo=options.get("replyTo", ""),
+               attachments=options.get("attachments", ""),
+               allowUnauthorizedCerts=bool(options.get("allowUnauthorizedCerts")))
+    return p.done(out)
+
+
+N8N = N8n(types=("n8n-nodes-base.emailSend",), versions=(1, 2, 2.1), convert=from_n8n)
+
+
 @node(
+    n8n=N8N,
     type="sendEmail", display_name="Send Email", group="integration", icon="mail",
     description="Send an email per item over SMTP: text and/or HTML, attachments from binary data",
     credentials=["smtp"],
@@ -130,7 +112,7 @@ async def send_email(ctx: Context, items: list[Item]) -> list[list[Item]]:
             messages.append((i, _message(ctx, item, i)))
         except Exception as exc:  # noqa: BLE001 - routed per item
             failed(i, exc)
-    allow = bool(ctx.param("allowUnauthorizedCerts"))
+    allow = ctx.param("allowUnauthorizedCerts")
     try:
         results = await asyncio.to_thread(_send_all, host, port, security, cred, allow, [m for _, m in messages])
     except smtplib.SMTPAuthenticationError as exc:
@@ -160,16 +142,16 @@ def _message(ctx: Context, item: Item, i: int) -> EmailMessage:
     for header, values in (("To", to), ("Cc", cc), ("Bcc", bcc), ("Reply-To", _addresses(ctx.param("replyTo", i)))):
         if values:
             message[header] = ", ".join(values)
-    message["Subject"] = str(ctx.param("subject", i) or "")
+    message["Subject"] = ctx.param("subject", i)
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=sender[0].rsplit("@", 1)[-1].strip(">") or None)
-    text, html = str(ctx.param("text", i) or ""), str(ctx.param("html", i) or "")
+    text, html = ctx.param("text", i), ctx.param("html", i)
     if html:
         message.set_content(text or "This message is in HTML.")
         message.add_alternative(html, subtype="html")
     else:
         message.set_content(text)
-    for prop in (p.strip() for p in str(ctx.param("attachments", i) or "").split(",")):
+    for prop in (p.strip() for p in ctx.param("attachments", i).split(",")):
         if not prop:
             continue
         data = binary_bytes(item, prop)

@@ -1,17 +1,149 @@
 """Set: add or change fields on each item (dotted paths nest), optionally keep only those."""
 
-from flowbox.node import Context, Item, ItemErrors, Param, node, remove_path, set_path
+import json
+from typing import Any
+
+from flowbox.node import Context, Item, ItemErrors, N8n, N8nNotes, Param, node, remove_path, set_path
+from flowbox.nodes._n8n import Params, bad, is_expression, json_value, rows, split_names
 
 
-@node(type="set", display_name="Edit Fields (Set)", group="transform", icon="pen",
+def _not_n8n_layout(fields: Any) -> None:
+    """n8n's Set keeps its rows as `{"values": [{"name": ..., "stringValue": ...}]}`; read as flowbox's
+    `{path: value}` that would set one field named "values", so it is refused until n8n workflows are
+    converted on import."""
+    rows = fields.get("values") if isinstance(fields, dict) and len(fields) == 1 else None
+    if isinstance(rows, list) and rows and all(isinstance(r, dict) and "name" in r for r in rows):
+        raise ValueError('looks like n8n\'s Set layout ({"values": [{"name": ..., ...}]}), which flowbox does not '
+                         'read; write the fields as {path: value}, e.g. {"total": "{{ $json.price }}"}')
+
+
+_SET_V1_TYPES = {"string": "", "number": 0, "boolean": False}
+_SET_V3_KEYS = {"stringValue": "string", "numberValue": "number", "booleanValue": "boolean",
+                "arrayValue": "array", "objectValue": "object"}
+
+
+def _typed(value: Any, kind: str, where: str, p: Params) -> Any:
+    """An n8n Set value of `kind` as n8n would write it into the item (an expression stays as written)."""
+    if is_expression(value):
+        if kind not in ("string", "", None):
+            p.approximated(f"'{where}': the expression's result is not converted to {kind}")
+        return value
+    if kind == "number" and isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            raise bad(where, f"is not a number: {value!r}") from None
+        return int(number) if number.is_integer() else number
+    if kind == "boolean" and isinstance(value, str):
+        if value.strip().lower() not in ("true", "false"):
+            raise bad(where, f"is not true or false: {value!r}")
+        return value.strip().lower() == "true"
+    if kind in ("array", "object") and isinstance(value, str):
+        parsed = json_value(value, where)
+        if not isinstance(parsed, list if kind == "array" else dict):
+            raise bad(where, f"is not a JSON {kind}: {value[:40]!r}")
+        return parsed
+    if kind == "string" and not isinstance(value, str):
+        return "" if value is None else json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+    return value
+
+
+def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's Edit Fields (Set): v1/v2 `values` by type + `keepOnlySet`; v3.0-3.2 `fields.values` with
+    `include`; v3.3+ `assignments` with `includeOtherFields`. Dot notation (n8n's default) is flowbox's
+    too; raw JSON mode, "selected input fields" and item duplication are not supported."""
+    p = Params(params, version)
+    fields: dict[str, Any] = {}
+    remove: list[str] = []
+    if version < 3:
+        options = p.options("options", ("dotNotation",))
+        for kind, group in (p.take("values", {}) or {}).items():
+            if kind not in _SET_V1_TYPES:
+                raise bad(f"values.{kind}", "is not a Set v1 value type (string, number, boolean)")
+            for row in group:
+                fields[str(row.get("name", "propertyName"))] = _typed(row.get("value", _SET_V1_TYPES[kind]), kind,
+                                                                     f"values.{kind}", p)
+        keep_only = bool(p.take("keepOnlySet", False))
+    else:
+        options = p.options("options", ("dotNotation", "includeBinary", "ignoreConversionErrors", "stripBinary"))
+        mode = p.take("mode", "manual")
+        if mode != "manual":
+            p.unsupported(f"mode {mode!r} (JSON output) is not supported; manual mapping is")
+            p.ignore("jsonOutput")
+        if version >= 3.3:
+            for row in rows(p.take("assignments", {}), "assignments", "assignments"):
+                name = str(row.get("name", ""))
+                fields[name] = _typed(row.get("value"), row.get("type", "string"), f"assignments.{name}", p)
+            include = p.take("include", "all") if p.take("includeOtherFields", False) else "none"
+        else:
+            for row in rows(p.take("fields", {}), "values", "fields"):
+                name, kind = str(row.get("name", "")), str(row.get("type", "stringValue"))
+                if kind not in _SET_V3_KEYS:
+                    raise bad(f"fields.{name}", f"has an unknown type {kind!r}")
+                fields[name] = _typed(row.get(kind, "" if kind == "stringValue" else None), _SET_V3_KEYS[kind],
+                                      f"fields.{name}", p)
+            include = p.take("include", "all")
+        keep_only = include == "none"
+        if include == "except":
+            remove = [f for f in split_names(p.take("excludeFields", "")) if f not in fields]
+        elif include == "selected":
+            p.unsupported("include 'selected' (only some input fields) is not supported")
+            p.ignore("includeFields")
+        elif include not in ("all", "none"):
+            raise bad("include", f"must be all, none, selected or except; got {include!r}")
+        if options.get("includeBinary") is False or options.get("stripBinary") is True:
+            p.unsupported("dropping the input's binary data is not supported")
+        if options.get("ignoreConversionErrors"):
+            p.approximated("ignoreConversionErrors: values are converted when the workflow is imported")
+        if p.take("duplicateItem", False):
+            p.unsupported("duplicateItem is not supported")
+        p.ignore("duplicateCount")
+    if options.get("dotNotation") is False and any("." in name for name in fields):
+        p.unsupported("dotNotation off with a field name holding '.' is not supported (flowbox nests dotted names)")
+    out: dict[str, Any] = {"fields": fields, "keepOnly": keep_only}
+    if remove:
+        out["remove"] = remove
+    return p.done(out)
+
+
+def _n8n_kind(value: Any) -> str:
+    """The n8n Set v3.4 assignment type of a flowbox field value."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {list: "array", dict: "object"}.get(type(value), "string")
+
+
+def to_n8n(params: dict[str, Any], version: float | None) -> tuple[dict[str, Any], float, N8nNotes]:
+    """The inverse of `from_n8n`: Edit Fields v3.4 `assignments` (arrays and objects as JSON text, as n8n's
+    editor writes them), `includeOtherFields` unless keepOnly, `include: except` for removed fields."""
+    fields = params.get("fields") or {}
+    assignments = [{"id": f"field-{i}", "name": name, "type": _n8n_kind(value),
+                    "value": json.dumps(value) if isinstance(value, (list, dict)) else value}
+                   for i, (name, value) in enumerate(fields.items())]
+    out: dict[str, Any] = {"assignments": {"assignments": assignments}}
+    remove = params.get("remove") or []
+    if not params.get("keepOnly"):
+        out["includeOtherFields"] = True
+        if remove:
+            out.update(include="except", excludeFields=", ".join(remove) if isinstance(remove, list) else remove)
+    return out, 3.4, []
+
+
+N8N = N8n(types=("n8n-nodes-base.set",), versions=(1, 2, 3, 3.1, 3.2, 3.3, 3.4), convert=from_n8n, export=to_n8n)
+
+
+@node(n8n=N8N, type="set", display_name="Edit Fields (Set)", group="transform", icon="pen",
       description="Set fields on each item; values may be expressions like {{ $json.price * $json.qty }}",
       params=[
-          Param("fields", "json", {}, description="Field path -> value; `a.b` sets a nested field"),
+          Param("fields", "json", {}, description="Field path -> value; `a.b` sets a nested field",
+                check=_not_n8n_layout),
           Param("keepOnly", "boolean", False, description="Drop every field not set here"),
           Param("remove", "list", [], description="Field paths to remove"),
       ])
 async def set_fields(ctx: Context, items: list[Item]) -> list[list[Item]]:
-    keep_only = bool(ctx.param("keepOnly"))
+    keep_only = ctx.param("keepOnly")
     remove = ctx.raw_param("remove") or []
     if isinstance(remove, str):
         remove = [p.strip() for p in remove.split(",") if p.strip()]

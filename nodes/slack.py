@@ -4,14 +4,14 @@ Slack answers HTTP 200 with `{"ok": false, "error": "<code>"}` when a call fails
 error ("credential rejected by Slack: invalid_auth" for the token errors).
 """
 
-from flowbox.credentials import CredentialField, CredentialTest, CredentialType, register
+from flowbox.credentials import CredentialTest, CredentialType, register
 from flowbox.node import Param
 from flowbox.service_node import Operation, Pagination, Service, service_node
 
 register(CredentialType(
     "slackApi", "Slack API", (
-        CredentialField("token", "Access token", kind="password", required=True, secret=True,
-                        description="A bot (xoxb-) or user (xoxp-) token"),),
+        Param("token", "string", label="Access token", required=True, secret=True,
+              description="A bot (xoxb-) or user (xoxp-) token"),),
     sign="bearer", test=CredentialTest("https://slack.com/api/auth.test"),
     description="Slack bot or user token, sent as Authorization: Bearer"))
 

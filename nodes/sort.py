@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from flowbox.node import Context, Item, Param, get_path, node
+from flowbox.node import Context, Item, N8n, N8nNotes, Param, get_path, node
+from flowbox.nodes._n8n import Params, rows
 
 
 def _key(value: Any) -> tuple[int, Any]:
@@ -18,7 +19,26 @@ def _key(value: Any) -> tuple[int, Any]:
     return (2, str(value))
 
 
-@node(type="sort", display_name="Sort", group="transform", icon="arrow-up-down",
+def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's Sort: `type` simple (default) with `sortFieldsUi.sortField` [{fieldName, order ascending|
+    descending}]; random and code sorts are not supported."""
+    p = Params(params, version)
+    kind = p.take("type", "simple")
+    if kind != "simple":
+        p.unsupported(f"sort type {kind!r} is not supported (only a sort by fields)")
+        p.ignore("code")
+    p.options("options", ("disableDotNotation",))
+    fields = [{"field": str(row.get("fieldName", "")), "order": "desc" if row.get("order") == "descending"
+               else "asc"} for row in rows(p.take("sortFieldsUi", {}), "sortField", "sortFieldsUi")]
+    if (p.raw.get("options") or {}).get("disableDotNotation") and any("." in f["field"] for f in fields):
+        p.unsupported("disableDotNotation with a field name holding '.' is not supported")
+    return p.done({"fields": fields})
+
+
+N8N = N8n(types=("n8n-nodes-base.sort",), versions=(1,), convert=from_n8n)
+
+
+@node(n8n=N8N, type="sort", display_name="Sort", group="transform", icon="arrow-up-down",
       description="Sort items by fields, ascending or descending",
       params=[Param("fields", "list", [], required=True, fields=(
           Param("field", "string", "", required=True, description="Field path, e.g. customer.name"),

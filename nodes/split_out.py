@@ -1,9 +1,34 @@
 """Split Out: turn a list field into one item per element."""
 
-from flowbox.node import Context, Item, Param, get_path, node
+from typing import Any
+
+from flowbox.node import Context, Item, N8n, N8nNotes, Param, get_path, node
+from flowbox.nodes._n8n import Params, split_names
 
 
-@node(type="splitOut", display_name="Split Out", group="transform", icon="list-tree",
+def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's Split Out: one `fieldToSplitOut`, `include` noOtherFields (default) | allOtherFields,
+    `options.destinationFieldName`. Several fields, or only some other fields, are not supported."""
+    p = Params(params, version)
+    names = split_names(p.take("fieldToSplitOut", ""))
+    if len(names) != 1:
+        p.unsupported(f"splitting {len(names)} fields at once is not supported (one field per node)")
+    include = p.take("include", "noOtherFields")
+    if include not in ("noOtherFields", "allOtherFields"):
+        p.unsupported(f"include {include!r} is not supported")
+        p.ignore("fieldsToInclude")
+    options = p.options("options", ("destinationFieldName", "disableDotNotation"))
+    if options.get("disableDotNotation") and any("." in name for name in names):
+        p.unsupported("disableDotNotation with a field name holding '.' is not supported")
+    return p.done({"field": names[0] if names else "",
+                   "include": "allOtherFields" if include == "allOtherFields" else "none",
+                   "destination": str(options.get("destinationFieldName", ""))})
+
+
+N8N = N8n(types=("n8n-nodes-base.splitOut",), versions=(1,), convert=from_n8n)
+
+
+@node(n8n=N8N, type="splitOut", display_name="Split Out", group="transform", icon="list-tree",
       description="One item per element of a list field",
       params=[
           Param("field", "string", "", required=True, description="Path of the list field to split"),

@@ -18,7 +18,7 @@ from typing import Any
 
 from flowbox.node import Context, Item, Param, node
 from flowbox.nodes._db import CONNECT_TIMEOUT, Column, SqlDatabase, Table, run_sql, sql_params
-from flowbox.nodes.read_write_file import inside
+from flowbox.nodes._files import inside
 
 
 def statements(query: str) -> list[str]:
@@ -118,7 +118,7 @@ def _open(path: Path) -> sqlite3.Connection:
 async def sqlite(ctx: Context, items: list[Item]) -> list[list[Item]]:
     """Open the database file, run the operation for every item, close."""
     try:
-        path = inside(ctx.files_dir, str(ctx.param("path") or ""), "path")
+        path = inside(ctx.files_dir, ctx.param("path"), "path")
         conn = await asyncio.to_thread(_open, path)
     except (OSError, ValueError, sqlite3.Error) as exc:
         raise ctx.error(f"cannot open the SQLite database: {exc}") from None

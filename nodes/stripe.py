@@ -4,14 +4,14 @@ Stripe takes form-encoded bodies (`metadata[key]=value`) and the secret key as t
 lists page with `starting_after=<last id>` while `has_more` is true.
 """
 
-from flowbox.credentials import CredentialField, CredentialTest, CredentialType, register
+from flowbox.credentials import CredentialTest, CredentialType, register
 from flowbox.node import Param
 from flowbox.service_node import Operation, Pagination, Service, service_node
 
 register(CredentialType(
     "stripeApi", "Stripe API", (
-        CredentialField("user", "Secret key", kind="password", required=True, secret=True,
-                        description="sk_live_... or sk_test_... (a restricted rk_ key works too)"),),
+        Param("user", "string", label="Secret key", required=True, secret=True,
+              description="sk_live_... or sk_test_... (a restricted rk_ key works too)"),),
     sign="basic", test=CredentialTest("https://api.stripe.com/v1/balance"),
     description="Stripe secret key, sent as the HTTP Basic user name"))
 

@@ -4,7 +4,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from flowbox.conditions import CONDITION_ROW, combine
-from flowbox.node import Context, Item, Param, node
+from flowbox.node import Context, Item, N8n, N8nNotes, Param, node
+from flowbox.nodes._n8n import Params, conditions_v1, conditions_v2, rows
 
 
 def _outputs(params: Mapping[str, Any]) -> int:
@@ -36,21 +37,71 @@ RULE = (
 )
 
 
-@node(type="switch", display_name="Switch", group="flow", icon="route", outputs=_outputs, output_names=_names,
+def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's Switch. v3.x: `rules.values` [{conditions (filter layout), renameOutput, outputKey}],
+    `options.fallbackOutput` none|extra, or `mode` expression with `numberOutputs` and `output`.
+    v1: `dataType`, `value1`, `rules.rules` [{operation, value2, output}] on four outputs, rules naming
+    their outputs in order (an item goes to the first matching rule's output); v2: one output per rule
+    (`outputKey` its label), expression mode with `outputsAmount`. Fallback none."""
+    p = Params(params, version)
+    mode = p.take("mode", "rules")
+    if mode == "expression":
+        outputs = p.take("numberOutputs", 4) if version >= 3 else p.take("outputsAmount", 4) if version >= 2 else 4
+        return p.done({"mode": "expression", "output": p.take("output", 0), "outputs": outputs})
+    if version >= 3:
+        options = p.options("options", ("fallbackOutput", "renameFallbackOutput", "allMatchingOutputs",
+                                        "ignoreCase", "looseTypeValidation"))
+        rules = []
+        for i, row in enumerate(rows(p.take("rules", {}), "values", "rules")):
+            found, combine = conditions_v2(row.get("conditions", {}), f"rules.values[{i}].conditions", p)
+            rules.append({"conditions": found, "combine": combine,
+                          "name": str(row.get("outputKey", "")) if row.get("renameOutput") else ""})
+        fallback = options.get("fallbackOutput", "none")
+        if fallback not in ("none", "extra"):
+            p.unsupported(f"fallbackOutput {fallback!r} (an existing output) is not supported; none or extra are")
+        if options.get("allMatchingOutputs"):
+            p.unsupported("allMatchingOutputs (an item to every matching output) is not supported")
+        if options.get("ignoreCase"):
+            p.unsupported("option 'ignoreCase' is not supported")
+        return p.done({"mode": "rules", "rules": rules, "fallback": "extra" if fallback == "extra" else "none"})
+    kind = p.take("dataType", "number")
+    value1 = p.take("value1", {"number": 0, "boolean": False}.get(kind, ""))
+    n8n_rules = rows(p.take("rules", {}), "rules", "rules")
+    if p.take("fallbackOutput", -1) != -1:
+        p.unsupported("a fallback output is not supported for Switch v1/v2")
+    # v2: one output per rule; v1: four outputs, each rule names one (the first matching rule wins)
+    outputs = list(range(len(n8n_rules))) if version >= 2 else [int(r.get("output", 0)) for r in n8n_rules]
+    if outputs != sorted(outputs):
+        p.unsupported("rules that do not name their outputs in order are not supported")
+    groups: list[list[dict[str, Any]]] = [[] for _ in range(max([*outputs, -1 if version >= 2 else 3]) + 1)]
+    for i, row in enumerate(n8n_rules):
+        found = conditions_v1({kind: [{"value1": value1, **{k: v for k, v in row.items() if k != "outputKey"}}]},
+                              f"rules.rules[{i}]", p)
+        groups[outputs[i]].extend(found)
+    named = {i: str(r.get("outputKey", "")) for i, r in enumerate(n8n_rules) if version >= 2 and r.get("outputKey")}
+    return p.done({"mode": "rules", "fallback": "none",
+                   "rules": [{"conditions": rows_, "combine": "or", **({"name": named[i]} if i in named else {})}
+                             for i, rows_ in enumerate(groups)]})
+
+
+N8N = N8n(types=("n8n-nodes-base.switch",), versions=(1, 2, 3, 3.1, 3.2), convert=from_n8n)
+
+
+@node(n8n=N8N, type="switch", display_name="Switch", group="flow", icon="route", outputs=_outputs, output_names=_names,
       description="Route items to one of several outputs: the first matching rule wins",
       params=[
           Param("mode", "options", "rules", options=("rules", "expression")),
           Param("rules", "list", [], fields=RULE, show_if={"mode": ["rules"]}),
           Param("fallback", "options", "none", options=("none", "extra"), show_if={"mode": ["rules"]},
                 description="'extra': items matching no rule go to an extra last output"),
-          Param("output", "number", 0, show_if={"mode": ["expression"]},
+          Param("output", "number", 0, integer=True, show_if={"mode": ["expression"]},
                 description="Expression giving the output index for each item"),
-          Param("outputs", "number", 4, min=1, max=64, show_if={"mode": ["expression"]}),
+          Param("outputs", "number", 4, min=1, max=64, integer=True, show_if={"mode": ["expression"]}),
       ])
 async def switch(ctx: Context, items: list[Item]) -> list[list[Item]]:
     mode = ctx.param("mode")
     if mode == "expression":
-        n = int(ctx.param("outputs") or 1)
+        n = ctx.param("outputs") or 1
         outs: list[list[Item]] = [[] for _ in range(n)]
         for i, item in enumerate(items):
             index = ctx.param("output", i)

@@ -4,14 +4,14 @@ The bot token is part of the URL (`https://api.telegram.org/bot<token>/<method>`
 `{"ok": true, "result": ...}`, or `{"ok": false, "error_code", "description"}`.
 """
 
-from flowbox.credentials import CredentialField, CredentialType, register
+from flowbox.credentials import CredentialType, register
 from flowbox.node import Param
 from flowbox.service_node import Operation, Service, service_node
 
 register(CredentialType(
     "telegramApi", "Telegram Bot", (
-        CredentialField("accessToken", "Bot token", kind="password", required=True, secret=True,
-                        description="The token @BotFather gave, like 123456:ABC-DEF..."),),
+        Param("accessToken", "string", label="Bot token", required=True, secret=True,
+              description="The token @BotFather gave, like 123456:ABC-DEF..."),),
     description="A Telegram bot token (it becomes part of the request URL)"))
 
 service_node(Service(
@@ -34,7 +34,7 @@ service_node(Service(
         ],
         "update": [
             Operation("get", "POST", "/getUpdates", "Get the bot's incoming updates",
-                      params=[Param("offset", "number", default=None,
+                      params=[Param("offset", "number", default=None, integer=True,
                                     description="First update to return: the last seen update_id + 1"),
                               Param("maxUpdates", "number", default=100, min=1, max=100,
                                     description="How many updates at most (1-100)"),

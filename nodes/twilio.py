@@ -4,14 +4,14 @@
 Auth Token as HTTP Basic credentials.
 """
 
-from flowbox.credentials import CredentialField, CredentialTest, CredentialType, register
+from flowbox.credentials import CredentialTest, CredentialType, register
 from flowbox.node import Param
 from flowbox.service_node import Operation, Service, service_node
 
 register(CredentialType(
     "twilioApi", "Twilio API", (
-        CredentialField("user", "Account SID", required=True, description="AC... (from the Twilio console)"),
-        CredentialField("password", "Auth token", kind="password", required=True, secret=True)),
+        Param("user", "string", label="Account SID", required=True, description="AC... (from the Twilio console)"),
+        Param("password", "string", label="Auth token", required=True, secret=True)),
     sign="basic", test=CredentialTest("https://api.twilio.com/2010-04-01/Accounts/{user}.json"),
     description="Twilio Account SID and Auth Token (HTTP Basic)"))
 

@@ -11,10 +11,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowbox.node import Context, Item, ItemErrors, Param, get_path, node
+from flowbox.node import Context, Item, ItemErrors, N8n, N8nNotes, Param, get_path, node
+from flowbox.nodes._n8n import Params
+from flowbox.nodes._xml import from_xml, to_xml
+
+_XML2JS_DEFAULTS = {"attrkey": "$", "charkey": "_", "explicitArray": False, "explicitRoot": True,
+                    "ignoreAttrs": False, "mergeAttrs": True, "normalize": False, "normalizeTags": False,
+                    "trim": False}
+
+
+def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's XML v1, mode xmlToJson (default; `dataPropertyName`, xml2js's options at n8n's defaults) in
+    xml2js's layout. jsonToxml (xml2js's builder writes its own declaration and indentation) and xml2js
+    options away from n8n's defaults are not supported."""
+    p = Params(params, version)
+    mode = p.take("mode", "xmlToJson")
+    if mode != "xmlToJson":
+        p.unsupported(f"mode {mode!r} is not supported (flowbox writes XML with another declaration and layout)")
+        p.ignore("options")
+        return p.done({})
+    for name, value in p.options("options", tuple(_XML2JS_DEFAULTS)).items():
+        if name in _XML2JS_DEFAULTS and _XML2JS_DEFAULTS[name] != value:
+            p.unsupported(f"option 'options.{name}' = {value!r} is not supported")
+    p.approximated("text is trimmed of leading and trailing spaces (xml2js keeps them)")
+    return p.done({"mode": "xmlToJson", "dataPropertyName": p.take("dataPropertyName", "data"), "layout": "xml2js"})
+
+
+N8N = N8n(types=("n8n-nodes-base.xml",), versions=(1,), convert=from_n8n)
 
 
 @node(
+    n8n=N8N,
     type="xml", display_name="XML", group="transform", icon="code",
     description="Convert a field between XML text and JSON",
     params=[
@@ -27,6 +54,10 @@ from flowbox.node import Context, Item, ItemErrors, Param, get_path, node
               description="Leave out the <?xml ...?> declaration"),
         Param("pretty", "boolean", default=False, show_if={"mode": ["jsonToxml"]},
               description="Indent the XML"),
+        Param("layout", "options", default="xmltodict", options=["xmltodict", "xml2js"],
+              show_if={"mode": ["xmlToJson"]},
+              description="xmltodict: attributes as @name, text as #text, empty elements null; xml2js (n8n's): "
+                          "attributes merged as plain keys, text as _, empty elements \"\""),
     ],
 )
 async def xml(ctx: Context, items: list[Item]) -> list[list[Item]]:
@@ -34,13 +65,13 @@ async def xml(ctx: Context, items: list[Item]) -> list[list[Item]]:
     errors = ItemErrors(ctx)
     out: list[Item] = []
     for i, item in enumerate(items):
-        field = str(ctx.param("dataPropertyName", i) or "data")
+        field = ctx.param("dataPropertyName", i)
         try:
             if ctx.param("mode", i) == "jsonToxml":
                 doc = item.json
                 if len(doc) != 1 or not isinstance(next(iter(doc.values())), dict):
-                    doc = {str(ctx.param("rootName", i) or "root"): doc}
-                text = to_xml(doc, pretty=bool(ctx.param("pretty", i)), headless=bool(ctx.param("headless", i)))
+                    doc = {ctx.param("rootName", i): doc}
+                text = to_xml(doc, pretty=ctx.param("pretty", i), headless=ctx.param("headless", i))
                 out.append(item.derive({field: text}))
             else:
                 text = get_path(item.json, field)
@@ -48,31 +79,30 @@ async def xml(ctx: Context, items: list[Item]) -> list[list[Item]]:
                     got = "nothing" if text is None else type(text).__name__
                     raise ValueError(f"field {field!r} must hold XML text, got {got}")
                 parsed = from_xml(text)
+                if ctx.param("layout", i, "xmltodict") == "xml2js":
+                    parsed = as_xml2js(parsed)
                 out.append(item.derive(parsed))
         except ValueError as exc:
             errors.fail(item, i, ValueError(f"item {i}: {exc}"), out)
     return errors.outputs(out)
 
 
-def to_xml(doc: dict[str, Any], *, pretty: bool = False, headless: bool = False) -> str:
-    """`doc` (one root key) as XML text; ValueError when it cannot be well-formed XML."""
-    import xmltodict
+def as_xml2js(value: Any) -> Any:
+    """xmltodict's layout as n8n's xml2js gives it (mergeAttrs, charkey `_`, no explicit arrays):
+    `@id` -> `id`, `#text` -> `_`, an empty element "" instead of null."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return [as_xml2js(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for key, child in value.items():
+        if key.startswith("@"):
+            out[key[1:]] = child
+        elif key == "#text":
+            out["_"] = child
+        else:
+            out[key] = as_xml2js(child)
+    return out
 
-    try:
-        text = xmltodict.unparse(doc, pretty=pretty, indent="  ", full_document=not headless)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"cannot be written as XML: {exc}") from None
-    from_xml(text, what="the XML written")  # xmltodict writes what it is given: check it is well-formed
-    return text
-
-
-def from_xml(text: str | bytes, what: str = "the XML") -> dict[str, Any]:
-    """Parse XML text into a dict; ValueError with the parser's line and column when it is malformed."""
-    from xml.parsers.expat import ExpatError
-
-    import xmltodict
-
-    try:
-        return xmltodict.parse(text)
-    except ExpatError as exc:
-        raise ValueError(f"{what} is not well-formed: {exc}") from None

@@ -7,22 +7,20 @@ from typing import Any
 
 import httpx
 import pytest
-from support import run_with_services
-
-from flowbox.services import Services
+import support
+from support import Harness, run_with_services
 
 
 def wf(name: str, credential: str | None = None) -> dict[str, Any]:
-    request: dict[str, Any] = {"name": "Call", "type": "httpRequest", "position": [200, 0],
-                               "parameters": {"url": "http://127.0.0.1:9/", "authentication": "httpHeaderAuth"}}
+    """Start -> an HTTP Request that uses an httpHeaderAuth credential (`credential`, when given)."""
+    request = {**support.node("Call", "httpRequest", url="http://127.0.0.1:9/", authentication="httpHeaderAuth"),
+               "position": [200, 0]}
     if credential:
         request["credentials"] = {"httpHeaderAuth": {"id": credential}}
-    return {"name": name, "nodes": [{"name": "Start", "type": "manualTrigger", "position": [0, 0], "parameters": {}},
-                                    request],
-            "connections": {"Start": {"main": [[{"node": "Call", "type": "main", "index": 0}]]}}}
+    return support.workflow(support.node("Start", "manualTrigger"), request, name=name)
 
 
-async def keys(services: Services) -> dict[str, dict[str, str]]:
+async def keys(services: Harness) -> dict[str, dict[str, str]]:
     out = {}
     for name, role in (("owner", "owner"), ("ann", "member"), ("bob", "member")):
         user = await services.create_user(f"{name}@example.com", role, "long enough")
@@ -32,7 +30,7 @@ async def keys(services: Services) -> dict[str, dict[str, str]]:
 
 
 def test_members_see_their_own_and_what_is_shared(tmp_path: Path) -> None:
-    async def body(services: Services, client: httpx.AsyncClient) -> None:
+    async def body(services: Harness, client: httpx.AsyncClient) -> None:
         k = await keys(services)
         ann, bob, owner = ({"X-API-Key": k[n]["X-API-Key"]} for n in ("ann", "bob", "owner"))
         made = await client.post("/api/v1/workflows", json=wf("ann's"), headers=ann)
@@ -65,7 +63,7 @@ def test_members_see_their_own_and_what_is_shared(tmp_path: Path) -> None:
 
 
 def test_a_member_cannot_use_a_credential_not_shared_with_them(tmp_path: Path) -> None:
-    async def body(services: Services, client: httpx.AsyncClient) -> None:
+    async def body(services: Harness, client: httpx.AsyncClient) -> None:
         k = await keys(services)
         ann, bob = ({"X-API-Key": k[n]["X-API-Key"]} for n in ("ann", "bob"))
         cred = await client.post("/api/v1/credentials", headers=ann,
@@ -89,7 +87,7 @@ def test_a_member_cannot_use_a_credential_not_shared_with_them(tmp_path: Path) -
 
 
 def test_api_keys_members_manage_their_own(tmp_path: Path) -> None:
-    async def body(services: Services, client: httpx.AsyncClient) -> None:
+    async def body(services: Harness, client: httpx.AsyncClient) -> None:
         k = await keys(services)
         ann, bob, owner = ({"X-API-Key": k[n]["X-API-Key"]} for n in ("ann", "bob", "owner"))
         mine = (await client.get("/api/v1/api-keys", headers=ann)).json()["data"]
@@ -114,7 +112,7 @@ def test_what_a_member_workflow_may_reach(tmp_path: Path) -> None:
     """The review's paths around the save check: code node, sub-workflows, error workflow, listen, keys,
     shared-credential edits, variables, test listeners (each refused for a member, allowed where right)."""
 
-    async def body(services: Services, client: httpx.AsyncClient) -> None:
+    async def body(services: Harness, client: httpx.AsyncClient) -> None:
         k = await keys(services)
         ann, bob, owner = ({"X-API-Key": k[n]["X-API-Key"]} for n in ("ann", "bob", "owner"))
         start = {"name": "Start", "type": "manualTrigger", "position": [0, 0], "parameters": {}}
@@ -124,8 +122,17 @@ def test_what_a_member_workflow_may_reach(tmp_path: Path) -> None:
                     "connections": {"Start": {"main": [[{"node": node["name"], "type": "main", "index": 0}]]}}}
 
         code = with_node({"name": "Py", "type": "code", "parameters": {"code": "return items"}})
-        refused = await client.post("/api/v1/workflows", json=code, headers=bob)
-        assert refused.status_code == 403 and "code node" in refused.json()["error"]["message"]
+        assert (await client.post("/api/v1/workflows", json=code, headers=bob)).status_code == 201  # sandboxed
+        for env in ({"FLOWBOX_CODE_FOR_MEMBERS": "0"}, {"FLOWBOX_CODE_SANDBOX": "process"}):
+            with pytest.MonkeyPatch.context() as patch:
+                for key, value in env.items():
+                    patch.setenv(key, value)
+                refused = await client.post("/api/v1/workflows", json=code, headers=bob)
+            assert refused.status_code == 403 and "code node" in refused.json()["error"]["message"], env
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("FLOWBOX_CODE_SANDBOX", "process")
+            patch.setenv("FLOWBOX_CODE_FOR_MEMBERS", "1")
+            assert (await client.post("/api/v1/workflows", json=code, headers=bob)).status_code == 201
         assert (await client.post("/api/v1/workflows", json=code, headers=owner)).status_code == 201
         anns = (await client.post("/api/v1/workflows", json=wf("ann's"), headers=ann)).json()["id"]
         for target in (anns, "/etc/flowbox/wf.json", "{{ $json.id }}"):
@@ -162,7 +169,7 @@ def test_what_a_member_workflow_may_reach(tmp_path: Path) -> None:
 
 
 def test_an_admin_cannot_mint_keys_for_the_owner(tmp_path: Path) -> None:
-    async def body(services: Services, client: httpx.AsyncClient) -> None:
+    async def body(services: Harness, client: httpx.AsyncClient) -> None:
         k = await keys(services)
         await services.create_user("admin@example.com", "admin", "long enough")
         admin_key, _ = await services.create_api_key("admin@example.com")
@@ -183,7 +190,7 @@ def test_a_test_webhook_listener_cannot_be_taken_over(tmp_path: Path) -> None:
 
     from flowbox.errors import Conflict
 
-    async def body(services: Services, client: httpx.AsyncClient) -> None:
+    async def body(services: Harness, client: httpx.AsyncClient) -> None:
         hook = {"name": "Hook", "type": "webhook", "position": [0, 0], "parameters": {"path": "shared-path"}}
         first = await services.create_workflow({"name": "a", "nodes": [hook], "connections": {}})
         second = await services.create_workflow({"name": "b", "nodes": [hook], "connections": {}})

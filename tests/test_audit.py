@@ -1,4 +1,4 @@
-"""The audit log in-process: Services operations append entries with the current actor and target,
+"""The audit log in-process: Harness operations append entries with the current actor and target,
 never a secret; the actor comes from `flowbox.audit.current_actor` (default "system")."""
 
 from __future__ import annotations
@@ -9,24 +9,15 @@ from typing import Any
 
 import orjson
 import pytest
+from support import Harness, node, workflow
 
 from flowbox import audit
-from flowbox.services import Services
 from flowbox.settings import Settings
 
 SECRET = "s3cr3t-value-never-logged"
 
 
-def node(name: str, type_: str, **params: Any) -> dict[str, Any]:
-    return {"name": name, "type": type_, "parameters": params}
-
-
-def workflow(name: str, *nodes: dict[str, Any]) -> dict[str, Any]:
-    conns = {a["name"]: {"main": [[{"node": b["name"]}]]} for a, b in zip(nodes, nodes[1:], strict=False)}
-    return {"name": name, "nodes": list(nodes), "connections": conns}
-
-
-async def entries(services: Services, **filters: Any) -> list[Any]:
+async def entries(services: Harness, **filters: Any) -> list[Any]:
     return (await services.list_audit(limit=250, **filters)).data
 
 
@@ -34,19 +25,19 @@ def test_operations_are_audited_with_actor_and_target(tmp_path: Path, monkeypatc
     monkeypatch.delenv("FLOWBOX_ENCRYPTION_KEY", raising=False)
 
     async def main() -> None:
-        services = Services(Settings.load(tmp_path / "data"))
+        services = Harness(Settings.load(tmp_path / "data"))
         await services.start(schedule=False)
         try:
             token = audit.set_actor("alice@example.com", "10.1.2.3")
             try:
-                made = await services.create_workflow(workflow("Hooked", node("Hook", "webhook", path="audit-t"),
-                                                               node("Set", "set", fields={"ok": True})))
-                await services.update_workflow(made.id, workflow("Renamed", node("Hook", "webhook", path="audit-t"),
-                                                                 node("Set", "set", fields={"ok": 1})))
+                made = await services.create_workflow(workflow(node("Hook", "webhook", path="audit-t"),
+                                                               node("Set", "set", fields={"ok": True}), name="Hooked"))
+                await services.update_workflow(made.id, workflow(node("Hook", "webhook", path="audit-t"),
+                                                                 node("Set", "set", fields={"ok": 1}), name="Renamed"))
                 await services.activate(made.id)
                 await services.deactivate(made.id)
-                manual = await services.create_workflow(workflow("Manual", node("Start", "manualTrigger"),
-                                                                 node("Set", "set", fields={"n": 1})))
+                manual = await services.create_workflow(workflow(node("Start", "manualTrigger"),
+                                                                 node("Set", "set", fields={"n": 1}), name="Manual"))
                 run = await services.run_workflow(manual.id, [{"x": 1}])
                 assert run.status == "success"
                 retried = await services.retry_execution(run.id, from_start=True)
@@ -133,14 +124,14 @@ def test_credential_use_is_audited_once_a_minute(tmp_path: Path, monkeypatch: py
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
 
     async def main() -> None:
-        services = Services(Settings.load(tmp_path / "data"))
+        services = Harness(Settings.load(tmp_path / "data"))
         await services.start(schedule=False)
         try:
             cred = await services.create_credential("token", "httpHeaderAuth", {"name": "X-T", "value": SECRET})
             call = node("Call", "httpRequest", url=f"http://127.0.0.1:{httpd.server_port}/",
                         authentication="httpHeaderAuth")
             call["credentials"] = {"httpHeaderAuth": {"id": cred["id"]}}
-            record = await services.create_workflow(workflow("uses", node("Start", "manualTrigger"), call))
+            record = await services.create_workflow(workflow(node("Start", "manualTrigger"), call, name="uses"))
             for _ in range(3):
                 assert (await services.run_workflow(record.id)).status == "success"
             used = await entries(services, action="credential.use")

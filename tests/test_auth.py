@@ -13,11 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
-from support import run_with_services
+from support import Harness, run_with_services
 
 from flowbox import auth
 from flowbox.errors import Conflict, NotFound
-from flowbox.services import Services
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # litestar 2.25 on inferred parameters
 
@@ -57,7 +56,7 @@ def test_roles_rank_and_inputs_are_checked() -> None:
 
 
 def test_store_keeps_users_and_key_hashes(tmp_path: Path) -> None:
-    async def body(services: Services, client: httpx.AsyncClient) -> None:
+    async def body(services: Harness, client: httpx.AsyncClient) -> None:
         store = services.store
         assert await store.count_users() == 0
         owner = await auth.create_user(store, "Owner@Example.com", "owner", "long enough")
@@ -73,6 +72,9 @@ def test_store_keeps_users_and_key_hashes(tmp_path: Path) -> None:
         assert found is not None and found[0].id == record.id and found[1].role == "owner"
         assert await store.find_api_key(auth.hash_api_key(auth.new_api_key())) is None
         assert [k.id for k in await store.list_api_keys(owner.id)] == [record.id]
+        with pytest.raises(Conflict, match="last owner"):
+            await store.update_user(owner.id, role="admin")
+        await auth.create_user(store, "second@example.com", "owner", "long enough")
         changed = await store.update_user(owner.id, role="admin")
         assert changed.role == "admin" and changed.password_hash == owner.password_hash
         assert await services.authenticate_password("owner@example.com", "long enough") is not None
@@ -85,7 +87,7 @@ def test_store_keeps_users_and_key_hashes(tmp_path: Path) -> None:
 
 
 def test_api_is_open_until_a_user_exists(tmp_path: Path) -> None:
-    async def body(services: Services, client: httpx.AsyncClient) -> None:
+    async def body(services: Harness, client: httpx.AsyncClient) -> None:
         assert (await client.get("/api/v1/workflows")).status_code == 200
         assert (await client.get("/api/v1/me")).json() == {"user": None, "authRequired": False}
         made = await client.post("/api/v1/users", json={"email": "o@example.com", "role": "owner",
@@ -106,10 +108,10 @@ def test_api_is_open_until_a_user_exists(tmp_path: Path) -> None:
 
 
 def test_a_user_created_elsewhere_closes_the_api_within_a_second(tmp_path: Path) -> None:
-    async def body(services: Services, client: httpx.AsyncClient) -> None:
+    async def body(services: Harness, client: httpx.AsyncClient) -> None:
         assert (await client.get("/api/v1/variables")).status_code == 200
         await auth.create_user(services.store, "cli@example.com", "owner", "long enough")  # as the CLI does
-        services._auth_state["checked"] -= services.AUTH_RECHECK  # as if a second went by
+        services.accounts._auth_state["checked"] -= services.accounts.AUTH_RECHECK  # as if a second went by
         assert (await client.get("/api/v1/variables")).status_code == 401
 
     run_with_services(tmp_path, body)
@@ -129,7 +131,7 @@ def _routes(app: Any) -> list[tuple[str, str, Any, bool]]:
 
 
 def test_every_route_needs_a_key_once_a_user_exists(tmp_path: Path) -> None:
-    async def body(services: Services, client: httpx.AsyncClient) -> None:
+    async def body(services: Harness, client: httpx.AsyncClient) -> None:
         await services.create_user("owner@example.com", "owner", "long enough")
         await services.create_user("member@example.com", "member", "long enough")
         member_key, _ = await services.create_api_key("member@example.com")
@@ -164,12 +166,24 @@ def test_every_route_needs_a_key_once_a_user_exists(tmp_path: Path) -> None:
         assert all(auth.is_public(p) for p in public)
         assert (await client.get("/healthz")).status_code == 200
         assert (await client.get("/api/docs/openapi.json")).status_code == 200
+        assert {("PATCH", "/api/v1/users/x"), ("POST", "/api/v1/users/x/password"),
+                ("DELETE", "/api/v1/users/x")} <= {(m, p) for m, p, _, _ in routes}
+
+        # a disabled user's key is refused on every route, even one left behind (disabled by another
+        # process, straight in the store, once this one's cache has expired)
+        member = await services.store.get_user_by_email("member@example.com")
+        await services.store.update_user(member.id, disabled=True)
+        services.accounts._auth_state["keys"] = {}
+        for method, path, _, is_public in routes:
+            if not is_public:
+                refused = await client.request(method, path, json={}, headers={"X-API-Key": member_key})
+                assert refused.status_code == 401, (method, path, refused.status_code)
 
     run_with_services(tmp_path, body)
 
 
 def test_roles_on_user_management(tmp_path: Path) -> None:
-    async def body(services: Services, client: httpx.AsyncClient) -> None:
+    async def body(services: Harness, client: httpx.AsyncClient) -> None:
         await services.create_user("owner@example.com", "owner", "long enough")
         await services.create_user("admin@example.com", "admin", "long enough")
         admin_key, _ = await services.create_api_key("admin@example.com")

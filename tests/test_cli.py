@@ -12,19 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import node, workflow
 
 FLOWBOX = str(Path(sys.executable).with_name("flowbox"))
 NODES_DIR = Path(__file__).resolve().parent.parent / "nodes"
-
-
-def node(name: str, type_: str, **params: Any) -> dict[str, Any]:
-    return {"name": name, "type": type_, "position": [0, 0], "parameters": params}
-
-
-def chain(*nodes: dict[str, Any], name: str = "wf") -> dict[str, Any]:
-    conns = {a["name"]: {"main": [[{"node": b["name"], "type": "main", "index": 0}]]}
-             for a, b in zip(nodes, nodes[1:], strict=False)}
-    return {"name": name, "nodes": list(nodes), "connections": conns}
 
 
 @pytest.fixture
@@ -49,7 +40,7 @@ def write(path: Path, data: Any) -> str:
 
 
 def test_run_json_success_shape(fb, tmp_path: Path) -> None:
-    wf = write(tmp_path / "wf.json", chain(node("Start", "manualTrigger"),
+    wf = write(tmp_path / "wf.json", workflow(node("Start", "manualTrigger"),
                                            node("Total", "set", fields={"total": "{{ $json.price * $json.qty }}"})))
     out = json.loads(fb("run", wf, "--json", "--input", '{"price": 60, "qty": 2}').stdout)
     assert out["status"] == "success"
@@ -59,10 +50,22 @@ def test_run_json_success_shape(fb, tmp_path: Path) -> None:
 
 
 def test_run_failure_exits_1_and_names_the_node(fb, tmp_path: Path) -> None:
-    wf = write(tmp_path / "wf.json", chain(node("Start", "manualTrigger"), node("Boom", "stopAndError", message="no")))
+    wf = write(tmp_path / "wf.json", workflow(node("Start", "manualTrigger"), node("Boom", "stopAndError", message="no")))
     proc = fb("run", wf, "--json", check=1)
     out = json.loads(proc.stdout)
     assert out["status"] == "error" and out["error"] == {"node": "Boom", "message": "no"}
+
+
+def test_output_the_store_cannot_encode_fails_the_run_naming_the_node(fb, tmp_path: Path) -> None:
+    """A node's output nested past what the store encodes (orjson: 255 levels) failed the write and left the
+    execution "running" with a traceback; it is an error of that node, recorded, with valid JSON out."""
+    deep = node("Deep", "set", fields={"x": "{{ json_loads('[' * 300 + ']' * 300) }}"})
+    wf = write(tmp_path / "wf.json", workflow(node("Start", "manualTrigger"), deep, node("After", "noOp")))
+    out = json.loads(fb("run", wf, "--json", check=1).stdout)
+    assert out["status"] == "error" and out["error"]["node"] == "Deep", out
+    assert "could not be saved" in out["error"]["message"]
+    listed = fb("executions", check=0).stdout
+    assert "error" in listed and "running" not in listed, listed
 
 
 @pytest.mark.parametrize(("args", "text"), [
@@ -72,7 +75,7 @@ def test_run_failure_exits_1_and_names_the_node(fb, tmp_path: Path) -> None:
     (["--input-file", "/nonexistent/x.json"], "cannot read"),
 ])
 def test_bad_input_exits_2(fb, tmp_path: Path, args: list[str], text: str) -> None:
-    wf = write(tmp_path / "wf.json", chain(node("Start", "manualTrigger")))
+    wf = write(tmp_path / "wf.json", workflow(node("Start", "manualTrigger")))
     proc = fb("run", wf, *args, check=2)
     assert text in proc.stderr
 
@@ -88,7 +91,7 @@ def test_missing_workflow_and_bad_json_exit_2(fb, tmp_path: Path) -> None:
 
 
 def test_invalid_workflow_is_refused_before_it_runs(fb, tmp_path: Path) -> None:
-    wf = chain(node("Start", "manualTrigger"), node("A", "set", fields={"x": 1}), node("B", "noOp"))
+    wf = workflow(node("Start", "manualTrigger"), node("A", "set", fields={"x": 1}), node("B", "noOp"))
     wf["connections"]["B"] = {"main": [[{"node": "A", "type": "main", "index": 0}]]}
     proc = fb("run", write(tmp_path / "wf.json", wf), check=2)
     assert "cycle" in proc.stderr and "'A'" in proc.stderr and "'B'" in proc.stderr
@@ -96,7 +99,7 @@ def test_invalid_workflow_is_refused_before_it_runs(fb, tmp_path: Path) -> None:
 
 
 def test_history_import_export_and_run_by_id(fb, tmp_path: Path) -> None:
-    wf = chain(node("Start", "manualTrigger"), node("Hi", "set", fields={"hi": "{{ $workflow.name }}"}),
+    wf = workflow(node("Start", "manualTrigger"), node("Hi", "set", fields={"hi": "{{ $workflow.name }}"}),
                name="Greeter")
     wid = fb("import", write(tmp_path / "wf.json", wf)).stdout.split("\t")[0]
     wf["id"] = wid
@@ -123,14 +126,14 @@ def test_history_import_export_and_run_by_id(fb, tmp_path: Path) -> None:
 
 
 def test_no_save_keeps_no_history(fb, tmp_path: Path) -> None:
-    wf = write(tmp_path / "wf.json", chain(node("Start", "manualTrigger")))
+    wf = write(tmp_path / "wf.json", workflow(node("Start", "manualTrigger")))
     out = json.loads(fb("run", wf, "--json", "--no-save").stdout)
     assert out["executionId"] is None
     assert json.loads(fb("executions", "--json").stdout)["data"] == []
 
 
 def test_failed_execution_is_recorded_with_its_error(fb, tmp_path: Path) -> None:
-    wf = write(tmp_path / "wf.json", chain(node("Start", "manualTrigger"),
+    wf = write(tmp_path / "wf.json", workflow(node("Start", "manualTrigger"),
                                            node("Div", "set", fields={"x": "{{ 1 / $json.n }}"})))
     out = json.loads(fb("run", wf, "--json", "--input", '{"n": 0}', check=1).stdout)
     assert out["error"]["node"] == "Div" and "ZeroDivisionError" in out["error"]["message"]
@@ -139,7 +142,7 @@ def test_failed_execution_is_recorded_with_its_error(fb, tmp_path: Path) -> None
 
 
 def test_interrupted_run_is_recorded_as_crashed(fb, tmp_path: Path) -> None:
-    wf = write(tmp_path / "wf.json", chain(node("Start", "manualTrigger"), node("Nap", "wait", seconds=30)))
+    wf = write(tmp_path / "wf.json", workflow(node("Start", "manualTrigger"), node("Nap", "wait", seconds=30)))
     env = dict(os.environ, FLOWBOX_DATA_DIR=str(fb.data))
     proc = subprocess.Popen([FLOWBOX, "run", wf], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 20
@@ -184,17 +187,28 @@ def test_third_party_node_from_the_data_dir(fb, tmp_path: Path) -> None:
         "    return [[i.derive({**i.json, ctx.param('field', n): str(i.json.get(ctx.param('field', n))).upper()})\n"
         "             for n, i in enumerate(items)]]\n")
     assert "shout" in {e["type"] for e in json.loads(fb("nodes", "--json").stdout)}
-    wf = write(tmp_path / "wf.json", chain(node("Start", "manualTrigger"), node("Loud", "shout")))
+    wf = write(tmp_path / "wf.json", workflow(node("Start", "manualTrigger"), node("Loud", "shout")))
     out = json.loads(fb("run", wf, "--json", "--input", '{"text": "hi"}').stdout)
     assert out["nodes"]["Loud"][0]["outputs"] == [[{"text": "HI"}]]
+    typo = write(tmp_path / "typo.json", workflow(node("Start", "manualTrigger"), node("Loud", "shout", feild="x")))
+    assert "node 'Loud': unknown parameter 'feild' (did you mean 'field'?)" in fb("run", typo, check=2).stderr
+
+
+def test_unknown_parameters_are_refused_by_run_and_import(fb, tmp_path: Path) -> None:
+    wf = write(tmp_path / "wf.json", workflow(node("Start", "manualTrigger"), node("Tag", "set", keepOnlySet=True)))
+    for command in ("run", "import"):
+        stderr = fb(command, wf, check=2).stderr
+        assert "node 'Tag': unknown parameter 'keepOnlySet' (did you mean 'keepOnly'?)" in stderr, command
+    assert fb("executions", "--json").stdout.count('"id"') == 0
+    assert json.loads(fb("export").stdout) == []  # nothing was imported
 
 
 def test_execute_workflow_by_file_and_by_id(fb, tmp_path: Path) -> None:
-    sub = chain(node("In", "manualTrigger"), node("Double", "set", fields={"d": "{{ $json.n * 2 }}"}), name="Sub")
+    sub = workflow(node("In", "manualTrigger"), node("Double", "set", fields={"d": "{{ $json.n * 2 }}"}), name="Sub")
     write(tmp_path / "sub.json", sub)
     sub_id = fb("import", str(tmp_path / "sub.json")).stdout.split("\t")[0]
     for ref, mode in (("sub.json", "once"), (sub_id, "eachItem")):
-        wf = write(tmp_path / "main.json", chain(node("Start", "manualTrigger"),
+        wf = write(tmp_path / "main.json", workflow(node("Start", "manualTrigger"),
                                                  node("Call", "executeWorkflow", workflow=ref, mode=mode)))
         out = json.loads(fb("run", wf, "--json", "--input", '[{"n": 1}, {"n": 2}]').stdout)
         assert out["nodes"]["Call"][0]["outputs"] == [[{"n": 1, "d": 2}, {"n": 2, "d": 4}]], ref
@@ -203,15 +217,15 @@ def test_execute_workflow_by_file_and_by_id(fb, tmp_path: Path) -> None:
 
 
 def test_failing_subworkflow_fails_the_calling_node(fb, tmp_path: Path) -> None:
-    write(tmp_path / "sub.json", chain(node("In", "manualTrigger"), node("Stop", "stopAndError", message="sub broke")))
-    wf = write(tmp_path / "main.json", chain(node("Start", "manualTrigger"),
+    write(tmp_path / "sub.json", workflow(node("In", "manualTrigger"), node("Stop", "stopAndError", message="sub broke")))
+    wf = write(tmp_path / "main.json", workflow(node("Start", "manualTrigger"),
                                              node("Call", "executeWorkflow", workflow="sub.json")))
     out = json.loads(fb("run", wf, "--json", check=1).stdout)
     assert out["error"]["node"] == "Call" and "sub broke" in out["error"]["message"]
 
 
 def test_human_output_shows_progress_and_result(fb, tmp_path: Path) -> None:
-    wf = write(tmp_path / "wf.json", chain(node("Start", "manualTrigger"), node("Tag", "set", fields={"t": 1})))
+    wf = write(tmp_path / "wf.json", workflow(node("Start", "manualTrigger"), node("Tag", "set", fields={"t": 1})))
     proc = fb("run", wf)
     assert "Tag" in proc.stderr and "1 item" in proc.stderr and "success" in proc.stderr
     assert json.loads(proc.stdout) == [{"t": 1}]
@@ -234,7 +248,7 @@ def test_third_party_node_from_an_entry_point(fb, tmp_path: Path) -> None:
         "@node(type='reverseItems', display_name='Reverse', group='transform', description='Reverse the items')\n"
         "async def reverse(ctx, items):\n    return [items[::-1]]\n")
     env = dict(os.environ, FLOWBOX_DATA_DIR=str(fb.data), PYTHONPATH=str(site))
-    wf = write(tmp_path / "wf.json", chain(node("Start", "manualTrigger"), node("Rev", "reverseItems")))
+    wf = write(tmp_path / "wf.json", workflow(node("Start", "manualTrigger"), node("Rev", "reverseItems")))
     proc = subprocess.run([FLOWBOX, "run", wf, "--json", "--input", '[{"i": 1}, {"i": 2}]'], capture_output=True,
                           text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -251,7 +265,8 @@ def test_flowbox_run_uses_a_stored_credential(fb, tmp_path: Path) -> None:
     import http.server
     import threading
 
-    from flowbox.services import Services
+    from support import Harness
+
     from flowbox.settings import Settings
 
     class Echo(http.server.BaseHTTPRequestHandler):
@@ -267,7 +282,7 @@ def test_flowbox_run_uses_a_stored_credential(fb, tmp_path: Path) -> None:
             pass
 
     async def create() -> str:
-        services = Services(Settings.load(fb.data))
+        services = Harness(Settings.load(fb.data))
         await services.start(consume=False, schedule=False)
         try:
             made = await services.create_credential("api", "httpBearerAuth", {"token": "t0k3n-cli"})
@@ -281,8 +296,59 @@ def test_flowbox_run_uses_a_stored_credential(fb, tmp_path: Path) -> None:
     try:
         call = {**node("Call", "httpRequest", url=f"http://127.0.0.1:{server.server_port}/x",
                        authentication="httpBearerAuth"), "credentials": {"httpBearerAuth": cred}}
-        out = json.loads(fb("run", write(tmp_path / "wf.json", chain(node("Start", "manualTrigger"), call)),
+        out = json.loads(fb("run", write(tmp_path / "wf.json", workflow(node("Start", "manualTrigger"), call)),
                             "--json").stdout)
     finally:
         server.shutdown()
     assert out["nodes"]["Call"][0]["outputs"] == [[{"auth": "Bearer t0k3n-cli"}]]
+
+
+def test_user_commands_change_disable_reset_and_delete(fb, tmp_path: Path) -> None:
+    import sqlite3
+
+    def db(sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(fb.data / "flowbox.db") as conn:
+            return conn.execute(sql, params).fetchall()
+
+    for email, role in (("owner@example.com", "owner"), ("ann@example.com", "member"), ("bob@example.com", "member")):
+        fb("user", "create", email, "--role", role, "--password-stdin", input="a long password\n")
+    fb("apikey", "create", "--user", "ann@example.com")
+    listed = fb("user", "list").stdout.splitlines()
+    assert [line.split()[1:3] for line in listed] == [["owner@example.com", "owner"], ["ann@example.com", "member"],
+                                                      ["bob@example.com", "member"]]
+    ann = json.loads(fb("user", "list", "--json").stdout)[1]
+    assert (ann["email"], ann["role"], ann["disabled"]) == ("ann@example.com", "member", False)
+
+    assert "is now admin" in fb("user", "set-role", "ann@example.com", "admin").stdout
+    last = fb("user", "set-role", "owner@example.com", "member", check=1)
+    assert "last owner" in last.stderr
+    assert fb("user", "disable", "owner@example.com", check=1).stderr.count("last owner") == 1
+    assert "ann@example.com" in fb("apikey", "list").stdout
+    fb("user", "disable", "ann@example.com")
+    assert "ann@example.com  admin  disabled" in fb("user", "list").stdout
+    assert fb("apikey", "list").stdout.strip() == ""  # her key ended with her access
+    assert "disabled" in fb("apikey", "create", "--user", "ann@example.com", check=1).stderr
+    fb("user", "enable", "ann@example.com")
+    assert "disabled" not in fb("user", "list").stdout
+
+    before = db("SELECT password_hash FROM users WHERE email = 'ann@example.com'")
+    assert "8 characters" in fb("user", "reset-password", "ann@example.com", "--password-stdin", input="short\n",
+                                check=2).stderr
+    reset = fb("user", "reset-password", "ann@example.com", "--password-stdin", input="her new password\n")
+    assert "her new password" not in reset.stdout + reset.stderr
+    assert db("SELECT password_hash FROM users WHERE email = 'ann@example.com'") != before
+
+    fb("import", write(tmp_path / "wf.json", workflow(node("Start", "manualTrigger"), name="ann's")))
+    (ann_id,) = db("SELECT id FROM users WHERE email = 'ann@example.com'")[0]
+    db("UPDATE workflows SET owner_id = ?", ann_id)  # as if she had made it in the editor
+    owns = fb("user", "delete", "ann@example.com", check=1)
+    assert "owns 1 workflow" in owns.stderr and "transfer" in owns.stderr
+    assert fb("user", "delete", "ann@example.com", "--transfer-to", "nobody@example.com", check=2).returncode == 2
+    gone = fb("user", "delete", "ann@example.com", "--transfer-to", "bob@example.com")
+    assert "1 workflow(s) and 0 credential(s) now belong to bob@example.com" in gone.stdout
+    assert "ann@example.com" not in fb("user", "list").stdout
+    assert db("SELECT u.email FROM workflows w JOIN users u ON u.id = w.owner_id") == [("bob@example.com",)]
+    actions = db("SELECT actor, action, details FROM audit WHERE action LIKE 'user.%' ORDER BY id")
+    assert [a[1] for a in actions] == ["user.create"] * 3 + ["user.role", "user.disable", "user.enable",
+                                                              "user.password", "user.delete"]
+    assert {a[0] for a in actions} == {"cli"} and "her new password" not in str(actions)

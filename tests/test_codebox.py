@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from flowbox.engine.codebox import CodePool, default_pool
-from flowbox.errors import NodeError, NodeTimeout
+from flowbox.errors import ConfigError, NodeError, NodeTimeout
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +92,24 @@ def test_wrong_shapes_are_named(pool: CodePool) -> None:
     assert "not JSON-serialisable" in err.message and "set {1, 2}" in err.message and err.item_index == 0
 
 
+def test_item_errors_fail_only_their_items(pool: CodePool) -> None:
+    code = ("if item['n'] == 1:\n    raise KeyError('nope')\nif item['n'] == 2:\n    return 'text'\n"
+            "if item['n'] == 3:\n    return {'s': {1}}\nprint('ok', item['n'])\nreturn {'m': item['n']}")
+    out = run(pool, code, "eachItem", [{"n": n} for n in range(5)], item_errors=True)
+    assert [entry.get("pairedItem") for entry in out] == [0, 1, 2, 3, 4]
+    assert [entry["json"] for entry in out if "json" in entry] == [{"m": 0}, {"m": 4}]
+    errors = {entry["pairedItem"]: entry["error"] for entry in out if "error" in entry}
+    assert all(isinstance(e, NodeError) and e.item_index == i for i, e in errors.items())
+    assert errors[1].message == "KeyError: 'nope' (line 2, item 1)" and 'File "<code>", line 2' in \
+        (errors[1].description or "")
+    assert "returned a str 'text' for item 2" in errors[2].message
+    assert "not JSON-serialisable for item 3" in errors[3].message
+    assert "ok 0" in out.logs and "ok 4" in out.logs  # type: ignore[attr-defined]
+    # without item_errors the first failing item fails the request; a syntax error always does
+    assert error_of(pool, code, "eachItem", [{"n": n} for n in range(5)]).item_index == 1
+    assert error_of(pool, "return {", "eachItem", [{}], item_errors=True).message.startswith("SyntaxError")
+
+
 def test_print_does_not_break_protocol(pool: CodePool) -> None:
     code = """
 import os, sys
@@ -138,8 +158,8 @@ def test_worker_does_not_see_server_env(monkeypatch: pytest.MonkeyPatch) -> None
     finally:
         pool.close_now()
     assert "FLOWBOX_ENCRYPTION_KEY" not in env
-    assert "flowbox-code-" in cwd and cwd != os.getcwd()
-    assert set(env) <= {"PATH", "LANG", "LC_CTYPE"}
+    assert cwd == "/tmp" != os.getcwd()  # the sandbox's own scratch tmpfs
+    assert set(env) <= {"PATH", "LANG", "LC_CTYPE", "HOME", "TMPDIR", "PWD"}
 
 
 def test_ten_thousand_items_in_pool_processes(pool: CodePool) -> None:
@@ -155,8 +175,9 @@ def test_ten_thousand_items_in_pool_processes(pool: CodePool) -> None:
     elapsed = time.perf_counter() - start
     assert elapsed < 1.0
     assert len(out) == 10_000 and out[-1]["json"]["i"] == 10_000
+    assert len({o["json"]["pid"] for o in out}) == 1  # one process ran them all
     results = asyncio.run(three())
-    assert len({o["json"]["pid"] for result in results for o in result}) <= pool.size
+    assert all(len({o["json"]["pid"] for o in result}) == 1 for result in results)
 
 
 def test_concurrency_is_bounded_by_size() -> None:
@@ -205,3 +226,55 @@ def test_cpu_limit_kills_the_worker() -> None:
 def test_default_pool_is_shared() -> None:
     assert default_pool() is default_pool()
     assert run(default_pool(), "return [{'v': 1}]") == [{"json": {"v": 1}}]
+
+
+def test_without_bwrap_the_code_node_refuses_naming_it_and_the_fallback(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    pool = CodePool(size=1)
+    try:
+        err = error_of(pool, "return []")
+    finally:
+        pool.close_now()
+    assert "bubblewrap (bwrap), which is not installed" in err.message
+    assert "FLOWBOX_CODE_SANDBOX=process" in err.message
+
+
+def test_without_user_namespaces_the_code_node_says_what_is_missing(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to creating new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    pool = CodePool(size=1)
+    try:
+        err = error_of(pool, "return []")
+    finally:
+        pool.close_now()
+    assert "sandbox cannot start (bwrap: No permissions to creating new namespace)" in err.message
+    assert "unprivileged user namespaces" in err.message and "FLOWBOX_CODE_SANDBOX=process" in err.message
+
+
+def test_process_fallback_runs_code_and_says_so(monkeypatch: pytest.MonkeyPatch,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("FLOWBOX_CODE_SANDBOX", "process")
+    with caplog.at_level(logging.WARNING, logger="flowbox.codebox"):
+        pool = CodePool(size=1)
+    try:
+        assert run(pool, "import os\nreturn [{'pid': os.getpid() != 1}]") == [{"json": {"pid": True}}]
+        assert run(pool, "return {'n': item['n'] + 1}", "eachItem", [{"n": 1}]) == [
+            {"json": {"n": 2}, "pairedItem": 0}]
+    finally:
+        pool.close_now()
+    assert "FLOWBOX_CODE_SANDBOX=process" in caplog.text and "without the sandbox" in caplog.text
+    monkeypatch.setenv("FLOWBOX_CODE_SANDBOX", "off")
+    with pytest.raises(ConfigError, match="FLOWBOX_CODE_SANDBOX must be 'strict' or 'process'"):
+        CodePool(size=1)
+
+
+def test_the_seccomp_filter_is_built_for_this_machine() -> None:
+    from flowbox.engine.codeseccomp import seccomp_program
+
+    program = seccomp_program(os.uname().machine)
+    assert program is not None and len(program) % 8 == 0 and len(program) // 8 < 255
+    assert seccomp_program("sparc") is None

@@ -38,5 +38,9 @@ def test_case(case: Path) -> None:
         pytest.skip(f"the conformance runner {SHARED / 'run.py'} is not here")
     flowbox = str(FLOWBOX) if FLOWBOX.exists() else shutil.which("flowbox")
     assert flowbox, "flowbox is not installed in this environment"
-    problem = RUNNER.check(json.loads(case.read_text()), [flowbox])
+    data = json.loads(case.read_text())
+    with pytest.MonkeyPatch.context() as patch:  # "env": what the case needs set (the runner passes os.environ)
+        for key, value in (data.get("env") or {}).items():
+            patch.setenv(key, value)
+        problem = RUNNER.check(data, [flowbox])
     assert problem is None, problem

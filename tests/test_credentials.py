@@ -9,11 +9,12 @@ import stat
 from pathlib import Path
 
 import pytest
+from support import Harness
 
 from flowbox import credentials as cr
 from flowbox.cli import main
+from flowbox.credential_vault import resolver
 from flowbox.errors import ConfigError, CredentialError
-from flowbox.services import Services
 from flowbox.settings import Settings
 from flowbox.store.sqlite import SqliteStore
 
@@ -124,14 +125,14 @@ def test_services_crud_masks_and_rotate_key(tmp_path: Path, monkeypatch: pytest.
     settings = Settings.load(data_dir)
 
     async def create() -> str:
-        services = Services(settings, SqliteStore(data_dir / "flowbox.db"))
+        services = Harness(settings, SqliteStore(data_dir / "flowbox.db"))
         await services.store.open()
         try:
             made = await services.create_credential("API", "httpHeaderAuth", {"name": "X-Key", "value": SECRET})
             assert made["data"] == {"name": "X-Key", "value": cr.MASK}
             updated = await services.update_credential(made["id"], data={"name": "X-Other", "value": cr.MASK})
             assert updated["data"] == {"name": "X-Other", "value": cr.MASK}
-            lookup = cr.resolver(services.store, services.vault)
+            lookup = resolver(services.store, services.vault)
             assert (await lookup("httpHeaderAuth", made["id"]))["value"] == SECRET  # the mask kept the secret
             with pytest.raises(CredentialError, match="is a httpHeaderAuth credential, but the node uses it as "
                                                       "httpBasicAuth"):

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from support import connect, unsandboxed_code, workflow  # noqa: F401 - unsandboxed_code is a fixture
 
 from flowbox import registry
 from flowbox.engine.runner import MAX_NODE_RUNS, ExecutionResult, Runner
@@ -20,13 +21,7 @@ def node(name: str, type_: str, **params: Any) -> dict[str, Any]:
 
 
 def wf(nodes: list[dict[str, Any]], edges: list[tuple[str, int, str, int]], **extra: Any) -> dict[str, Any]:
-    conns: dict[str, Any] = {}
-    for src, out, dst, inp in edges:
-        outputs = conns.setdefault(src, {"main": []})["main"]
-        while len(outputs) <= out:
-            outputs.append([])
-        outputs[out].append({"node": dst, "type": "main", "index": inp})
-    return {"name": "t", "nodes": nodes, "connections": conns, **extra}
+    return workflow(*nodes, name="t", connections=connect(edges), **extra)
 
 
 def run(data: dict[str, Any], items: list[dict[str, Any]] | None = None) -> ExecutionResult:
@@ -48,6 +43,38 @@ def test_paired_item_reaches_several_nodes_back_through_filters_and_sorts() -> N
     result = run(data, [{"n": n} for n in range(5)])
     assert result.status == "success", result.error
     assert [(i["fromTag"], i["fromStart"]) for i in out(result, "Back")] == [("t3", 3), ("t1", 1)]
+
+
+@pytest.mark.parametrize(("on_error", "name"), [("continue", "continue"), ("continueRegularOutput", "continue"),
+                                              ("errorOutput", "errorOutput"),
+                                              ("continueErrorOutput", "errorOutput")])
+def test_code_each_item_on_error_keeps_the_good_items(on_error: str, name: str) -> None:
+    data = wf([node("Start", "manualTrigger"),
+               {**node("Code", "code", mode="eachItem",
+                       code="if item['n'] == 2:\n    raise ValueError('bad')\nreturn {'m': item['n']}"),
+                "onError": on_error},
+               node("Back", "set", fields={"n": "{{ $('Start').item.json.n }}"})],
+              [("Start", 0, "Code", 0), ("Code", 0, "Back", 0)])
+    result = run(data, [{"n": 1}, {"n": 2}, {"n": 3}])
+    assert result.status == "success" and result.runs["Code"][0].error is None
+    error = "ValueError: bad (line 2, item 1)"
+    if name == "continue":
+        assert out(result, "Code") == [{"m": 1}, {"error": error}, {"m": 3}]
+        assert out(result, "Back") == [{"m": 1, "n": 1}, {"error": error, "n": 2}, {"m": 3, "n": 3}]
+    else:
+        assert out(result, "Code") == [{"m": 1}, {"m": 3}] and out(result, "Code", 1) == [{"n": 2, "error": error}]
+    # allItems mode still fails as a whole: one error item, or every input item on the error output
+    data["nodes"][1]["parameters"] = {"code": "raise ValueError('bad')"}
+    result = run(data, [{"n": 1}, {"n": 2}])
+    assert out(result, "Code") == ([{"error": "ValueError: bad (line 1)"}] if name == "continue" else [])
+
+
+def test_code_each_item_stop_names_the_failing_item() -> None:
+    data = wf([node("Start", "manualTrigger"),
+               node("Code", "code", mode="eachItem", code="return {'m': 1 // item['n']}")], [("Start", 0, "Code", 0)])
+    result = run(data, [{"n": 1}, {"n": 0}])
+    assert result.status == "error" and result.error == {
+        "node": "Code", "message": "ZeroDivisionError: integer division or modulo by zero (line 1, item 1)"}
 
 
 def test_paired_item_through_the_code_node_each_item() -> None:
@@ -145,6 +172,7 @@ def test_endless_loop_is_stopped() -> None:
     assert result.status == "error" and f"{MAX_NODE_RUNS:,}" in result.error["message"]
 
 
+@pytest.mark.usefixtures("unsandboxed_code")  # the flaky node counts its tries in a file
 def test_retry_on_fail_tries_max_tries_times_with_the_wait() -> None:
     data = wf([node("Start", "manualTrigger"),
                {**node("Flaky", "code", code="import os, pathlib\n"

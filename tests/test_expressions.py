@@ -171,7 +171,7 @@ def test_resource_bombs_fail_fast(template: str) -> None:
 
 
 @pytest.mark.parametrize("template", [
-    "{{ [x for x in range(10**7) for y in range(10**7)] }}",
+    "{{ [x for x in range(10**5) for y in range(10**4) if x < 0] }}",
     "{{ sum(1 for x in range(10**7) for y in range(10**7)) }}",
     "{{ (lambda f: f(f))(lambda f: [f(f) for _ in range(2)]) }}",
     "{{ any(x < 0 for x in range(10**7) for y in range(10**3)) }}",
@@ -181,7 +181,7 @@ def test_endless_work_is_cut_by_the_time_limit(template: str) -> None:
     with pytest.raises(ExpressionError) as info:
         ev(template)
     assert time.monotonic() - start < 5
-    assert "longer than" in str(info.value) or "recursion" in str(info.value).lower()
+    assert "longer than" in str(info.value) or "too deeply nested" in str(info.value)
 
 
 def test_timeout_leaves_the_thread_usable() -> None:

@@ -1,4 +1,4 @@
-"""Listening triggers (`flowbox.listeners`) under a real Services on a real SQLite data dir.
+"""Listening triggers (`flowbox.listeners`) under a real Runtime on a real SQLite data dir.
 
 Two trigger types are declared here: `testListen` (emits what a JSON file asks for, can crash on
 request, records when it is cancelled) and `testPoll` (`polling()` over a JSON list in a file, its
@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import support
+from support import Harness
 from trigger_support import listener_state, run_services, trigger_outputs, until
 
 from flowbox.errors import WorkflowInvalid
 from flowbox.node import POLL_SECONDS, Item, Param, TriggerContext, node, polling
-from flowbox.services import Services
 
 EVENTS: list[str] = []
 
@@ -67,13 +68,12 @@ async def poll_node(ctx: Any, items: list[Item]) -> list[list[Item]]:
 
 
 def workflow(trigger: dict[str, Any], name: str = "listening") -> dict[str, Any]:
-    nodes = [{"name": "T", "position": [0, 0], **trigger},
-             {"name": "Tag", "type": "set", "position": [200, 0], "parameters": {"fields": {"seen": "yes"}}}]
-    return {"name": name, "nodes": nodes, "connections": {"T": {"main": [[{"node": "Tag", "index": 0}]]}},
-            "settings": {"timezone": "UTC"}}
+    """The trigger -> a Set node that tags what it passes on."""
+    return support.workflow({"name": "T", "position": [0, 0], **trigger}, support.node("Tag", "set", fields={"seen": "yes"}),
+                            name=name, settings={"timezone": "UTC"})
 
 
-async def finished_inputs(services: Services, workflow_id: str, count: int) -> list[list[dict[str, Any]]]:
+async def finished_inputs(services: Harness, workflow_id: str, count: int) -> list[list[dict[str, Any]]]:
     """What the trigger output in each successful execution, once there are `count` (the Set node ran too)."""
     runs = await trigger_outputs(services, workflow_id, count)
     for record in (await services.list_executions(workflow_id=workflow_id, status="success")).data:
@@ -89,7 +89,7 @@ def test_emit_starts_an_execution_and_deactivate_stops_the_listener(tmp_path: Pa
     source.write_text(json.dumps({"emit": [{"a": 1}, {"a": 2}]}))
     EVENTS.clear()
 
-    async def body(services: Services) -> None:
+    async def body(services: Harness) -> None:
         record = await services.create_workflow(workflow({"type": "testListen",
                                                           "parameters": {"file": str(source), "tag": "v1"}}))
         await services.activate(record.id)
@@ -116,7 +116,7 @@ def test_a_crashing_listener_is_restarted_with_backoff_and_logged(tmp_path: Path
     EVENTS.clear()
     caplog.set_level(logging.INFO, logger="flowbox.listeners")
 
-    async def body(services: Services) -> None:
+    async def body(services: Harness) -> None:
         record = await services.create_workflow(workflow({"type": "testListen", "parameters": {"file": str(source)}}))
         began = time.monotonic()
         await services.activate(record.id)
@@ -139,7 +139,7 @@ def test_saving_a_workflow_restarts_only_a_changed_listener(tmp_path: Path) -> N
     source.write_text(json.dumps({"emit": [{"x": 1}]}))
     EVENTS.clear()
 
-    async def body(services: Services) -> None:
+    async def body(services: Harness) -> None:
         data = workflow({"type": "testListen", "parameters": {"file": str(source), "tag": "v1"}})
         record = await services.create_workflow(data)
         await services.activate(record.id)
@@ -161,7 +161,7 @@ def test_activation_needs_a_trigger_that_runs_by_itself_and_listeners_count(tmp_
     source = tmp_path / "source.json"
     source.write_text("[]")
 
-    async def body(services: Services) -> None:
+    async def body(services: Harness) -> None:
         manual = await services.create_workflow(workflow({"type": "manualTrigger", "parameters": {}}))
         with pytest.raises(WorkflowInvalid, match="no trigger that can run it by itself"):
             await services.activate(manual.id)
@@ -175,7 +175,7 @@ def test_a_worker_runs_no_listener(tmp_path: Path) -> None:
     source = tmp_path / "source.json"
     source.write_text(json.dumps([1]))
 
-    async def body(services: Services) -> None:
+    async def body(services: Harness) -> None:
         record = await services.create_workflow(workflow({"type": "testPoll",
                                                           "parameters": {"file": str(source), "every": 0.1}}))
         await services.activate(record.id)
@@ -195,7 +195,7 @@ def test_poll_cursor_survives_a_restart_without_repeats_or_skips(tmp_path: Path)
     data_dir = tmp_path / "data"
     ids: list[str] = []
 
-    async def first(services: Services) -> None:
+    async def first(services: Harness) -> None:
         record = await services.create_workflow(workflow({"type": "testPoll",
                                                           "parameters": {"file": str(source), "every": 0.1}}))
         ids.append(record.id)
@@ -209,7 +209,7 @@ def test_poll_cursor_survives_a_restart_without_repeats_or_skips(tmp_path: Path)
     run_services(data_dir, first)
     source.write_text(json.dumps([1, 2, 3, 4, 5, "boom", 6]))  # arrived while the server was down
 
-    async def second(services: Services) -> None:
+    async def second(services: Harness) -> None:
         (wid,) = ids
         # a poll that fails after moving its cursor saves nothing: the restarted listener reads 5 again
         state = await listener_state(services, wid, lambda s: s["restarts"] >= 2)

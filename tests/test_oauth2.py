@@ -24,11 +24,10 @@ from urllib.parse import parse_qs, parse_qsl, unquote_plus, urlencode, urlsplit
 
 import httpx
 import pytest
-from support import serving
+from support import Harness, serving
 
 from flowbox import oauth2
 from flowbox.errors import CredentialError
-from flowbox.services import Services
 from flowbox.settings import Settings
 
 CLIENT_ID, CLIENT_SECRET = "flowbox-client", "client-secret-7c1d0e"
@@ -166,7 +165,7 @@ def oauth_data(provider: Provider, **extra: Any) -> dict[str, Any]:
 
 def with_services(tmp_path: Path, body: Any) -> None:
     async def main() -> None:
-        services = Services(Settings.load(tmp_path / "data", ui=False))
+        services = Harness(Settings.load(tmp_path / "data", ui=False))
         await services.start(consume=False, schedule=False, recover=False)
         try:
             await body(services)
@@ -176,7 +175,7 @@ def with_services(tmp_path: Path, body: Any) -> None:
     asyncio.run(main())
 
 
-async def connect(services: Services, cred_id: str) -> dict[str, Any]:
+async def connect(services: Harness, cred_id: str) -> dict[str, Any]:
     """Connect as a browser would: open the authorize URL, follow the provider's redirect to the callback."""
     url = (await services.oauth2_authorize(cred_id, base_url="http://flowbox.test"))["url"]
     async with httpx.AsyncClient() as browser:
@@ -188,7 +187,7 @@ async def connect(services: Services, cred_id: str) -> dict[str, Any]:
     return await services.oauth2_callback(code=query["code"], state=query["state"])
 
 
-async def stored(services: Services, cred_id: str) -> dict[str, Any]:
+async def stored(services: Harness, cred_id: str) -> dict[str, Any]:
     record = await services.store.get_credential(cred_id)
     return services.vault.decrypt(record.data, record.id)
 
@@ -201,7 +200,7 @@ def http_workflow(url: str, cred_id: str) -> dict[str, Any]:
         "connections": {"Start": {"main": [[{"node": "Call", "type": "main", "index": 0}]]}}}
 
 
-async def run(services: Services, provider: Provider, cred_id: str, items: int = 1) -> Any:
+async def run(services: Harness, provider: Provider, cred_id: str, items: int = 1) -> Any:
     return await services.run_manual(http_workflow(f"{provider.url}/resource", cred_id),
                                      input=[{"n": i} for i in range(items)])
 
@@ -255,11 +254,11 @@ def test_expiry_margin() -> None:
         {"expiresAt": "not a date"})
 
 
-# ---------------------------------------------------------------- flows through Services
+# ---------------------------------------------------------------- flows through the operations
 
 
 def test_connect_stores_tokens_encrypted_and_reads_are_masked(tmp_path: Path, provider: Provider) -> None:
-    async def body(services: Services) -> None:
+    async def body(services: Harness) -> None:
         made = await services.create_credential("IdP", "oAuth2Api", oauth_data(provider))
         connected = await connect(services, made["id"])
         data = await stored(services, made["id"])
@@ -291,7 +290,7 @@ def test_connect_stores_tokens_encrypted_and_reads_are_masked(tmp_path: Path, pr
 
 
 def test_wrong_verifier_and_reused_code_are_refused_clearly(tmp_path: Path, provider: Provider) -> None:
-    async def body(services: Services) -> None:
+    async def body(services: Harness) -> None:
         made = await services.create_credential("IdP", "oAuth2Api",
                                                 oauth_data(provider, authentication="body"))
         url = (await services.oauth2_authorize(made["id"], base_url="http://flowbox.test"))["url"]
@@ -321,7 +320,7 @@ def test_wrong_verifier_and_reused_code_are_refused_clearly(tmp_path: Path, prov
 
 
 def test_not_connected_fails_the_node_clearly(tmp_path: Path, provider: Provider) -> None:
-    async def body(services: Services) -> None:
+    async def body(services: Harness) -> None:
         made = await services.create_credential("IdP", "oAuth2Api", oauth_data(provider))
         result = await run(services, provider, made["id"])
         assert result.status == "error" and "connect the credential first" in result.error["message"]
@@ -340,7 +339,7 @@ def test_not_connected_fails_the_node_clearly(tmp_path: Path, provider: Provider
 
 
 def test_token_is_refreshed_before_it_expires_and_written_back(tmp_path: Path, provider: Provider) -> None:
-    async def body(services: Services) -> None:
+    async def body(services: Harness) -> None:
         made = await services.create_credential("IdP", "oAuth2Api", oauth_data(provider))
         provider.lifetimes = [30]  # the first token expires within the minute: renewed before use
         await connect(services, made["id"])
@@ -363,7 +362,7 @@ def test_token_is_refreshed_before_it_expires_and_written_back(tmp_path: Path, p
 
 
 def test_a_401_refreshes_once_and_retries_for_many_items(tmp_path: Path, provider: Provider) -> None:
-    async def body(services: Services) -> None:
+    async def body(services: Harness) -> None:
         made = await services.create_credential("IdP", "oAuth2Api", oauth_data(provider))
         await connect(services, made["id"])
         old = (await stored(services, made["id"]))["accessToken"]
@@ -380,7 +379,7 @@ def test_a_401_refreshes_once_and_retries_for_many_items(tmp_path: Path, provide
 
 
 def test_client_credentials_grant(tmp_path: Path, provider: Provider) -> None:
-    async def body(services: Services) -> None:
+    async def body(services: Harness) -> None:
         made = await services.create_credential("Machine", "oAuth2Api", oauth_data(
             provider, grantType="clientCredentials", authUrl=None))
         with pytest.raises(CredentialError, match="authorizationCode grant"):

@@ -1,4 +1,4 @@
-"""Services in-process with a real SQLite data dir: the editor's manual runs."""
+"""The runtime in-process with a real SQLite data dir: the editor's manual runs."""
 
 from __future__ import annotations
 
@@ -6,22 +6,16 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from flowbox.services import Services
+import pytest
+from support import Harness, node, unsandboxed_code, workflow  # noqa: F401 - unsandboxed_code is a fixture
+
 from flowbox.settings import Settings
 
 
-def wf(*nodes: dict[str, Any]) -> dict[str, Any]:
-    conns = {a["name"]: {"main": [[{"node": b["name"]}]]} for a, b in zip(nodes, nodes[1:], strict=False)}
-    return {"name": "editor", "nodes": list(nodes), "connections": conns}
-
-
-def node(name: str, type_: str, **params: Any) -> dict[str, Any]:
-    return {"name": name, "type": type_, "parameters": params}
-
-
+@pytest.mark.usefixtures("unsandboxed_code")  # the code nodes count their runs in a file
 def test_manual_run_reports_live_and_partial_run_reuses_earlier_data(tmp_path: Path) -> None:
     counter = tmp_path / "count"
-    data = wf(node("Start", "manualTrigger"),
+    data = workflow(node("Start", "manualTrigger"),
               node("Count", "code", code=f"import pathlib\np = pathlib.Path({str(counter)!r})\n"
                                          "n = int(p.read_text()) + 1 if p.exists() else 1\np.write_text(str(n))\n"
                                          "return [{'n': n}]"),
@@ -29,7 +23,7 @@ def test_manual_run_reports_live_and_partial_run_reuses_earlier_data(tmp_path: P
               node("Never", "noOp"))
 
     async def main() -> None:
-        services = Services(Settings.load(tmp_path / "data"))
+        services = Harness(Settings.load(tmp_path / "data"))
         await services.start(consume=False, schedule=False)
         events: list[str] = []
 

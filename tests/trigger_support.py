@@ -1,4 +1,4 @@
-"""Helpers for tests of listening triggers: a real Services on a real SQLite data dir, and waiting for
+"""Helpers for tests of listening triggers: a real Runtime on a real SQLite data dir, and waiting for
 the executions an active workflow records."""
 
 from __future__ import annotations
@@ -9,15 +9,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from flowbox.services import Services
+from support import Harness
+
 from flowbox.settings import Settings
 
 
-def run_services(data_dir: Path, body: Callable[[Services], Awaitable[None]], **start: Any) -> None:
-    """Start a Services on `data_dir` (listener backoff shortened), `await body(services)`, stop it."""
+def run_services(data_dir: Path, body: Callable[[Harness], Awaitable[None]], **start: Any) -> None:
+    """Start a runtime (its `Harness`) on `data_dir` (listener backoff shortened), `await body(services)`, stop it."""
 
     async def main() -> None:
-        services = Services(Settings.load(data_dir, shutdown_timeout=5))
+        services = Harness(Settings.load(data_dir, shutdown_timeout=5))
         await services.start(**start)
         if services.trigger_listeners is not None:
             services.trigger_listeners.backoff_first = 0.05
@@ -40,7 +41,7 @@ async def until(check: Callable[[], Awaitable[Any]], timeout: float = 10, what: 
     raise AssertionError(f"timed out waiting for {what}")
 
 
-async def trigger_outputs(services: Services, workflow_id: str, count: int, node: str = "T",
+async def trigger_outputs(services: Harness, workflow_id: str, count: int, node: str = "T",
                           timeout: float = 10) -> list[list[dict[str, Any]]]:
     """Once the workflow has `count` successful executions: what `node` output in each, oldest first."""
 
@@ -59,7 +60,7 @@ async def trigger_outputs(services: Services, workflow_id: str, count: int, node
     return await until(check, timeout, what=f"{count} finished executions")
 
 
-async def listener_state(services: Services, workflow_id: str, check: Callable[[dict[str, Any]], bool],
+async def listener_state(services: Harness, workflow_id: str, check: Callable[[dict[str, Any]], bool],
                          timeout: float = 10) -> dict[str, Any]:
     """The state of the workflow's (one) listener once `check(state)` holds."""
 

@@ -1,7 +1,7 @@
 """The editor (NiceGUI), served by `flowbox serve` at `/`.
 
 `mount_ui(services)` builds the FastAPI shell NiceGUI runs on and registers the pages;
-pages call the same `Services` the API uses, never the store directly.
+pages call the same operations the API uses (`flowbox.operations`), never the store directly.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 
-def mount_ui(services: Any) -> Any:
+def mount_ui(runtime: Any) -> Any:
     """A FastAPI shell with NiceGUI's pages on it (its lifespan is run by `flowbox.app.Root`)."""
     from fastapi import FastAPI
     from nicegui import ui
@@ -18,7 +18,7 @@ def mount_ui(services: Any) -> Any:
     from flowbox.ui.layout import EditorServices
 
     shell = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    services = EditorServices(services)  # every page acts for its signed-in user
+    services = EditorServices(runtime)  # every page acts for its signed-in user
     pages.register(services)
     editor.register(services)
     credentials_page.register(services)

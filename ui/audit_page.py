@@ -1,6 +1,6 @@
 """Audit log page `/audit`: who did what, to what, when and from where, newest first.
 
-Reads through `Services.list_audit` (the same call as `GET /api/v1/audit`), filtered by action
+Reads through `Operations.list_audit` (the same call as `GET /api/v1/audit`), filtered by action
 (exact, or a prefix ending in *) and actor; "Load more" follows the page cursor.
 """
 

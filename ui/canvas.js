@@ -15,6 +15,9 @@ const CSS = `
 .fb-node.trigger { border-radius: 32px 12px 12px 32px; }
 .fb-node.disabled { opacity: .55; border-style: dashed; }
 .fb-node.disabled .fb-label { text-decoration: line-through; }
+.fb-node.placeholder { border: 2px dashed #c62828; background: #fff4f4; }
+.fb-node.placeholder .fb-sub { color: #b71c1c; font-weight: 500; white-space: normal; overflow-wrap: anywhere; }
+.fb-node.placeholder .fb-icon { color: #c62828; }
 .fb-node.st-running { border-color: #f5a524; box-shadow: 0 0 0 4px rgba(245, 165, 36, .25); }
 .fb-node.st-success { border-color: #29a35a; }
 .fb-node.st-error { border-color: #e5484d; box-shadow: 0 0 0 4px rgba(229, 72, 77, .18); }
@@ -87,6 +90,8 @@ const isEditable = (el) =>
   !!el && (el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName) ||
     !!el.closest?.(".q-dialog, .q-menu, .cm-editor, [contenteditable=true]"));
 const round = (v) => Math.round(v * 10) / 10;
+const BACKWARD = 60;  // px: a target this far left of its source makes the edge a backward loop
+const NODE_CLEARANCE = 80;  // px from a handle to below its node, for a loop's horizontal run
 
 const FlowboxNode = {
   components: { Handle },
@@ -116,7 +121,8 @@ const FlowboxNode = {
       return [
         this.state ? `st-${this.state.status}` : "",
         this.data.group ? `g-${String(this.data.group).split("/")[0]}` : "",
-        { selected: this.selected, disabled: !!this.data.disabled, trigger: !!this.data.trigger },
+        { selected: this.selected, disabled: !!this.data.disabled, trigger: !!this.data.trigger,
+          placeholder: !!this.data.placeholder },
       ];
     },
   },
@@ -176,9 +182,14 @@ const FlowboxEdge = {
   inject: ["fbCanvas"],
   computed: {
     path() {
-      if (this.targetX < this.sourceX + 20) {  // a backward edge: loop out right, under, and back in left
+      // A backward edge (its target well left of its source, as in a loop) goes out right, around and back
+      // in from the left: between the two nodes when they are far apart vertically, else under both. Any
+      // other edge is a plain curve, however close the nodes (n8n's 220 px spacing leaves 20 px between ours).
+      if (this.targetX < this.sourceX - BACKWARD) {
         const dx = 40;
-        const y = Math.max(this.sourceY, this.targetY) + 80;
+        const dy = this.targetY - this.sourceY;
+        const y = Math.abs(dy) > 2 * NODE_CLEARANCE ? this.sourceY + dy / 2
+          : Math.max(this.sourceY, this.targetY) + NODE_CLEARANCE;
         const d = `M ${this.sourceX} ${this.sourceY} C ${this.sourceX + dx * 2} ${this.sourceY}, ${this.sourceX + dx * 2} ${y}, ${this.sourceX} ${y} ` +
           `L ${this.targetX} ${y} C ${this.targetX - dx * 2} ${y}, ${this.targetX - dx * 2} ${this.targetY}, ${this.targetX} ${this.targetY}`;
         return [d, (this.sourceX + this.targetX) / 2, y];
@@ -234,11 +245,12 @@ export default {
       flowEdges: [],
       nodeTypes: { fbnode: markRaw(FlowboxNode), fbsticky: markRaw(StickyNote) },
       edgeTypes: { fbedge: markRaw(FlowboxEdge) },
+      sized: false,  // Vue Flow is mounted once the canvas has a size (it measures its viewport on mount)
     };
   },
   template: `
     <div class="fb-canvas" tabindex="0" @dragover="onDragOver" @drop="onDrop" @mousemove="onMouseMove">
-      <VueFlow :nodes="flowNodes" :edges="flowEdges" :node-types="nodeTypes" :edge-types="edgeTypes"
+      <VueFlow v-if="sized" :nodes="flowNodes" :edges="flowEdges" :node-types="nodeTypes" :edge-types="edgeTypes"
                connection-mode="strict" :snap-to-grid="snap > 0" :snap-grid="[snap || 1, snap || 1]"
                :delete-key-code="null" :zoom-on-double-click="false" :min-zoom="0.1" :max-zoom="2.5"
                :pan-on-scroll="true" :zoom-on-pinch="true"
@@ -269,12 +281,23 @@ export default {
     this.syncEdges();
   },
   mounted() {
+    const hasSize = () => this.$el.clientWidth > 0 && this.$el.clientHeight > 0;
+    if (hasSize()) this.sized = true;
+    else {
+      this.sizer = new ResizeObserver(() => {
+        if (!hasSize()) return;
+        this.sized = true;
+        this.sizer.disconnect();
+      });
+      this.sizer.observe(this.$el);
+    }
     this.onKey = (e) => this.handleKey(e);
     this.onPaste = (e) => this.handlePaste(e);
     window.addEventListener("keydown", this.onKey, true);  // capture: before Vue Flow's node keys (Enter)
     document.addEventListener("paste", this.onPaste);
   },
   beforeUnmount() {
+    this.sizer?.disconnect();
     window.removeEventListener("keydown", this.onKey, true);
     document.removeEventListener("paste", this.onPaste);
   },
@@ -430,21 +453,40 @@ export default {
       this.mouse = { x: e.clientX, y: e.clientY };
     },
     // ---- keyboard and clipboard --------------------------------------------------------------------------
+    visible() {
+      return !!this.$el?.isConnected && this.$el.getClientRects().length > 0;
+    },
     active(e) {
-      return !!this.$el?.isConnected && this.$el.getClientRects().length > 0 && !isEditable(e.target);
+      return this.visible() && !isEditable(e.target);
     },
     handleKey(e) {
-      if (!this.active(e)) return;
       const mod = e.ctrlKey || e.metaKey;
       const key = e.key.toLowerCase();
+      if (mod && (key === "s" || key === "enter") && this.visible() && !e.target?.closest?.(".q-dialog")) {
+        // save and run work from anywhere in the editor, a field included (never the browser's "Save page"):
+        // a field that reports its value on blur (a node's name) reports it first
+        e.preventDefault();
+        e.stopPropagation();
+        const event = key === "s" ? "save" : "run";
+        const field = document.activeElement;
+        if (!isEditable(field) || field === document.body) {
+          this.$emit(event, {});
+          return;
+        }
+        field.blur();  // Quasar reports the blur from a timer of its own; this one runs after it
+        setTimeout(() => {
+          this.$emit(event, {});
+          if (field.isConnected) field.focus();
+        }, 0);
+        return;
+      }
+      if (!this.active(e)) return;
       let done = true;
       if ((key === "delete" || key === "backspace") && !mod) done = this.deleteSelection();
       else if (mod && key === "c") done = this.emitCopy(false);
       else if (mod && key === "x") done = !this.readonly && this.emitCopy(true);
       else if (mod && key === "z" && !e.shiftKey) this.$emit("undo", {});
       else if (mod && ((key === "z" && e.shiftKey) || key === "y")) this.$emit("redo", {});
-      else if (mod && key === "enter") this.$emit("run", {});
-      else if (mod && key === "s") this.$emit("save", {});
       else if (mod && key === "a") this.selectAll();
       else if (!mod && key === "1" && this.flow) this.fit_view();
       else done = false;
@@ -487,6 +529,10 @@ export default {
         this.flow?.fitView({ padding, maxZoom: 1, duration: 200 }))));
     },
     select(names) {
+      // on the next tick: a node added with the same update is in Vue Flow's list by then
+      this.$nextTick(() => this.selectNow(names));
+    },
+    selectNow(names) {
       if (!this.flow) return;
       const want = new Set((names || []).map(String));
       this.flow.removeSelectedEdges(this.flow.getSelectedEdges.value);

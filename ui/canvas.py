@@ -36,6 +36,8 @@ from typing import Any
 from nicegui.awaitable_response import AwaitableResponse
 from nicegui.element import Element
 
+from flowbox.n8n import PLACEHOLDER
+
 NODE_MIME = "application/flowbox-node"
 STICKY = "stickyNote"
 EVENTS = ("node_moved", "connect", "nodes_removed", "edges_removed", "selection", "node_click", "node_dblclick",
@@ -188,11 +190,18 @@ def to_canvas(workflow: Mapping[str, Any], spec_of: Callable[[str], Any | None])
             trigger = bool(spec.trigger)
             inputs = 0 if trigger else spec.inputs
             icon, subtitle, group = material_icon(spec.icon), spec.display_name, spec.group
+        placeholder = n.get("type") == PLACEHOLDER  # an n8n node flowbox cannot run (flowbox.n8n)
+        if placeholder:  # the inputs its n8n connections use (it takes up to ten), not ten empty ones
+            subtitle = f"not available in flowbox: {params.get('n8nType') or 'n8n node'}"
+            inputs = 1 + max((int(t.get("index") or 0) for by_type in (workflow.get("connections") or {}).values()
+                              for targets in (by_type or {}).get("main") or [] for t in targets or []
+                              if t.get("node") == n["name"]), default=0)
         if n.get("onError") == "errorOutput":
             outputs = [*(["success"] if outputs == [""] else outputs), "error"]
         nodes.append({"id": n["name"], "type": n.get("type", ""), "label": n["name"], "subtitle": subtitle,
                       "position": pos, "inputs": inputs, "outputs": outputs, "icon": icon, "group": group,
-                      "trigger": trigger, "disabled": bool(n.get("disabled")), "notes": n.get("notes") or ""})
+                      "trigger": trigger, "disabled": bool(n.get("disabled")), "notes": n.get("notes") or "",
+                      "placeholder": placeholder})
     edges: list[dict[str, Any]] = []
     for source, by_type in (workflow.get("connections") or {}).items():
         for k, targets in enumerate((by_type or {}).get("main") or []):

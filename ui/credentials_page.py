@@ -1,6 +1,6 @@
 """Credentials page `/credentials`: list, create, test, delete, Connect (OAuth2). Secrets never shown back.
 
-Everything goes through `Services` (the same calls as `/api/v1/credentials`), which only ever
+Everything goes through the operations (the same calls as `/api/v1/credentials`), which only ever
 returns credentials masked.
 """
 

@@ -3,21 +3,26 @@
 Route `/workflow/{id}` (add `?execution=ID` to show a past execution read-only on the canvas).
 The page keeps the workflow as n8n-shaped JSON (`Editor.doc`); the canvas draws it and reports
 edits, the panel edits one node, and every change goes through `Editor.change()` so undo,
-redo and the unsaved-changes guard see it. Saving goes through `Services.update_workflow`
-(a new version); running through `Services.run_manual` (the canvas as it is, saved or not).
+redo and the unsaved-changes guard see it. Saving goes through `Operations.update_workflow`
+(a new version); running through `Operations.run_manual` (the canvas as it is, saved or not).
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import uuid
 from typing import Any
 
-from nicegui import ui
+from nicegui import context, ui
 
 from flowbox import registry
+from flowbox.errors import FlowboxError
+from flowbox.n8n import PLACEHOLDER, accept
 from flowbox.ui.canvas import STICKY, Canvas, material_icon, palette_item, to_canvas
+from flowbox.ui.credentials_page import credential_form
 from flowbox.ui.layout import frame, notify_error
+from flowbox.ui.n8n_report import download_n8n, placeholder_panel, replaced, report_dialog
 from flowbox.ui.param_panel import ParamPanel
 
 UNDO_DEPTH = 100
@@ -37,6 +42,25 @@ def unique_name(wanted: str, taken: set[str]) -> str:
     while f"{base} {n}" in taken:
         n += 1
     return f"{base} {n}"
+
+
+NODE_STEP = 240  # from one node to the next, left to right
+NODE_BOX = (200, 80)  # what a node covers on the canvas, with some room below
+
+
+def _xy(node: dict[str, Any] | None) -> tuple[float, float]:
+    pos = (node or {}).get("position") or [0, 0]
+    return float(pos[0]), float(pos[1])
+
+
+def free_position(doc: dict[str, Any], at: list[float]) -> list[float]:
+    """`at`, or the first spot below it where a new node covers no other node (drops never stack)."""
+    boxes = [_xy(n) for n in doc["nodes"] if n.get("type") != STICKY]
+    x, y = at
+    w, h = NODE_BOX
+    while any(abs(x - bx) < w and abs(y - by) < h for bx, by in boxes):
+        y += h + 20
+    return [x, y]
 
 
 def paste_nodes(doc: dict[str, Any], text: str, at: list[float]) -> list[str]:
@@ -128,6 +152,46 @@ def selection_json(doc: dict[str, Any], names: list[str]) -> str:
     return json.dumps({"nodes": nodes, "connections": connections}, indent=2)
 
 
+def stored_runs(doc: dict[str, Any], nodes: dict[str, list[Any]]) -> dict[str, list[dict[str, Any]]]:
+    """An execution's stored node runs as the editor keeps them: {inputs, outputs, error} per run (json).
+
+    The store keeps each run's outputs, not its inputs (they are the outputs of the nodes before it), so
+    the inputs are read back along the workflow's connections: input k of a node's run i is what the
+    node connected to input k gave on its run i (or its last run), preferring the run's recorded source.
+    """
+    incoming: dict[str, dict[int, list[tuple[str, int]]]] = {}
+    for source, by_type in (doc.get("connections") or {}).items():
+        for k, targets in enumerate((by_type or {}).get("main") or []):
+            for t in targets or []:
+                incoming.setdefault(t["node"], {}).setdefault(int(t.get("index") or 0), []).append((source, k))
+
+    def output_of(source: str, k: int, i: int) -> list[dict[str, Any]]:
+        runs = nodes.get(source) or []
+        if not runs:
+            return []
+        outputs = runs[min(i, len(runs) - 1)].outputs
+        return list(outputs[k]) if k < len(outputs) else []
+
+    result: dict[str, list[dict[str, Any]]] = {}
+    for name, runs in nodes.items():
+        by_input = incoming.get(name, {})
+        result[name] = []
+        for i, r in enumerate(runs):
+            inputs = []
+            for index in range(max(by_input, default=-1) + 1):
+                sources = [c for c in by_input.get(index, []) if c[0] in nodes]
+                chosen = [c for c in sources if c[0] == r.source] or sources[:1]
+                inputs.append([item for source, k in chosen for item in output_of(source, k, i)])
+            result[name].append({"inputs": inputs, "outputs": r.outputs, "error": r.error})
+    return result
+
+
+def run_state(outputs: list[list[Any]], error: str | None) -> dict[str, Any]:
+    """A node's state on the canvas after a run: status, item count, items per output, error."""
+    return {"status": "error" if error else "success", "items": sum(len(o) for o in outputs),
+            "outputs": [len(o) for o in outputs], "error": error}
+
+
 def items_table(items: list[dict[str, Any]], limit: int = 200) -> None:
     """Items as a table (one column per top-level key) and as JSON, in tabs."""
     if not items:
@@ -175,15 +239,16 @@ class Editor:
         self.last_execution: str | None = None
         self.states: dict[str, dict[str, Any]] = {}
         self.readonly = execution is not None
+        self.multi_selected = 0
+        self.webhook_urls: tuple[str, Any, Any] | None = None
+        request = context.client.request
+        self.origin = str(request.base_url).rstrip("/") if request is not None else \
+            f"http://127.0.0.1:{services.settings.port}"
         if execution is not None:
             self.doc = copy.deepcopy(execution.workflow_data or self.doc)
             self.last_execution = execution.id
-            for name, runs in execution.nodes.items():
-                self.runs[name] = [{"inputs": [], "outputs": r.outputs, "error": r.error} for r in runs]
-                last = runs[-1]
-                self.states[name] = {"status": "error" if last.error else "success",
-                                     "items": sum(len(o) for o in last.outputs),
-                                     "outputs": [len(o) for o in last.outputs], "error": last.error}
+            self.runs = stored_runs(self.doc, execution.nodes)
+            self.states = {name: run_state(runs[-1].outputs, runs[-1].error) for name, runs in execution.nodes.items()}
         self.build()
 
     # ------------------------------------------------------------------ layout
@@ -202,6 +267,9 @@ class Editor:
                 ui.button("Settings", icon="tune", on_click=self.settings_dialog).props("flat dense")
                 ui.button("Executions", icon="history",
                           on_click=lambda: ui.navigate.to(f"/executions?workflow={self.id}")).props("flat dense")
+                with ui.button(icon="more_vert").props("flat dense").props(testid("workflow-menu")), ui.menu():
+                    ui.menu_item("Download as n8n JSON", lambda: download_n8n(self.services, self.doc)).props(
+                        testid("download-n8n"))
                 ui.button("Save", icon="save", on_click=self.save).props("dense").mark("save").props(testid("save"))
                 self.run_button = ui.button("Run workflow", icon="play_arrow", on_click=lambda: self.run()) \
                     .props("dense color=deep-orange").mark("run").props(testid("run"))
@@ -254,8 +322,7 @@ class Editor:
         c.on("connect", lambda e: self.connected(e.args))
         c.on("nodes_removed", lambda e: self.change(lambda: remove_nodes(self.doc, set(e.args["nodes"]))))
         c.on("edges_removed", lambda e: self.change(lambda: self._remove_edges(e.args["edges"])))
-        c.on("selection", lambda e: self.select((e.args.get("nodes") or [None])[0] if len(
-            e.args.get("nodes") or []) == 1 else None))
+        c.on("selection", lambda e: self.selection(e.args.get("nodes") or []))
         c.on("node_click", lambda e: self.select(e.args["id"]))
         c.on("node_dblclick", lambda e: self.select(e.args["id"]))
         c.on("pane_click", lambda _: self.select(None))
@@ -278,6 +345,9 @@ class Editor:
         self.mark_dirty(True)
         if redraw:
             self.redraw()
+        if self.node(self.selected) is None:  # the summary counts the nodes
+            self.selected = None
+            self.show_side()
 
     def mark_dirty(self, dirty: bool) -> None:
         self.dirty = dirty
@@ -309,6 +379,7 @@ class Editor:
         return next((n for n in self.doc["nodes"] if n["name"] == name), None)
 
     def add_node(self, type_: str, position: list[float] | None) -> None:
+        """Add a node of `type_` at `position` (None: right of the selected or last node), on a free spot."""
         taken = {n["name"] for n in self.doc["nodes"]}
         if type_ == STICKY:
             new = {"name": unique_name("Note", taken), "type": STICKY, "parameters": {"content": "Write a note"}}
@@ -318,12 +389,20 @@ class Editor:
                 ui.notify(f"unknown node type {type_!r}", type="negative")
                 return
             new = {"name": unique_name(spec["displayName"], taken), "type": type_, "parameters": {}}
+            for param in spec.get("params") or []:  # start code editors from the node's example, as n8n does
+                if param.get("kind") == "code" and param.get("required") and param.get("placeholder"):
+                    new["parameters"][param["name"]] = param["placeholder"]
+            if spec.get("trigger") and any(p["name"] == "path" and p.get("required") and not p.get("default")
+                                           for p in spec.get("params") or []):
+                new["parameters"]["path"] = str(uuid.uuid4())  # a unique URL to start from, as n8n gives
         if position is None:
-            xs = [float(n.get("position", [0, 0])[0]) for n in self.doc["nodes"]] or [0]
-            position = [max(xs) + 240, 0]
-        new["position"] = [float(position[0]), float(position[1])]
+            anchor = self.node(self.selected) or (max(self.doc["nodes"], key=lambda n: _xy(n)[0])
+                                                  if self.doc["nodes"] else None)
+            position = [_xy(anchor)[0] + NODE_STEP, _xy(anchor)[1]] if anchor else [0, 0]
+        new["position"] = free_position(self.doc, [float(position[0]), float(position[1])])
         self.change(lambda: self.doc["nodes"].append(new))
         self.select(new["name"])
+        self.canvas.select([new["name"]])
 
     def moved(self, args: dict[str, Any]) -> None:
         where = {m["id"]: m["position"] for m in args.get("nodes", [])}
@@ -358,17 +437,22 @@ class Editor:
             added.extend(paste_nodes(self.doc, text, at))
 
         try:
-            json.loads(text)
+            data = json.loads(text)
         except ValueError:
             ui.notify("The clipboard holds no workflow JSON", type="warning")
             return
         try:
+            converted, conversion = accept(data)  # n8n JSON goes through the same conversion as an import
+            if conversion is not None:
+                text = json.dumps(converted)
             self.change(apply)
-        except ValueError as exc:
+        except (ValueError, FlowboxError) as exc:
             ui.notify(str(exc), type="warning")
             return
         if added:
             self.canvas.select(added)
+        if conversion is not None:
+            report_dialog("Pasted nodes", conversion.to_json())
 
     def rename_workflow(self, name: str) -> None:
         name = (name or "").strip() or "Untitled"
@@ -397,6 +481,9 @@ class Editor:
                     self.doc["nodes"][i] = {**n, **updated, "position": n.get("position", [0, 0])}
 
         self.change(apply, redraw=True)
+        changed = self.node(name)
+        if changed is not None:
+            self.show_webhook_urls(changed)
 
     # ------------------------------------------------------------------ side panel
     def select(self, name: str | None) -> None:
@@ -404,8 +491,18 @@ class Editor:
             self.selected = name
             self.show_side()
 
+    def selection(self, names: list[str]) -> None:
+        """The canvas' selection changed: one node opens in the panel, none or several show the summary."""
+        count = len(names) if len(names) > 1 else 0
+        if count != self.multi_selected:
+            self.multi_selected = count
+            if self.selected is None and len(names) != 1:
+                self.show_side()
+        self.select(names[0] if len(names) == 1 else None)
+
     def show_side(self) -> None:
         self.side.clear()
+        self.webhook_urls = None
         with self.side:
             node = self.node(self.selected)
             if node is None:
@@ -413,76 +510,75 @@ class Editor:
                 return
             if node["type"] == STICKY:
                 ui.label("Sticky note").classes("text-base font-medium")
-                ui.textarea(value=(node.get("parameters") or {}).get("content", ""),
-                            on_change=lambda e: self.node_changed(
-                                {**node, "parameters": {**(node.get("parameters") or {}), "content": e.value}})
-                            ).classes("w-full")
+                note = ui.textarea(value=(node.get("parameters") or {}).get("content", ""),
+                                   on_change=lambda e: self.node_changed(
+                                       {**node, "parameters": {**(node.get("parameters") or {}), "content": e.value}})
+                                   ).classes("w-full")
+                if self.readonly:
+                    note.disable()
                 return
             spec = self.catalog.get(node["type"])
             name_input = ui.input("Name", value=node["name"]).props("dense outlined").classes("w-full") \
                 .mark("node-name").props(testid("node-name"))
-            name_input.on("blur", lambda: self.rename_node(node["name"], name_input.value))
-            name_input.on("keydown.enter", lambda: self.rename_node(node["name"], name_input.value))
+            if self.readonly:
+                name_input.disable()
+            else:
+                name_input.on("blur", lambda: self.rename_node(node["name"], name_input.value))
+                name_input.on("keydown.enter", lambda: self.rename_node(node["name"], name_input.value))
             if spec is None:
                 ui.label(f"Unknown node type {node['type']!r}").classes("text-negative")
                 return
             ui.label(spec["description"]).classes("text-xs text-grey-7")
+            if node["type"] == PLACEHOLDER:
+                types = sorted(((t, s["displayName"]) for t, s in self.catalog.items() if t != PLACEHOLDER),
+                               key=lambda pair: pair[1])
+                placeholder_panel(node, types, lambda t: self.replace_node(node, t), readonly=self.readonly)
+                return
             if node["type"] == "webhook":
                 self.webhook_box(node)
-            with ui.row().classes("gap-2"):
-                ui.button("Run up to here", icon="play_arrow",
-                          on_click=lambda: self.run(destination=node["name"])).props("dense flat").mark("run-to").props(testid("run-to"))
-                pinned = node["name"] in (self.doc.get("pinData") or {})
-                ui.button("Unpin" if pinned else "Pin output", icon="push_pin",
-                          on_click=lambda: self.toggle_pin(node["name"])).props("dense flat").mark("pin").props(testid("pin"))
-                if pinned:
-                    ui.button("Edit pinned", icon="edit",
-                              on_click=lambda: self.edit_pin(node["name"])).props("dense flat")
+            if not self.readonly:
+                with ui.row().classes("gap-2"):
+                    ui.button("Run up to here", icon="play_arrow",
+                              on_click=lambda: self.run(destination=node["name"])).props("dense flat") \
+                        .mark("run-to").props(testid("run-to"))
+                    pinned = node["name"] in (self.doc.get("pinData") or {})
+                    ui.button("Unpin" if pinned else "Pin output", icon="push_pin",
+                              on_click=lambda: self.toggle_pin(node["name"])).props("dense flat") \
+                        .mark("pin").props(testid("pin"))
+                    if pinned:
+                        ui.button("Edit pinned", icon="edit",
+                                  on_click=lambda: self.edit_pin(node["name"])).props("dense flat")
             with ui.expansion("Parameters", value=True).classes("w-full"):
-                ParamPanel(spec, node, self.node_changed, self.preview_for(node["name"]))
-            self.credential_box(node, spec)
+                ParamPanel(spec, node, self.node_changed, self.preview_for(node["name"]),
+                           credentials=_Credentials(self.services), readonly=self.readonly)
             self.data_view(node["name"])
 
+    def replace_node(self, node: dict[str, Any], type_: str) -> None:
+        """Put a node of `type_` in `node`'s place (a placeholder's), keeping its name and connections."""
+        new = replaced(node, type_, {})
+        self.change(lambda: self.doc.__setitem__("nodes", [new if n["name"] == node["name"] else n
+                                                                  for n in self.doc["nodes"]]))
+        self.show_side()
+
     def workflow_summary(self) -> None:
-        ui.label("Workflow").classes("text-base font-medium")
-        ui.label(f"{len(self.doc['nodes'])} nodes · version {self.version}").classes("text-sm text-grey-8")
-        ui.label("Drag nodes from the palette, connect outputs to inputs, click a node to edit it. "
-                 "Ctrl+Enter runs, Ctrl+S saves, Ctrl+Z undoes, Delete removes, Ctrl+C/V copy and paste "
-                 "(workflow JSON, also from n8n).").classes("text-xs text-grey-7")
-        if self.last_execution:
-            ui.link("Last execution", f"/execution/{self.last_execution}").classes("text-sm")
-
-    def credential_box(self, node: dict[str, Any], spec: dict[str, Any]) -> None:
-        """Pick the credential the node signs with (the type its `authentication` names, or its only one)."""
-        types = spec.get("credentials") or []
-        chosen = (node.get("parameters") or {}).get("authentication")
-        kind = chosen if chosen in types else (types[0] if len(types) == 1 and chosen is None else None)
-        if kind is None:
-            return
-        holder = ui.column().classes("w-full gap-1")
-
-        async def draw() -> None:
-            page = await self.services.list_credentials(type=kind, limit=250)
-            current = (node.get("credentials") or {}).get(kind)
-            current = current.get("id") if isinstance(current, dict) else current
-            options = {c["id"]: c["name"] for c in page.data}
-            with holder:
-                ui.select(options, label=f"Credential ({kind})", value=current if current in options else None,
-                          on_change=lambda e: self.node_changed({**node, "credentials": {kind: e.value}})
-                          ).classes("w-full").props(testid("credential-select"))
-                if not options:
-                    ui.link("No credentials of this type yet: create one", "/credentials", new_tab=True) \
-                        .classes("text-xs")
-
-        ui.timer(0, draw, once=True)
+        with ui.column().classes("w-full gap-2").props(testid("workflow-summary")):
+            ui.label("Workflow").classes("text-base font-medium")
+            ui.label(f"{len(self.doc['nodes'])} nodes · version {self.version}").classes("text-sm text-grey-8")
+            if self.multi_selected > 1:
+                ui.label(f"{self.multi_selected} nodes selected").classes("text-sm text-grey-8")
+            ui.label("Drag nodes from the palette, connect outputs to inputs, click a node to edit it. "
+                     "Ctrl+Enter runs, Ctrl+S saves, Ctrl+Z undoes, Delete removes, Ctrl+C/V copy and paste "
+                     "(workflow JSON, also from n8n).").classes("text-xs text-grey-7")
+            if self.last_execution:
+                ui.link("Last execution", f"/execution/{self.last_execution}").classes("text-sm")
 
     def webhook_box(self, node: dict[str, Any]) -> None:
-        path = str((node.get("parameters") or {}).get("path") or "").strip("/")
         with ui.card().classes("w-full p-2 bg-grey-1").props("flat bordered"):
             ui.label("Webhook URLs").classes("text-sm font-medium")
-            origin = f"http://127.0.0.1:{self.services.settings.port}"
-            ui.label(f"Test: {origin}/webhook-test/{path}").classes("text-xs font-mono").mark("test-url").props(testid("test-url"))
-            ui.label(f"Production: {origin}/webhook/{path}").classes("text-xs font-mono")
+            test = ui.label("").classes("text-xs font-mono break-all").mark("test-url").props(testid("test-url"))
+            prod = ui.label("").classes("text-xs font-mono break-all").props(testid("prod-url"))
+            self.webhook_urls = (node["name"], test, prod)
+            self.show_webhook_urls(node)
             status = ui.label("").classes("text-xs text-grey-8")
 
             async def listen() -> None:
@@ -497,14 +593,23 @@ class Editor:
                 if execution_id:
                     await self.load_execution(execution_id)
 
-            ui.button("Listen for test event", icon="hearing", on_click=listen).props("dense flat")
+            if not self.readonly:
+                ui.button("Listen for test event", icon="hearing", on_click=listen).props("dense flat")
+
+    def show_webhook_urls(self, node: dict[str, Any]) -> None:
+        """Put the node's current path into the webhook URL labels (as the path is typed)."""
+        if self.webhook_urls is None or self.webhook_urls[0] != node["name"]:
+            return
+        path = str((node.get("parameters") or {}).get("path") or "").strip("/")
+        _, test, prod = self.webhook_urls
+        test.set_text(f"Test: {self.origin}/webhook-test/{path}")
+        prod.set_text(f"Production: {self.origin}/webhook/{path}")
 
     def data_view(self, name: str) -> None:
         runs = self.runs.get(name)
         pinned = (self.doc.get("pinData") or {}).get(name)
-        with ui.expansion("Input", value=False).classes("w-full"):
-            items = [i for output in (runs[-1]["inputs"] if runs else []) for i in output]
-            items_table(items)
+        with ui.expansion("Input", value=False).classes("w-full").props(testid("input")):
+            items_table(self.input_items(name))
         with ui.expansion("Output", value=True).classes("w-full").mark("output").props(testid("output")):
             if pinned is not None:
                 ui.label("Pinned data (used instead of running the node)").classes("text-xs text-amber-800")
@@ -528,17 +633,28 @@ class Editor:
         labels = [label or f"output {i}" for i, label in enumerate(labels)]
         return labels + [f"output {i}" for i in range(len(labels), n)]
 
+    def input_items(self, name: str) -> list[dict[str, Any]]:
+        """The items node `name` got on its last run (all inputs, in order)."""
+        runs = self.runs.get(name)
+        return [i for output in (runs[-1]["inputs"] if runs else []) for i in output]
+
     def preview_for(self, name: str) -> Any:
+        """The panel's expression preview for node `name`: its first input item from the last run.
+
+        The services are read here, on the page's event loop (they act for the signed-in user, whom only
+        the page's context knows); the expression itself is evaluated in a worker thread."""
+        from nicegui import run
+
         from flowbox.preview import preview_expression
 
-        def preview(parameter: str, value: Any) -> Any:
-            runs = self.runs.get(name)
-            inputs = [i for output in (runs[-1]["inputs"] if runs else []) for i in output]
+        async def preview(parameter: str, value: Any) -> Any:
+            inputs = self.input_items(name)
             run_data = {n: (r[-1]["outputs"][0] if r[-1]["outputs"] else []) for n, r in self.runs.items()}
-            return preview_expression(value, node=name, parameter=parameter, item=inputs[0] if inputs else None,
-                                      items=inputs, workflow=self.doc, run_data=run_data,
-                                      variables=dict(self.services.engine.variables),
-                                      timezone=(self.doc.get("settings") or {}).get("timezone"))
+            variables = self.services.variables()
+            return await run.io_bound(
+                preview_expression, value, node=name, parameter=parameter, item=inputs[0] if inputs else None,
+                items=inputs, workflow=copy.deepcopy(self.doc), run_data=run_data, variables=variables,
+                timezone=(self.doc.get("settings") or {}).get("timezone"))
 
         return preview
 
@@ -643,28 +759,31 @@ class Editor:
         self.canvas.set_states({})
         self.run_button.props("loading")
 
+        fresh: dict[str, list[dict[str, Any]]] = {}
+        earlier, self.runs = self.runs, fresh  # the panel shows each node's data once it has run
+
         async def started(name: str) -> None:
             self.states[name] = {"status": "running"}
             self.canvas.set_states(self.states)
 
         async def finished(run: Any) -> None:
-            self.states[run.node] = {"status": "error" if run.error else "success",
-                                     "items": sum(len(o) for o in run.outputs),
-                                     "outputs": [len(o) for o in run.outputs], "error": run.error}
+            self.states[run.node] = run_state(run.outputs, run.error)
             self.canvas.set_states(self.states)
+            fresh.setdefault(run.node, []).append(_run_json(run))
+            if run.node == self.selected:
+                self.show_side()
 
         try:
             result = await self.services.run_manual({**self.doc, "id": self.id}, destination=destination,
                                                     previous=self.last_execution if destination else None,
                                                     on_node_start=started, on_node_run=finished)
         except Exception as exc:  # an invalid workflow: the message names the node
+            self.runs = earlier
             notify_error(exc, "Cannot run: ")
             return
         finally:
             self.run_button.props(remove="loading")
-        self.runs = {name: [{"inputs": [[i.json for i in inp] for inp in r.inputs],
-                             "outputs": r.outputs_json(), "error": r.error} for r in runs]
-                     for name, runs in result.runs.items()}
+        self.runs = {name: [_run_json(r) for r in runs] for name, runs in result.runs.items()}
         self.last_execution = result.execution_id
         if result.status == "success":
             ui.notify(f"Ran {len(result.runs)} nodes", type="positive")
@@ -677,13 +796,37 @@ class Editor:
     async def load_execution(self, execution_id: str) -> None:
         record = await self.services.get_execution(execution_id)
         self.last_execution = execution_id
-        self.runs = {name: [{"inputs": [], "outputs": r.outputs, "error": r.error} for r in runs]
-                     for name, runs in record.nodes.items()}
-        self.states = {name: {"status": "error" if runs[-1].error else "success",
-                              "items": sum(len(o) for o in runs[-1].outputs),
-                              "outputs": [len(o) for o in runs[-1].outputs]} for name, runs in record.nodes.items()}
+        self.runs = stored_runs(self.doc, record.nodes)
+        self.states = {name: run_state(runs[-1].outputs, runs[-1].error) for name, runs in record.nodes.items()}
         self.canvas.set_states(self.states)
         self.show_side()
+
+
+class _Credentials:
+    """The node panel's credential choices and its "create new" form (a `param_panel.CredentialSource`)."""
+
+    def __init__(self, services: Any) -> None:
+        self.services = services
+
+    async def options(self, kind: str) -> dict[str, str]:
+        page = await self.services.list_credentials(type=kind, limit=250)
+        return {c["id"]: c["name"] for c in page.data}
+
+    def create(self, kind: str, on_created: Any) -> None:
+        types = [t for t in self.services.credential_types() if t["name"] == kind]
+
+        async def save(name: str, type_: str, data: dict[str, Any]) -> None:
+            created = await self.services.create_credential(name, type_, data)
+            ui.notify(f"Saved credential '{created['name']}'", type="positive")
+            on_created(created["id"])
+
+        credential_form(types, save)
+
+
+def _run_json(run: Any) -> dict[str, Any]:
+    """A node run (the engine's RunData) as the editor keeps it: inputs, outputs (json) and error."""
+    return {"inputs": [[i.json for i in inp] for inp in run.inputs], "outputs": run.outputs_json(),
+            "error": run.error}
 
 
 def _json_of(item: Any) -> Any:
@@ -704,4 +847,4 @@ def register(services: Any) -> None:
                 ui.link("All workflows", "/")
             return
         with frame(record.name, wide=True):
-            Editor(services, record, past)
+            Editor(services.for_page(), record, past)

@@ -36,7 +36,7 @@ from .layout import (
 )
 
 if TYPE_CHECKING:
-    from flowbox.services import Services
+    from flowbox.operations import Operations
     from flowbox.store.base import ExecutionRecord, NodeRun
 
 PAGE_SIZE = 50
@@ -48,7 +48,7 @@ RANGES: dict[str, tuple[str, float | None]] = {
 }
 
 
-def register(services: Services) -> None:
+def register(services: Operations) -> None:
     @ui.page("/executions")
     async def executions(workflow: str = "", status: str = "", since: str = "any") -> None:
         await executions_page(services, workflow=workflow, status=status, since=since)
@@ -60,7 +60,7 @@ def register(services: Services) -> None:
 
 # ---------------------------------------------------------------- the list
 
-async def workflow_names(services: Services, limit: int = 2000) -> dict[str, str]:
+async def workflow_names(services: Operations, limit: int = 2000) -> dict[str, str]:
     """Every workflow's name by id (for the filter and the table), at most `limit` of them."""
     names: dict[str, str] = {}
     cursor = None
@@ -73,7 +73,7 @@ async def workflow_names(services: Services, limit: int = 2000) -> dict[str, str
     return names
 
 
-async def fetch_executions(services: Services, *, workflow_id: str | None, status: str | None,
+async def fetch_executions(services: Operations, *, workflow_id: str | None, status: str | None,
                            since: dt.datetime | None, cursor: str | None = None,
                            limit: int = PAGE_SIZE) -> tuple[list[ExecutionRecord], str | None]:
     """One page of executions, newest first, stopping at the first one that started before `since`."""
@@ -112,7 +112,7 @@ COLUMNS: list[dict[str, Any]] = [
 ]
 
 
-async def executions_page(services: Services, *, workflow: str = "", status: str = "", since: str = "any") -> None:
+async def executions_page(services: Operations, *, workflow: str = "", status: str = "", since: str = "any") -> None:
     names = await workflow_names(services)
     state: dict[str, Any] = {"workflow": workflow or None, "status": status if status in EXECUTION_STATUSES
                              else None, "since": since if since in RANGES else "any", "cursor": None}
@@ -326,7 +326,7 @@ def info(label: str, value: str, target: str | None = None) -> None:
             ui.label(value).classes("text-sm text-slate-800")
 
 
-async def execution_page(services: Services, execution_id: str) -> None:
+async def execution_page(services: Operations, execution_id: str) -> None:
     try:
         first = await services.get_execution(execution_id)
     except NotFound:
@@ -364,6 +364,15 @@ async def execution_page(services: Services, execution_id: str) -> None:
         ui.notify("Execution deleted")
         ui.navigate.to(back)
 
+    async def stop() -> None:
+        try:
+            record = await services.stop_execution(execution_id)
+        except FlowboxError as exc:
+            notify_error(exc, "Cannot stop: ")
+            return
+        ui.notify("Execution stopped")
+        await body.refresh(record)
+
     @ui.refreshable
     async def body(record: ExecutionRecord | None = None) -> None:
         if record is None:
@@ -375,7 +384,7 @@ async def execution_page(services: Services, execution_id: str) -> None:
         seen["key"] = (record.status, sum(len(r) for r in record.nodes.values()))
         with ui.row().classes("w-full items-center gap-3"):
             page_heading(name)
-            status_badge(record.status).mark("status")
+            status_badge(record.status).mark("status").props("data-testid=status")
             if record.status in UNFINISHED:
                 ui.spinner(size="sm")
             ui.space()
@@ -384,6 +393,9 @@ async def execution_page(services: Services, execution_id: str) -> None:
                     .props(f'flat no-caps href="/workflow/{record.workflow_id}?execution={record.id}"') \
                     .mark("open-editor")
             finished = record.status not in UNFINISHED
+            if not finished:
+                ui.button("Stop", icon="stop", color="negative", on_click=stop) \
+                    .props("unelevated no-caps data-testid=stop").mark("stop")
             with ui.dropdown_button("Retry", icon="replay", split=True, auto_close=True,
                                     on_click=lambda: retry(False)).props("unelevated no-caps") \
                     .mark("retry") as retry_button:
@@ -404,7 +416,14 @@ async def execution_page(services: Services, execution_id: str) -> None:
             if record.status == "waiting" and record.wait_till:
                 info("Resumes", timestamp(record.wait_till))
             info("Execution ID", record.id)
-        if record.error:
+        if record.error and record.status == "canceled":
+            with ui.row().classes("w-full items-start no-wrap gap-3 p-4 rounded bg-slate-100 border "
+                                  "border-slate-300 text-slate-800").mark("execution-stopped"):
+                ui.icon("stop_circle", size="sm").classes("text-slate-600")
+                with ui.column().classes("gap-1"):
+                    ui.label("The execution was stopped").classes("font-semibold")
+                    ui.label(str(record.error.get("message") or "")).classes("text-sm")
+        elif record.error:
             with ui.row().classes("w-full items-start no-wrap gap-3 p-4 rounded bg-red-50 border border-red-200 "
                                   "text-red-900").mark("execution-error"):
                 ui.icon("error", size="sm").classes("text-negative")

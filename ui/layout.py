@@ -76,40 +76,47 @@ def _scope() -> dict[str, Any]:
     return request.scope if request is not None else {}
 
 
-def current_user() -> Any:
+def current_user(client: Any = None) -> Any:
     """The signed-in user of the page being built or handled (a `flowbox.auth.Principal`), or None on an
     install without users. Outside a page it raises: an operation must never run for nobody in particular."""
-    request = context.client.request
+    request = (client or context.client).request
     if request is None:
         raise RuntimeError("no page request: cannot tell who is signed in")
     return request.scope.get("flowbox.user")
 
 
 class EditorServices:
-    """`Services` acting for whoever is signed in to the page that calls (`flowbox.services.ForUser` per
-    call), so every page and handler sees and changes only what its user may."""
+    """The operations (`flowbox.operations`) of whoever is signed in to the page that calls, so every page
+    and handler sees and changes only what its user may; the session is checked again on every operation
+    (signing out stops open tabs too).
 
-    def __init__(self, services: Any) -> None:
-        self._services = services
+    `for_page()` binds a copy to the page being built: its calls act for that page's user from anywhere,
+    also from the page's background tasks and worker threads, which have no NiceGUI context of their own."""
+
+    def __init__(self, runtime: Any, client: Any = None) -> None:
+        self._runtime = runtime
+        self._client = client
+
+    def for_page(self) -> EditorServices:
+        return EditorServices(self._runtime, context.client)
 
     def __getattr__(self, name: str) -> Any:
         import inspect
 
-        from flowbox.services import ForUser, Services
-
-        user = current_user()
-        target = getattr(ForUser(self._services, user), name)
-        if user is None or not inspect.iscoroutinefunction(getattr(Services, name, None)):
+        client = self._client or context.client
+        user = current_user(client)
+        target = getattr(self._runtime.operations(user), name)
+        if user is None or not inspect.iscoroutinefunction(target):
             return target
-        cookie = context.client.request.headers.get("cookie")
+        cookie = client.request.headers.get("cookie")
 
         async def checked(*args: Any, **kwargs: Any) -> Any:
-            """The session is checked again on every operation: signing out stops open tabs too."""
             from flowbox.errors import Unauthorized
             from flowbox.sessions import read_cookie
 
-            if await self._services.authenticate_session(read_cookie(cookie)) is None:
-                ui.navigate.to("/login")
+            if await self._runtime.accounts.authenticate_session(read_cookie(cookie)) is None:
+                with client:
+                    ui.navigate.to("/login")
                 raise Unauthorized("your session has ended: sign in again")
             return await target(*args, **kwargs)
 

@@ -5,7 +5,7 @@
     /settings           variables and the server's settings (flowbox.ui.settings_page)
     /workflow/{id}      the canvas editor (flowbox.ui.editor, registered by its own module)
 
-Every page calls `Services` (the same operations the API calls), never the store.
+Every page calls the operations the API calls (`flowbox.operations`), never the store.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ from urllib.parse import urlencode
 from nicegui import events, ui
 
 from flowbox.errors import FlowboxError
-from flowbox.services import workflow_to_json
+from flowbox.records import workflow_to_json
 
 from .access import share_dialog
 from .layout import ago, confirm, error_text, frame, notify_error, page_heading, prompt, status_badge
+from .n8n_report import conversion_report
 
 if TYPE_CHECKING:
-    from flowbox.services import Services
+    from flowbox.operations import Operations
     from flowbox.store.base import ExecutionRecord, WorkflowRecord
 
 LIST_LIMIT = 200
@@ -33,8 +34,8 @@ NEW_NAME = "My workflow"
 TRIGGER_NAME = "Manual Trigger"
 
 
-def register(services: Services) -> None:
-    """Register every page; `services` is the running `flowbox.services.Services`."""
+def register(services: Operations) -> None:
+    """Register every page; `services` gives each page its user's operations (`layout.EditorServices`)."""
     from . import executions, settings_page
 
     @ui.page("/")
@@ -90,7 +91,7 @@ def parse_import(text: str) -> list[dict[str, Any]]:
     return found
 
 
-async def import_workflows(services: Services, docs: list[dict[str, Any]]) -> tuple[list[WorkflowRecord],
+async def import_workflows(services: Operations, docs: list[dict[str, Any]]) -> tuple[list[WorkflowRecord],
                                                                                     list[str]]:
     """Create each workflow (inactive, as n8n imports them); returns those created and one message per failure."""
     created: list[WorkflowRecord] = []
@@ -118,7 +119,7 @@ def export_json(record: WorkflowRecord) -> str:
 
 # ---------------------------------------------------------------- the page
 
-async def workflows_page(services: Services, search: str = "") -> None:
+async def workflows_page(services: Operations, search: str = "") -> None:
     state = {"search": search}
 
     async def create() -> None:
@@ -156,7 +157,7 @@ async def workflows_page(services: Services, search: str = "") -> None:
         await listing()
 
 
-async def workflow_rows(services: Services, search: str, refresh: Any, create: Any) -> None:
+async def workflow_rows(services: Operations, search: str, refresh: Any, create: Any) -> None:
     page = await services.list_workflows(search=search or None, limit=LIST_LIMIT)
     if not page.data:
         with ui.column().classes("w-full items-center py-16 gap-3 text-slate-500"):
@@ -179,7 +180,7 @@ async def workflow_rows(services: Services, search: str, refresh: Any, create: A
     ui.label(note).classes("text-xs text-slate-500")
 
 
-def workflow_row(services: Services, record: WorkflowRecord, last: ExecutionRecord | None, refresh: Any) -> None:
+def workflow_row(services: Operations, record: WorkflowRecord, last: ExecutionRecord | None, refresh: Any) -> None:
     """One workflow: name and dates (opening the editor), last run, active switch, actions menu."""
     wid = record.id
     active = {"value": record.active}
@@ -270,8 +271,10 @@ def workflow_row(services: Services, record: WorkflowRecord, last: ExecutionReco
             ui.separator()
             ui.menu_item("Delete", delete).classes("text-negative").mark(f"delete-{wid}")
 
-def open_import(services: Services, refresh: Any) -> None:
-    """The import dialog: a .json file or pasted JSON; errors name the workflow and node."""
+def open_import(services: Operations, refresh: Any) -> None:
+    """The import dialog: .json files or pasted JSON; one result line per file or paste, errors naming the
+    workflow and node. (The uploader's own file list is cleared after each upload: its tick only says the
+    bytes arrived, not that the workflow was imported.)"""
     with ui.dialog() as dialog, ui.card().classes("w-[640px] max-w-full gap-3"):
         ui.label("Import workflows").classes("text-lg font-semibold")
         ui.label("An n8n workflow's JSON (one workflow or a list of them). Imported workflows start inactive.") \
@@ -279,51 +282,63 @@ def open_import(services: Services, refresh: Any) -> None:
         with ui.tabs().props("dense no-caps align=left").classes("w-full") as tabs:
             file_tab = ui.tab("From file", icon="upload_file")
             paste_tab = ui.tab("Paste JSON", icon="content_paste")
-        problems = ui.column().classes("w-full gap-1")
+        results = ui.column().classes("w-full gap-1")
 
-        async def run(text: str) -> None:
-            problems.clear()
+        async def run(text: str, source: str) -> bool:
+            """Import what `text` holds; show one result line for `source` (and the conversion report of n8n
+            JSON); True when all of it came in with no report to read (the dialog may close)."""
             try:
-                docs = parse_import(text)
+                created, errors = await import_workflows(services, parse_import(text))
             except ValueError as exc:
-                show([str(exc)])
-                return
-            created, errors = await import_workflows(services, docs)
+                created, errors = [], [str(exc)]
+            names = ", ".join(f"'{r.name}'" for r in created)
             if created:
-                names = ", ".join(f"'{r.name}'" for r in created)
                 ui.notify(f"Imported {names}", type="positive")
                 await refresh()
             if errors:
-                show(errors)
+                message = (f"imported {names}; " if created else "") + "not imported: " + "; ".join(errors)
             else:
-                dialog.close()
+                message = f"imported {names}"
+            show(source, message, ok=not errors)
+            for record in created:
+                if record.conversion is not None:  # n8n JSON: what each node became (DESIGN §10)
+                    with results:
+                        conversion_report(f"'{record.name}'", record.conversion)
+            return not errors and all(r.conversion is None for r in created)
 
-        def show(messages: list[str]) -> None:
-            with problems:
-                for message in messages:
-                    with ui.row().classes("w-full items-start no-wrap gap-2 p-2 rounded bg-red-50 text-red-800"):
-                        ui.icon("error_outline").classes("mt-0.5")
-                        ui.label(message).classes("text-sm whitespace-pre-wrap break-all").mark("import-error")
+        def show(source: str, message: str, *, ok: bool) -> None:
+            with results, ui.row().classes("w-full items-start no-wrap gap-2 p-2 rounded " + (
+                    "bg-green-50 text-green-900" if ok else "bg-red-50 text-red-800")).props(
+                    f'data-testid="import-result" data-ok="{str(ok).lower()}"'):
+                ui.icon("check_circle" if ok else "error_outline").classes("mt-0.5")
+                ui.label(f"{source}: {message}").classes("text-sm whitespace-pre-wrap break-all").mark(
+                    "import-ok" if ok else "import-error")
 
         async def uploaded(e: events.UploadEventArguments) -> None:
+            e.sender.reset()  # type: ignore[attr-defined]
             try:
                 text = await e.file.text()
             except UnicodeDecodeError:
-                problems.clear()
-                show([f"{e.file.name} is not a UTF-8 text file"])
+                show(e.file.name, "not a UTF-8 text file", ok=False)
                 return
-            await run(text)
+            await run(text, e.file.name)
+
+        async def paste() -> None:
+            if await run(pasted.value or "", "pasted JSON"):
+                dialog.close()
 
         with ui.tab_panels(tabs, value=file_tab).classes("w-full"):
             with ui.tab_panel(file_tab).classes("p-0"):
-                ui.upload(label="Choose a .json file", auto_upload=True, on_upload=uploaded,
+                ui.upload(label="Choose or drop .json files", auto_upload=True, multiple=True, on_upload=uploaded,
                           max_file_size=64 * 1024 * 1024).props('accept=".json,application/json" flat bordered') \
-                    .classes("w-full").mark("import-file")
+                    .classes("w-full fb-import-upload").mark("import-file").props('data-testid="import-file"')
+                # the uploader's header shows "0.0B / 0.00%" until a file is sent: not worth a newcomer's worry
+                ui.add_css(".fb-import-upload .q-uploader__subtitle { display: none; }")
             with ui.tab_panel(paste_tab).classes("p-0"):
                 pasted = ui.textarea(placeholder='{"name": "...", "nodes": [...], "connections": {...}}') \
                     .props("outlined input-class=font-mono rows=12").classes("w-full").mark("import-text")
                 with ui.row().classes("w-full justify-end"):
-                    ui.button("Import", icon="download", on_click=lambda: run(pasted.value or "")) \
+                    ui.button("Import", icon="download", on_click=paste) \
                         .props("unelevated no-caps").mark("import-submit")
         with ui.row().classes("w-full justify-end"):
             ui.button("Close", on_click=dialog.close).props("flat no-caps")

@@ -20,6 +20,12 @@ mode. Under an expression, `preview(parameter_path, value)` is shown for the fir
 input item, refreshed ~200 ms after the last keystroke: the value, or the error in red.
 `parameter_path` names the field as the engine's error messages do: `url`,
 `conditions[0].left`, `rules[1].conditions[0].right`, `options.timeout`.
+
+A node type that signs with credentials (`spec["credentials"]`) gets a credential select
+right under its `authentication` parameter (at the top when it has none), for the type
+that parameter names; it follows the parameter as it changes, and offers "create new"
+through `credentials` (a `CredentialSource`). `readonly=True` draws the same form with
+every field disabled and no buttons (a past execution).
 """
 
 from __future__ import annotations
@@ -31,18 +37,43 @@ import copy
 import inspect
 import json
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from nicegui import background_tasks, run, ui
+
+from flowbox.node import Param
 
 if TYPE_CHECKING:
     from flowbox.preview import Preview
 
-__all__ = ["ParamPanel", "PreviewFn"]
+__all__ = ["CredentialSource", "ParamPanel", "PreviewFn", "credential_kind"]
 
 PreviewFn = Callable[[str, Any], Any]
 """`preview(parameter_path, value)` -> `flowbox.preview.Preview` (or an awaitable of one).
 A plain function runs in a worker thread so a slow expression never blocks the page."""
+
+
+
+class CredentialSource(Protocol):
+    """Where the panel's credential select gets its choices, and how it creates one on the spot."""
+
+    async def options(self, kind: str) -> dict[str, str]:
+        """{credential id: name} of the credentials of type `kind` the user may use."""
+
+    def create(self, kind: str, on_created: Callable[[str], None]) -> None:
+        """Open a form for a new credential of type `kind`; call `on_created(id)` once it is saved."""
+
+
+def credential_kind(spec: Mapping[str, Any], parameters: Mapping[str, Any]) -> str | None:
+    """The credential type a node signs with: the one its `authentication` parameter names, or the
+    type's only credential type when it has no such parameter; None when it signs with none."""
+    types = list(spec.get("credentials") or [])
+    auth = next((p for p in spec.get("params") or [] if p.get("name") == "authentication"), None)
+    if auth is not None:
+        chosen = parameters.get("authentication", auth.get("default"))
+        return chosen if chosen in types else None
+    return types[0] if len(types) == 1 else None
+
 
 EXPRESSION_KINDS = frozenset({"string", "number", "boolean", "options", "datetime", "json"})
 ON_ERROR = {"stop": "Stop the workflow", "continue": "Continue (the error becomes an item)",
@@ -56,24 +87,23 @@ def _label(param: Mapping[str, Any]) -> str:
 
 
 def _shown(param: Mapping[str, Any], values: Mapping[str, Any], defaults: Mapping[str, Any]) -> bool:
-    """`Param.shown` for a schema dict: every `showIf` key holds one of its listed values."""
-    show_if = param.get("showIf") or {}
-    return all(values.get(key, defaults.get(key)) in tuple(allowed) for key, allowed in show_if.items())
+    """Whether the parameter of a schema dict applies, as `Param.shown` says, given the values so far."""
+    return not param.get("showIf") or Param.from_dict(param).shown({**defaults, **values})
 
 
 def _is_expression(value: Any) -> bool:
     return isinstance(value, str) and "{{" in value
 
 
+_NUMBER = Param("value", "number")
+
+
 def _number(value: Any) -> int | float | None:
-    """A number as JSON would hold it (5 rather than 5.0)."""
-    if value is None or isinstance(value, bool):
-        return None
+    """A number as the engine reads it (`Param.coerce`: 5 rather than 5.0), None when it is none."""
     try:
-        number = float(value)
-    except (TypeError, ValueError):
+        return None if value is None or value == "" else _NUMBER.coerce(value)
+    except ValueError:
         return None
-    return int(number) if number.is_integer() and abs(number) < 2 ** 53 else number
 
 
 def to_expression(value: Any, kind: str) -> str:
@@ -157,6 +187,8 @@ class _Group:
                                    lambda v, n=name: self.set(n, v))
                 holder.mark(f"holder:{path}{name}")
                 self.entries.append((holder, param, field))
+                if not path and name == "authentication":
+                    panel.credential_box()
         self.refresh()
 
     def set(self, name: str, value: Any) -> None:
@@ -181,13 +213,15 @@ class _Field:
         self.value = value
         self.path = path
         self.on_value = on_value
-        self.expression = self.kind in EXPRESSION_KINDS and _is_expression(value)
+        # a boolean without a default is "an expression that decides" (If's condition): it opens as one
+        self.expression = self.kind in EXPRESSION_KINDS and (_is_expression(value) or (
+            self.kind == "boolean" and param.get("default") is None and value in (None, "")))
         self.children: list[_Group] = []
         self._task: asyncio.Task[Any] | None = None
         self.preview_label: ui.label | None = None
         with ui.row().classes("w-full items-start gap-1 no-wrap"):
             self.body = ui.column().classes("flex-1 min-w-0 gap-0")
-            if self.kind in EXPRESSION_KINDS:
+            if self.kind in EXPRESSION_KINDS and not panel.readonly:
                 self.fx = ui.button("fx", on_click=self.toggle).props("flat dense no-caps size=sm").classes(
                     "mt-2").mark(f"fx:{path}")
                 self.fx.tooltip("Use an expression ({{ ... }})")
@@ -200,7 +234,7 @@ class _Field:
         self.body.clear()
         self.children = []
         self.preview_label = None
-        if self.kind in EXPRESSION_KINDS:
+        if self.kind in EXPRESSION_KINDS and not self.panel.readonly:
             self.fx.props(f"color={'primary' if self.expression else 'grey'}")
         renderers = {"string": self._string, "datetime": self._datetime, "number": self._number,
                      "boolean": self._boolean, "options": self._options, "credential": self._credential,
@@ -210,6 +244,8 @@ class _Field:
                 self._expression_input()
             else:
                 renderers.get(self.kind, self._string)()
+        if self.panel.readonly:
+            disable(self.body)
 
     def _expression_input(self) -> None:
         text = self.value if isinstance(self.value, str) else to_expression(self.value, self.kind)
@@ -218,7 +254,7 @@ class _Field:
             "dense outlined autogrow rows=1 spellcheck=false").classes("w-full font-mono").mark(
             f"param:{self.path}")
         if self.panel.preview is not None:
-            self.preview_label = ui.label("").classes("text-xs font-mono whitespace-pre-wrap break-all").mark(
+            self.preview_label = ui.label("").classes("fb-preview text-xs font-mono whitespace-pre-wrap break-all").mark(
                 f"preview:{self.path}")
             self.schedule_preview(0)
 
@@ -237,6 +273,7 @@ class _Field:
     def _number(self) -> None:
         number = ui.number(_label(self.param), value=_number(self.value), min=self.param.get("min"),
                            max=self.param.get("max"), placeholder=self.param.get("placeholder") or None,
+                           precision=0 if self.param.get("integer") else None,
                            on_change=lambda e: self._changed(_number(e.value)))
         number.props("dense outlined").classes("w-full").mark(f"param:{self.path}")
 
@@ -272,7 +309,7 @@ class _Field:
         self.json_error = ui.label("").classes("text-xs text-negative").mark(f"error:{self.path}")
         self.json_error.set_visibility(False)
         if self.panel.preview is not None:
-            self.preview_label = ui.label("").classes("text-xs font-mono whitespace-pre-wrap break-all").mark(
+            self.preview_label = ui.label("").classes("fb-preview text-xs font-mono whitespace-pre-wrap break-all").mark(
                 f"preview:{self.path}")
             self.preview_label.set_visibility(_has_template(self.value))
             if _has_template(self.value):
@@ -415,6 +452,17 @@ class _Field:
         show_preview(label, result)
 
 
+def disable(element: ui.element) -> None:
+    """Make everything inside `element` read-only: fields disabled, buttons gone."""
+    from nicegui.elements.mixins.disableable_element import DisableableElement
+
+    for child in element.descendants():
+        if isinstance(child, ui.button):
+            child.set_visibility(False)
+        elif isinstance(child, DisableableElement):
+            child.disable()
+
+
 class _Failed:
     """A Preview-shaped failure for when the preview callback itself raised."""
 
@@ -467,31 +515,42 @@ def _type_name(value: Any) -> str:
 class ParamPanel:
     """The parameter form of one node; see the module docstring.
 
-    spec       the node type's catalog entry (`NodeSpec.to_dict()`: "params", "displayName", ...)
-    node       the workflow node: name, type, parameters, onError, retryOnFail, maxTries,
-               waitBetweenTries, alwaysOutputData, disabled, notes (missing fields take their defaults)
-    on_change  called with the whole updated node (a fresh copy) after every edit
-    preview    `preview(parameter_path, value) -> Preview` for expressions, or None for no previews
-    debounce   seconds to wait after the last keystroke before previewing
+    spec         the node type's catalog entry (`NodeSpec.to_dict()`: "params", "displayName", ...)
+    node         the workflow node: name, type, parameters, credentials, onError, retryOnFail, maxTries,
+                 waitBetweenTries, alwaysOutputData, disabled, notes (missing fields take their defaults)
+    on_change    called with the whole updated node (a fresh copy) after every edit
+    preview      `preview(parameter_path, value) -> Preview` for expressions, or None for no previews
+    credentials  where the credential select gets its choices (None: no credential select)
+    readonly     every field disabled, no buttons
+    debounce     seconds to wait after the last keystroke before previewing
     """
 
     def __init__(self, spec: Mapping[str, Any], node: Mapping[str, Any], on_change: Callable[[dict[str, Any]], None],
-                 preview: PreviewFn | None = None, *, debounce: float = 0.2) -> None:
+                 preview: PreviewFn | None = None, *, credentials: CredentialSource | None = None,
+                 readonly: bool = False, debounce: float = 0.2) -> None:
         self.spec = spec
         self.node: dict[str, Any] = copy.deepcopy(dict(node))
         params = self.node.get("parameters")
         self.node["parameters"] = params if isinstance(params, dict) else {}
         self.on_change = on_change
         self.preview = preview
+        self.credentials = credentials
+        self.readonly = readonly
         self.debounce = debounce
+        self._credential_holder: ui.column | None = None
+        self._credential_kind: str | None = None
         with ui.column().classes("w-full gap-2").mark("param-panel") as self.element:
             schema = [p for p in spec.get("params") or [] if isinstance(p, Mapping) and p.get("name")]
+            if not any(p["name"] == "authentication" for p in schema):
+                self.credential_box()
             self.group: _Group | None = None
             if schema:
                 self.group = _Group(self, schema, self.node["parameters"], "", self.changed)
             else:
                 ui.label("This node has no parameters.").classes("text-sm text-grey-7")
             self._settings()
+            if readonly:
+                disable(self.element)
 
     @property
     def value(self) -> dict[str, Any]:
@@ -501,12 +560,70 @@ class ParamPanel:
     def changed(self) -> None:
         if self.group is not None:
             self.group.refresh()
+        if self._credential_holder is not None and credential_kind(self.spec, self.node["parameters"]) \
+                != self._credential_kind:
+            self._draw_credential()
         self.on_change(copy.deepcopy(self.node))
 
     def _set(self, key: str, value: Any) -> None:
         self.node[key] = value
         self._retry_box.set_visibility(bool(self.node.get("retryOnFail")))
         self.on_change(copy.deepcopy(self.node))
+
+    # ---- credentials
+    def credential_box(self) -> None:
+        """The place of the credential select (drawn when the node signs with a credential)."""
+        if not self.spec.get("credentials") or self._credential_holder is not None:
+            return
+        self._credential_holder = ui.column().classes("w-full gap-0").mark("credential-box")
+        self._draw_credential()
+
+    def _draw_credential(self) -> None:
+        holder = self._credential_holder
+        assert holder is not None
+        self._credential_kind = kind = credential_kind(self.spec, self.node["parameters"])
+        holder.clear()
+        if kind is None:
+            return
+        with holder, ui.row().classes("w-full items-center gap-1 no-wrap"):
+            current = (self.node.get("credentials") or {}).get(kind)
+            current = current.get("id") if isinstance(current, dict) else current
+            select = ui.select({current: current} if current else {}, label=f"Credential ({kind})",
+                               value=current or None,
+                               on_change=lambda e: self._set_credential(kind, e.value)).props(
+                'dense outlined data-testid="credential-select"').classes("flex-1 min-w-0")
+            if self.readonly:
+                select.disable()
+            elif self.credentials is not None:
+                ui.button(icon="add", on_click=lambda: self.credentials.create(  # type: ignore[union-attr]
+                    kind, lambda new: self._created(kind, new))).props(
+                    'flat dense round size=sm data-testid="credential-create"').tooltip(
+                    f"Create a new {kind} credential")
+        if self.credentials is not None:
+            background_tasks.create(self._fill_credentials(select, kind, current), name="credential options")
+
+    async def _fill_credentials(self, select: ui.select, kind: str, current: str | None) -> None:
+        options = await self.credentials.options(kind)  # type: ignore[union-attr]
+        if select.is_deleted:
+            return
+        if current and current not in options:
+            options[current] = f"{current} (not found)"
+        select.set_options(options, value=current or None)
+
+    def _set_credential(self, kind: str, value: str | None) -> None:
+        credentials = dict(self.node.get("credentials") or {})
+        if value:
+            credentials[kind] = value
+        else:
+            credentials.pop(kind, None)
+        if credentials == (self.node.get("credentials") or {}):
+            return
+        self.node["credentials"] = credentials
+        self.on_change(copy.deepcopy(self.node))
+
+    def _created(self, kind: str, credential_id: str) -> None:
+        self._set_credential(kind, credential_id)
+        self._draw_credential()
 
     def _settings(self) -> None:
         node = self.node

@@ -16,14 +16,14 @@ from .access import api_keys_section, users_section
 from .layout import confirm, frame, notify_error, page_heading
 
 if TYPE_CHECKING:
-    from flowbox.services import Services
+    from flowbox.operations import Operations
     from flowbox.settings import Settings
 
 MONO = ("Data directory", "Database", "Queue", "Listening on")
-NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # as Services.set_variable checks it
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # as Operations.set_variable checks it
 
 
-def register(services: Services) -> None:
+def register(services: Operations) -> None:
     @ui.page("/settings")
     async def settings() -> None:
         await settings_page(services)
@@ -70,6 +70,8 @@ def server_summary(settings: Settings) -> list[tuple[str, str]]:
         prune.append(f"older than {settings.prune_max_age_days:g} days")
     if settings.prune_max_count:
         prune.append(f"beyond the newest {settings.prune_max_count:,}")
+    reserve = f"{settings.min_free_mb:g} MB kept free (FLOWBOX_MIN_FREE_MB)" if settings.min_free_mb \
+        else "no free-space reserve"
     return [
         ("Version", f"flowbox {__version__}"),
         ("Data directory", str(settings.data_dir)),
@@ -79,13 +81,14 @@ def server_summary(settings: Settings) -> list[tuple[str, str]]:
         ("Workers", f"{settings.workers} executions at once"),
         ("Listening on", f"{settings.host}:{settings.port}"),
         ("Pruning", "deletes executions " + " or ".join(prune) if prune else "keeps every execution"),
+        ("Disk space", reserve),
         ("Long waits", f"Wait nodes over {settings.wait_persist_seconds:g} s are saved and resumed later"),
         ("Largest request body", f"{settings.max_body_bytes / 1024 / 1024:g} MB"),
         ("Shutdown", f"running executions get {settings.shutdown_timeout:g} s to finish"),
     ]
 
 
-async def settings_page(services: Services) -> None:
+async def settings_page(services: Operations) -> None:
     with frame("Settings"):
         page_heading("Settings")
         with ui.card().props("flat bordered").classes("w-full gap-3"):
@@ -99,10 +102,13 @@ async def settings_page(services: Services) -> None:
                 ui.label("API keys").classes("text-lg font-semibold")
                 ui.label("Scripts send one in the X-API-Key header; it acts as the user who made it.") \
                     .classes("text-sm text-slate-500")
-            await api_keys_section(services)
+            keys = await api_keys_section(services)
         with ui.card().props("flat bordered").classes("w-full gap-3"):
-            ui.label("Users").classes("text-lg font-semibold")
-            await users_section(services)
+            with ui.row().classes("w-full items-baseline gap-2"):
+                ui.label("Users").classes("text-lg font-semibold")
+                ui.label("Disabling or deleting someone signs them out and ends their API keys at once.") \
+                    .classes("text-sm text-slate-500")
+            await users_section(services, on_change=keys.refresh)
         with ui.card().props("flat bordered").classes("w-full gap-3"):
             with ui.row().classes("w-full items-baseline gap-2"):
                 ui.label("Server").classes("text-lg font-semibold")
@@ -115,7 +121,7 @@ async def settings_page(services: Services) -> None:
                     ui.label(value).classes(f"text-sm text-slate-800 break-all{mono}")
 
 
-async def variables_section(services: Services) -> None:
+async def variables_section(services: Operations) -> None:
     values: dict[str, str] = {}
 
     async def add() -> None:

@@ -6,7 +6,7 @@
     /healthz /readyz /metrics   Litestar
     everything else             NiceGUI (flowbox.ui) on a FastAPI shell
 
-`Root` owns the ONE lifespan: on startup it starts `Services` (store, queue consumer,
+`Root` owns the ONE lifespan: on startup it starts the `Runtime` (store, queue consumer,
 scheduler), then Litestar's lifespan, then NiceGUI's (by forwarding the lifespan
 protocol to the shell); on shutdown the reverse. Mounted sub-apps get no lifespan
 events of their own, which is why nothing is mounted under anything else here.
@@ -20,21 +20,21 @@ import gc
 import logging
 from typing import Any
 
-from flowbox.services import Services
+from flowbox.runtime import Runtime
 from flowbox.settings import Settings
 
 logger = logging.getLogger("flowbox")
 
 Scope = dict[str, Any]
 API_PREFIXES = ("/api/", "/healthz", "/readyz", "/metrics", "/login", "/logout", "/setup")
-WEBHOOK_PREFIXES = ("/webhook/", "/webhook-test/", "/webhook-waiting/")
+WEBHOOK_PREFIXES = ("/webhook",)  # /webhook/, /webhook-test/, /webhook-waiting/; any other /webhook*: JSON 404
 
 
 class Root:
     """Routes by path prefix and runs the shared lifespan."""
 
-    def __init__(self, services: Services, api: Any, webhooks: Any, shell: Any | None) -> None:
-        self.services = services
+    def __init__(self, runtime: Runtime, api: Any, webhooks: Any, shell: Any | None) -> None:
+        self.runtime = runtime
         self.api = api
         self.webhooks = webhooks
         self.app = shell  # NiceGUI looks for the uvicorn server through `.app`
@@ -68,10 +68,10 @@ class Root:
             await _refuse(scope, send, 403, "cross-site request refused")
             return
         principal = None
-        scope["flowbox.open"] = not await self.services.auth_required()
+        scope["flowbox.open"] = not await self.runtime.accounts.auth_required()
         if not scope["flowbox.open"]:
             cookie = sessions.read_cookie(sessions.header(scope.get("headers", ()), b"cookie"))
-            principal = await self.services.authenticate_session(cookie)
+            principal = await self.runtime.accounts.authenticate_session(cookie)
             if principal is None:
                 if kind == "http" and method in ("GET", "HEAD") and not path.startswith("/_nicegui"):
                     from flowbox.api.login import login_location
@@ -106,7 +106,7 @@ class Root:
         message = await receive()
         assert message["type"] == "lifespan.startup"
         try:
-            await self.services.start()
+            await self.runtime.start()
             async with contextlib.AsyncExitStack() as stack:
                 await stack.enter_async_context(self.api.lifespan())
                 if self.app is not None:
@@ -118,11 +118,11 @@ class Root:
                 await send({"type": "lifespan.startup.complete"})
                 message = await receive()  # lifespan.shutdown
                 logger.info("shutting down: finishing running executions")
-            await self.services.stop()
+            await self.runtime.stop()
         except BaseException as exc:
             logger.exception("startup failed")
             with contextlib.suppress(Exception):
-                await self.services.stop(timeout=0)
+                await self.runtime.stop(timeout=0)
             await send({"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"})
             return
         await send({"type": "lifespan.shutdown.complete"})
@@ -135,10 +135,11 @@ async def _refuse(scope: Scope, send: Any, status: int, message: str, location: 
         return
     import orjson
 
+    from flowbox.errors import error_json
     from flowbox.sessions import SECURITY_HEADERS
 
     code = {401: "unauthorized", 403: "forbidden"}.get(status, "redirect")
-    body = b"" if location else orjson.dumps({"error": {"code": code, "message": message, "details": None}})
+    body = b"" if location else orjson.dumps(error_json(code, message))
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                (b"cache-control", b"no-store"), *SECURITY_HEADERS]
     if location:
@@ -174,16 +175,16 @@ async def _forwarded_lifespan(app: Any) -> Any:
         await asyncio.wait([stopped, task], timeout=10, return_when=asyncio.FIRST_COMPLETED)
 
 
-def build_app(settings: Settings, services: Services | None = None) -> Root:
+def build_app(settings: Settings, runtime: Runtime | None = None) -> Root:
     """The whole service as one ASGI app (nothing starts until the server sends lifespan.startup)."""
     from flowbox.api import make_api
     from flowbox.api.webhooks import WebhookApp
 
-    services = services or Services(settings)
-    api = make_api(services)
+    runtime = runtime or Runtime(settings)
+    api = make_api(runtime)
     shell = None
     if settings.ui:
         from flowbox.ui import mount_ui
 
-        shell = mount_ui(services)
-    return Root(services, api, WebhookApp(services), shell)
+        shell = mount_ui(runtime)
+    return Root(runtime, api, WebhookApp(runtime), shell)

@@ -1,6 +1,6 @@
 """The audit log: who did what, to what, when and from where (`GET /api/v1/audit`, the editor's `/audit`).
 
-Who and where travel in a contextvar, `current_actor`, so the operations in `Services` need
+Who and where travel in a contextvar, `current_actor`, so the operations (`flowbox.operations`) need
 no extra parameter: the API's guard sets it per request (the key's user email, or
 "anonymous", with the client's IP), the CLI sets "cli", and anything else (scheduler,
 queue, start-up) is "system". `record()` appends one entry to the store and never raises
@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from flowbox.store.base import AuditEntry, new_id
+from flowbox.store.base import AuditEntry, AuditStore, new_id
 
 log = logging.getLogger("flowbox.audit")
 
@@ -78,7 +78,7 @@ def entry(action: str, kind: str | None, id: str | None, **details: Any) -> Audi
                       ip=actor.ip, details=clean_details(details))
 
 
-async def record(store: Any, action: str, kind: str | None, id: str | None, **details: Any) -> None:
+async def record(store: AuditStore, action: str, kind: str | None, id: str | None, **details: Any) -> None:
     """Append an entry by the current actor; a failure is logged, never raised."""
     try:
         await store.append_audit(entry(action, kind, id, **details))

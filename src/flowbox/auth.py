@@ -11,10 +11,21 @@ WHEN AUTHENTICATION IS ENFORCED: once at least one user exists in the store. On 
 install with no users the API stays open, as before this module existed; such a server
 can only be reached from loopback, since `flowbox serve` refuses a non-loopback bind
 (unless FLOWBOX_INSECURE_BIND=1). Creating the first user (`flowbox user create EMAIL
---role owner --password-stdin`) closes every door at once. `Services` caches "users
-exist": true is kept for good (users are not deleted yet); false is re-checked at most
-once a second, so an owner created by the CLI while the server runs takes effect within
-a second.
+--role owner --password-stdin`) closes every door at once. `flowbox.accounts.Accounts` caches "users
+exist": true is kept for good (the only user cannot be deleted, see below); false is
+re-checked at most once a second, so an owner created by the CLI while the server runs
+takes effect within a second.
+
+REMOVING PEOPLE: owners and admins change roles, disable and enable users, reset passwords
+and delete users (`PATCH /api/v1/users/{id}`, `POST .../password`, `DELETE ...?transferTo=`,
+`flowbox user ...`, the Settings page; all in `flowbox.accounts`). As with API keys, an admin acts
+on themselves and on lower roles (members) and never makes owners; an owner acts on anyone
+(so a departed owner can be removed by another). A disabled user cannot
+sign in, and disabling or deleting ends their sessions and API keys at once (in this
+process; other server processes trust a verified key or session for up to
+`Accounts.KEY_CACHE_TTL`), and a disabled user's key or session is refused even if one is
+left. Resetting a password ends that user's other sessions. The store refuses to demote,
+disable or delete the last enabled owner, or to delete the only user (409).
 
 Every Litestar route except the ones in `PUBLIC` (health, readiness, metrics, the API
 root and the OpenAPI docs) is guarded by `flowbox.api.auth.guard`: no or an unknown
@@ -22,8 +33,6 @@ root and the OpenAPI docs) is guarded by `flowbox.api.auth.guard`: no or an unkn
 `forbidden`. `tests/test_auth.py` walks every registered route to keep it so. Webhooks
 (`/webhook*`) are a separate ASGI app and are not guarded here: a webhook's path is its
 secret, as in n8n.
-
-Not yet: sessions and a login page for the editor, sharing, audit, rate limits.
 """
 
 from __future__ import annotations
@@ -146,6 +155,7 @@ class Principal:
     role: str
     key_id: str | None = None
     csrf: str | None = None  # set when they came with an editor session cookie (`flowbox.sessions`)
+    session_id: str | None = None  # that session's id (the sha256 of its token)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.user_id, "email": self.email, "role": self.role, "keyId": self.key_id,
@@ -155,7 +165,7 @@ class Principal:
 def user_json(user: Any) -> dict[str, Any]:
     """A user as JSON (never the password hash)."""
     created = user.created_at.isoformat().replace("+00:00", "Z") if user.created_at else None
-    return {"id": user.id, "email": user.email, "role": user.role, "createdAt": created}
+    return {"id": user.id, "email": user.email, "role": user.role, "disabled": user.disabled, "createdAt": created}
 
 
 def key_json(key: Any) -> dict[str, Any]:
@@ -164,7 +174,7 @@ def key_json(key: Any) -> dict[str, Any]:
     return {"id": key.id, "userId": key.user_id, "prefix": key.prefix, "name": key.name, "createdAt": created}
 
 
-# ------------------------------------------------------------------ operations on a store (CLI and Services)
+# ------------------------------------------------------------------ operations on a store (`flowbox.accounts`)
 
 async def create_user(store: Any, email: Any, role: Any, password: Any) -> Any:
     """A new user with a hashed password (Conflict when the email is taken)."""
@@ -176,8 +186,13 @@ async def create_user(store: Any, email: Any, role: Any, password: Any) -> Any:
 
 
 async def create_api_key(store: Any, email: str, name: str = "") -> tuple[str, Any]:
-    """A new key for the user with `email` (NotFound otherwise): `(key, record)`; the key is not kept."""
+    """A new key for the user with `email` (NotFound otherwise, Conflict when they are disabled):
+    `(key, record)`; the key is not kept."""
+    from flowbox.errors import Conflict
+
     user = await store.get_user_by_email(email)
+    if user.disabled:
+        raise Conflict(f"{user.email} is disabled: enable them before making them an API key", user=user.email)
     key = new_api_key()
     record = await store.create_api_key(user.id, key[:DISPLAY_PREFIX_LEN], hash_api_key(key), name)
     return key, record

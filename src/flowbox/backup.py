@@ -1,8 +1,9 @@
 """`flowbox backup` and `flowbox restore`: the SQLite database, copied with SQLite's online backup API.
 
-backup: copies the database page by page while flowbox keeps running (never a file copy,
-which could catch a live database half-written). The copy is the database as of one
-instant (`flowbox.store.migrations.write_backup`), a single self-contained file.
+backup: writes a compact copy (`VACUUM INTO`) while flowbox keeps running (never a file
+copy, which could catch a live database half-written). The copy is the database as of one
+instant (`flowbox.store.migrations.write_backup`), a single self-contained file holding
+only the pages in use: the space pruning freed is not copied.
 
 restore: refuses while any flowbox process (server, worker, `flowbox run`) has the
 database open. Every SQLite connection to a WAL database holds a shared lock on the file

@@ -2,14 +2,23 @@
 
 A condition is `{"left", "op", "right"}`; left and right arrive already evaluated.
 Comparing a number with a numeric string compares numbers.
+
+`regex` / `notRegex` match with the `regex` module under a time limit (REGEX_TIMEOUT per
+match): a webhook caller controls the text, and a backtracking pattern such as `^(a|aa)+$`
+on 40 a's and a `!` would otherwise hold the server for minutes. A pattern is Python's
+syntax, which covers JavaScript's (named groups `(?<name>...)`, lookbehind), or `/.../flags`
+with flags i, m, s, x (g and u are accepted and change nothing for a test).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
+
+import regex
 
 from flowbox.node import Param
 
@@ -17,6 +26,7 @@ OPS = ("equals", "notEquals", "gt", "gte", "lt", "lte", "contains", "notContains
        "regex", "notRegex", "isEmpty", "isNotEmpty", "exists", "notExists", "isTrue", "isFalse")
 
 UNARY = frozenset({"isEmpty", "isNotEmpty", "exists", "notExists", "isTrue", "isFalse"})
+REGEX_TIMEOUT = float(os.environ.get("FLOWBOX_REGEX_TIMEOUT", "0.2"))  # seconds per match
 
 
 def _number(value: Any) -> float | None:
@@ -52,14 +62,26 @@ def _truthy(value: Any) -> bool:
 
 
 @lru_cache(maxsize=512)
-def _regex(pattern: str) -> re.Pattern[str]:
-    m = re.fullmatch(r"/(.*)/([imsx]*)", pattern, re.S)
-    if m:
-        flags = 0
-        for ch in m.group(2):
-            flags |= {"i": re.I, "m": re.M, "s": re.S, "x": re.X}[ch]
-        return re.compile(m.group(1), flags)
-    return re.compile(pattern)
+def _regex(pattern: str) -> regex.Pattern[str]:
+    m = re.fullmatch(r"/(.*)/([gimsux]*)", pattern, re.S)
+    source, flags = (m.group(1), m.group(2)) if m else (pattern, "")
+    bits = regex.V0
+    for ch in flags:
+        bits |= {"i": regex.I, "m": regex.M, "s": regex.S, "x": regex.X}.get(ch, 0)
+    try:
+        return regex.compile(source, bits)
+    except regex.error as exc:
+        raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
+
+
+def _search(pattern: Any, text: Any) -> bool:
+    """Whether `pattern` matches somewhere in `text`, deciding within REGEX_TIMEOUT."""
+    value = str(text)
+    try:
+        return _regex(str(pattern)).search(value, timeout=REGEX_TIMEOUT) is not None
+    except TimeoutError:
+        raise ValueError(f"regex {str(pattern)!r} took longer than {REGEX_TIMEOUT:g} s on a "
+                         f"{len(value):,}-character value (it backtracks too much: simplify it)") from None
 
 
 def _compare(op: str) -> Callable[[Any, Any], bool]:
@@ -102,8 +124,8 @@ _IMPL: dict[str, Callable[[Any, Any], bool]] = {
     "notContains": lambda a, b: not _contains(a, b),
     "startsWith": lambda a, b: a is not None and str(a).startswith(str(b)),
     "endsWith": lambda a, b: a is not None and str(a).endswith(str(b)),
-    "regex": lambda a, b: a is not None and _regex(str(b)).search(str(a)) is not None,
-    "notRegex": lambda a, b: a is None or _regex(str(b)).search(str(a)) is None,
+    "regex": lambda a, b: a is not None and _search(b, a),
+    "notRegex": lambda a, b: a is None or not _search(b, a),
     "isEmpty": lambda a, b: _empty(a),
     "isNotEmpty": lambda a, b: not _empty(a),
     "exists": lambda a, b: a is not None,
@@ -135,7 +157,7 @@ CONDITION_ROW = (
 )
 
 CONDITION_PARAMS = (
-    Param("condition", "string", None, description="One expression that is true or false, e.g. "
+    Param("condition", "boolean", None, description="One expression that is true or false, e.g. "
           "{{ $json.total > 100 }}. Used when set; otherwise `conditions` are used."),
     Param("conditions", "list", [], fields=CONDITION_ROW, description="Rows of left / op / right"),
     Param("combine", "options", "and", options=("and", "or"), description="How the rows combine"),
@@ -144,9 +166,8 @@ CONDITION_PARAMS = (
 
 def item_passes(ctx: Any, i: int) -> bool:
     """Evaluate an If/Filter node's condition(s) for input item i."""
-    condition = ctx.param("condition", i)
-    if condition is not None and condition != "":
-        return _truthy(condition) if isinstance(condition, str) else bool(condition)
+    if ctx.raw_param("condition") not in (None, ""):
+        return bool(ctx.param("condition", i))
     rows = ctx.param("conditions", i) or []
     if isinstance(rows, dict):
         rows = [rows]

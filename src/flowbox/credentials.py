@@ -34,7 +34,7 @@ import binascii
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from typing import Any
 import orjson
 
 from flowbox.errors import ConfigError, CredentialError
+from flowbox.node import Param
 
 logger = logging.getLogger("flowbox")
 
@@ -73,26 +74,15 @@ class Secret(str):
 # ---------------------------------------------------------------- types
 
 
-@dataclass(frozen=True)
-class CredentialField:
-    """One field of a credential type. `secret` fields are encrypted, masked on read and never logged."""
-
-    name: str
-    display_name: str = ""
-    kind: str = "string"  # string | password | options | json
-    required: bool = False
-    secret: bool = False
-    default: Any = None
-    options: tuple[str, ...] = ()
-    description: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "displayName": self.display_name or self.name, "type": self.kind,
-                               "required": self.required, "secret": self.secret, "default": self.default,
-                               "description": self.description}
-        if self.options:
-            out["options"] = list(self.options)
-        return out
+def field_schema(field: Param) -> dict[str, Any]:
+    """A credential field as `/api/v1/credential-types` shows it (a secret text field is a "password")."""
+    out: dict[str, Any] = {"name": field.name, "displayName": field.label or field.name,
+                           "type": "password" if field.secret and field.kind == "string" else field.kind,
+                           "required": field.required, "secret": field.secret, "default": field.default,
+                           "description": field.description}
+    if field.options:
+        out["options"] = list(field.options)
+    return out
 
 
 @dataclass(frozen=True)
@@ -115,7 +105,7 @@ class CredentialType:
 
     name: str
     display_name: str
-    fields: tuple[CredentialField, ...]
+    fields: tuple[Param, ...]  # `secret` ones are encrypted, masked on read and never logged
     sign: str = "none"  # one of SIGNS: how `sign_request` adds it to a request
     test: CredentialTest | None = None
     description: str = ""
@@ -124,7 +114,7 @@ class CredentialType:
         if self.sign not in SIGNS:
             raise ValueError(f"credential type {self.name}: sign must be one of {', '.join(SIGNS)}")
 
-    def field(self, name: str) -> CredentialField | None:
+    def field(self, name: str) -> Param | None:
         return next((f for f in self.fields if f.name == name), None)
 
     @property
@@ -134,7 +124,7 @@ class CredentialType:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "displayName": self.display_name, "description": self.description,
                 "sign": self.sign, "testable": self.test is not None,
-                "fields": [f.to_dict() for f in self.fields]}
+                "fields": [field_schema(f) for f in self.fields]}
 
     def sign_request(self, data: dict[str, Any], headers: dict[str, str], query: dict[str, Any]) -> None:
         """Add the credential to a request's headers or query (as the httpRequest node does)."""
@@ -175,7 +165,7 @@ class CredentialType:
             if f.options and value not in (None, "") and value not in f.options:
                 raise CredentialError(f"field {f.name!r} must be one of {', '.join(f.options)}",
                                       field=f"data.{f.name}")
-            if f.kind in ("string", "password", "options") and value is not None and not isinstance(value, str):
+            if f.kind in ("string", "options") and value is not None and not isinstance(value, str):
                 value = str(value)
             if value is not None:
                 out[f.name] = value
@@ -200,44 +190,42 @@ def get_type(name: str) -> CredentialType:
     return ctype
 
 
-_F = CredentialField
 register(CredentialType(
     "httpHeaderAuth", "Header Auth", (
-        _F("name", "Header name", required=True, default="Authorization"),
-        _F("value", "Header value", kind="password", required=True, secret=True)),
+        Param("name", "string", label="Header name", required=True, default="Authorization"),
+        Param("value", "string", label="Header value", required=True, secret=True)),
     sign="header", description="Sends a header (name: value) with every request"))
 register(CredentialType(
     "httpQueryAuth", "Query Auth", (
-        _F("name", "Query parameter", required=True),
-        _F("value", "Value", kind="password", required=True, secret=True)),
+        Param("name", "string", label="Query parameter", required=True),
+        Param("value", "string", label="Value", required=True, secret=True)),
     sign="query", description="Adds a query parameter (name=value) to every request"))
 register(CredentialType(
     "httpBasicAuth", "Basic Auth", (
-        _F("user", "User", required=True),
-        _F("password", "Password", kind="password", required=True, secret=True)),
+        Param("user", "string", label="User", required=True),
+        Param("password", "string", label="Password", required=True, secret=True)),
     sign="basic", description="HTTP Basic authentication"))
 register(CredentialType(
     "httpBearerAuth", "Bearer Token", (
-        _F("token", "Token", kind="password", required=True, secret=True),),
+        Param("token", "string", label="Token", required=True, secret=True),),
     sign="bearer", description="Authorization: Bearer <token>"))
 register(CredentialType(  # the flows and token upkeep are in flowbox.oauth2
     "oAuth2Api", "OAuth2 API", (
-        _F("grantType", "Grant type", kind="options", default="authorizationCode",
-           options=("authorizationCode", "clientCredentials"),
-           description="authorizationCode (PKCE S256): click Connect; clientCredentials: no user involved"),
-        _F("authUrl", "Authorization URL", description="Needed for authorizationCode"),
-        _F("accessTokenUrl", "Access token URL", required=True),
-        _F("clientId", "Client ID", required=True),
-        _F("clientSecret", "Client secret", kind="password", secret=True),
-        _F("scope", "Scope", description="Space-separated scopes"),
-        _F("authentication", "Authentication", kind="options", default="header", options=("header", "body"),
-           description="Send the client ID and secret as a Basic auth header or in the token request's body"),
-        _F("accessToken", "Access token", kind="password", secret=True,
-           description="Filled by Connect (or a client-credentials request); sent as Authorization: Bearer"),
-        _F("refreshToken", "Refresh token", kind="password", secret=True, description="Filled by Connect"),
-        _F("expiresAt", "Access token expiry", description="ISO 8601 UTC; renewed a minute before")),
+        Param("grantType", "options", label="Grant type", default="authorizationCode",
+              options=("authorizationCode", "clientCredentials"),
+              description="authorizationCode (PKCE S256): click Connect; clientCredentials: no user involved"),
+        Param("authUrl", "string", label="Authorization URL", description="Needed for authorizationCode"),
+        Param("accessTokenUrl", "string", label="Access token URL", required=True),
+        Param("clientId", "string", label="Client ID", required=True),
+        Param("clientSecret", "string", label="Client secret", secret=True),
+        Param("scope", "string", label="Scope", description="Space-separated scopes"),
+        Param("authentication", "options", label="Authentication", default="header", options=("header", "body"),
+              description="Send the client ID and secret as a Basic auth header or in the token request's body"),
+        Param("accessToken", "string", label="Access token", secret=True,
+              description="Filled by Connect (or a client-credentials request); sent as Authorization: Bearer"),
+        Param("refreshToken", "string", label="Refresh token", secret=True, description="Filled by Connect"),
+        Param("expiresAt", "string", label="Access token expiry", description="ISO 8601 UTC; renewed a minute before")),
     sign="oauth2", description="OAuth2: requests carry an access token, refreshed before it expires"))
-del _F
 
 
 def mask(data: dict[str, Any], ctype: CredentialType | str) -> dict[str, Any]:
@@ -404,40 +392,6 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "message": self.message, "statusCode": self.status_code}
-
-
-def resolver(store: Any, vault: Vault | Callable[[], Vault]) -> Any:
-    """The `EngineServices(credential=...)` callable: `(type, id)` -> the decrypted data for a node.
-
-    `vault` may be a function that opens it, called once on first use (so `flowbox run` touches
-    no key and imports no cipher unless a node uses a credential). An unknown id or a credential
-    of another type is a CredentialError naming both (the runner adds the node's name); secret
-    values come wrapped in `Secret`. An oauth2 credential comes as a `flowbox.oauth2.Session`:
-    the same dict, plus `await session.token()` that keeps its access token valid.
-    """
-    from flowbox.errors import NotFound
-
-    opened: list[Vault] = [vault] if isinstance(vault, Vault) else []
-
-    async def credential(type_: str, id: str) -> dict[str, Any]:
-        try:
-            record = await store.get_credential(id)
-        except NotFound:
-            raise CredentialError(f"credential {id!r} (for {type_}) not found", id=id, type=type_) from None
-        if record.type != type_:
-            raise CredentialError(f"credential {id!r} ({record.name!r}) is a {record.type} credential, "
-                                  f"but the node uses it as {type_}", id=id, type=type_)
-        if not opened:
-            opened.append(vault())  # type: ignore[operator]
-        ctype = TYPES.get(record.type)
-        data = reveal(opened[0].decrypt(record.data, record.id), ctype)
-        if ctype is not None and ctype.sign == "oauth2":
-            from flowbox.oauth2 import Session, tokens_for
-
-            return Session(data, tokens_for(store, opened[0]), record.id)
-        return data
-
-    return credential
 
 
 def scrub(text: str, data: dict[str, Any], ctype: CredentialType) -> str:

@@ -49,7 +49,7 @@ def example_parameters(spec: NodeSpec) -> dict[str, Any]:
     non-empty ones (an empty value means the default anyway)."""
     values = spec.defaults()
     for p in spec.params:
-        if p.required and p.shown(values) and values.get(p.name) in (None, ""):
+        if p.required and p.shown(values) and values.get(p.name) in (None, "", [], {}):
             values[p.name] = _sample(p)
     return {p.name: values[p.name] for p in spec.params if p.shown(values) and values[p.name] not in (None, "")}
 
@@ -57,6 +57,8 @@ def example_parameters(spec: NodeSpec) -> dict[str, Any]:
 def _sample(p: Param) -> Any:
     if p.kind == "options" and p.options:
         return p.options[0]
+    if p.kind == "list" and p.fields:  # one row with its required fields
+        return [{f.name: f.default if f.default not in (None, "") else _sample(f) for f in p.fields if f.required}]
     if p.placeholder:
         if p.kind == "number":
             number = float(p.placeholder)
@@ -132,7 +134,7 @@ def _credential_lines(name: str) -> list[str]:
         flags = ", ".join(x for x in ("required" if f.required else "", "secret" if f.secret else "") if x)
         default = f", default {_code(f.default)}" if f.default not in (None, "") else ""
         about = f": {_cell(f.description)}" if f.description else ""
-        lines.append(f"  - `{f.name}` {f.display_name or f.name}" + (f" ({flags}{default})" if flags or default
+        lines.append(f"  - `{f.name}` {f.label or f.name}" + (f" ({flags}{default})" if flags or default
                                                                     else "") + about)
     return [*lines, ""]
 

@@ -2,10 +2,12 @@
 
     FlowboxError
     ├─ ConfigError                  bad settings, a missing optional driver
+    ├─ DataDirInUse                 another flowbox server holds the data dir's lock -> exit code 2
     ├─ WorkflowInvalid              cycle, unknown node type, bad connection, bad parameter
     │                               -> HTTP 422 / exit code 2; names the node (and field)
     ├─ NotFound                     no such workflow/execution/variable -> 404
     ├─ Conflict                     name taken, stale version -> 409
+    ├─ InvalidInput                 a request that cannot be read (bad or too deeply nested JSON) -> 400
     ├─ MethodNotAllowed             a webhook path exists, not for this method -> 405
     ├─ TimedOut                     waited for an event that did not come -> 408
     ├─ Unavailable                  shutting down / queue or store down -> 503
@@ -18,6 +20,7 @@
     │   └─ StopAndError             raised on purpose by the stopAndError node
     ├─ CredentialError              missing, cannot decrypt, test failed
     └─ StoreError                   the database failed
+        └─ DiskFull                 the disk is full, or below the free-space reserve -> 503 with Retry-After
     DuplicateNodeType(ValueError)   registry misuse at import time
 
 The API and the CLI each map this tree to status/exit codes in one place.
@@ -32,6 +35,7 @@ class FlowboxError(Exception):
     """Base of every flowbox error. `code` is the machine-readable name used in JSON errors."""
 
     code = "error"
+    headers: dict[str, str] = {}  # noqa: RUF012 - read only: headers the HTTP answer carries (WWW-Authenticate)
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -45,6 +49,16 @@ class FlowboxError(Exception):
 
 class ConfigError(FlowboxError):
     code = "config_error"
+
+
+class DataDirInUse(FlowboxError):
+    """Another process holds the data dir's lock (`flowbox.lock`); `holder` says who (pid, command, URL)."""
+
+    code = "data_dir_in_use"
+
+    def __init__(self, message: str, *, holder: Any = None) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class WorkflowInvalid(FlowboxError):
@@ -71,6 +85,12 @@ class Conflict(FlowboxError):
     code = "conflict"
 
 
+class InvalidInput(FlowboxError):
+    """The request itself is malformed (its body is not valid JSON, or nested too deeply) -> 400."""
+
+    code = "invalid_request"
+
+
 class MethodNotAllowed(FlowboxError):
     """The path exists, but not for this HTTP method -> 405."""
 
@@ -90,7 +110,14 @@ class Unavailable(FlowboxError):
 
 
 class Unauthorized(FlowboxError):
+    """`challenge` is sent as WWW-Authenticate (a webhook that wants basic auth)."""
+
     code = "unauthorized"
+
+    def __init__(self, message: str, *, challenge: str | None = None, **details: Any) -> None:
+        super().__init__(message, **details)
+        if challenge:
+            self.headers = {"WWW-Authenticate": challenge}
 
 
 class Forbidden(FlowboxError):
@@ -147,6 +174,19 @@ class CredentialError(FlowboxError):
 
 class StoreError(FlowboxError):
     code = "store_error"
+
+
+class DiskFull(StoreError):
+    """No room to write: the disk is full, or has less free space than flowbox keeps in reserve
+    (FLOWBOX_MIN_FREE_MB). Work is refused until space returns; `retry_after` is sent as Retry-After."""
+
+    code = "disk_full"
+    retry_after = 30
+
+
+def error_json(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """The body of every HTTP error answer (DESIGN §8): `{"error": {"code", "message", "details"}}`."""
+    return {"error": {"code": code, "message": message, "details": details}}
 
 
 def describe(exc: BaseException) -> str:

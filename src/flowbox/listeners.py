@@ -3,7 +3,7 @@
 A trigger node declares `listen=fn` (`@node(..., trigger=True, listen=fn)`, see `flowbox.node`).
 While its workflow is active, `Listeners` runs `await fn(ctx)` as one task per node with a
 `ListenerContext` (the SDK's `TriggerContext`): each `await ctx.emit(items)` records a queued
-execution that starts at that node (`Services.enqueue`, mode "trigger"), then saves
+execution that starts at that node (`Runs.enqueue`, mode "trigger"), then saves
 `ctx.static`, the node's static data (`Store.get_static_data` / `set_static_data`).
 `flowbox.node.polling(check)` builds a `fn` that polls every `every`.
 
@@ -22,7 +22,7 @@ those two writes keeps the old cursor, so that one batch is queued again after a
 least once); a cursor is never saved ahead of its execution, so nothing is skipped.
 
 Scale-out: listeners run only in the server process, the one that runs the scheduler
-(`Services.start(schedule=True)`); `flowbox worker` processes run none, so every trigger
+(`Runtime.start(schedule=True)`); `flowbox worker` processes run none, so every trigger
 listens exactly once (run one server with the scheduler, as for schedules).
 """
 
@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,8 +43,11 @@ from flowbox.node import Item, ListenFunction, make_items
 if TYPE_CHECKING:
     from flowbox.engine.context import NodeContext
     from flowbox.node import NodeSpec
-    from flowbox.services import Services
+    from flowbox.store.base import StaticDataStore, WorkflowStore
     from flowbox.workflow import Workflow
+
+    class ListenerStore(WorkflowStore, StaticDataStore):
+        """What the listeners read and write: the workflows they listen for and their static data."""
 
 logger = logging.getLogger("flowbox.listeners")
 BACKOFF_FIRST = 1.0
@@ -124,16 +128,16 @@ class ListenerContext:
         return await asyncio.shield(self.pending)
 
     async def _emit(self, items: list[Item]) -> str:
-        services = self._listeners.services
+        listeners = self._listeners
         try:
-            record = await services.store.get_workflow(self.workflow_id)
+            record = await listeners.store.get_workflow(self.workflow_id)
         except NotFound:
             record = None
         if record is None or not record.active:  # deactivated or deleted behind our back (another process)
             self._listeners.sync(self.workflow_id, None)
             return ""
-        workflow, _ = services.compiled(record)
-        execution = await services.enqueue(workflow, items, mode="trigger", start_node=self.node_name)
+        workflow, _ = listeners.compiled(record)
+        execution = await listeners.enqueue(workflow, items, mode="trigger", start_node=self.node_name)
         await self.save()
         self._listener.emitted += 1
         return execution.id
@@ -141,7 +145,7 @@ class ListenerContext:
     async def save(self) -> None:
         blob = orjson.dumps(self.static)
         if blob != self._saved:
-            await self._listeners.services.store.set_static_data(self.workflow_id, self.node_name, self.static)
+            await self._listeners.store.set_static_data(self.workflow_id, self.node_name, self.static)
             self._saved = blob
 
     async def sleep(self, seconds: float) -> None:
@@ -154,8 +158,14 @@ class ListenerContext:
 class Listeners:
     """Runs the listening triggers of active workflows (see the module docstring)."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, store: ListenerStore, compiled: Callable[[Any], tuple[Workflow, Any]],
+                 enqueue: Callable[..., Awaitable[Any]], engine: Any) -> None:
+        """`compiled(record)` loads a stored workflow, `enqueue(workflow, items, mode=, start_node=)` queues
+        a run, `engine` (EngineServices) gives the listeners' contexts credentials and HTTP."""
+        self.store = store
+        self.compiled = compiled
+        self.enqueue = enqueue
+        self.engine = engine
         self.entries: dict[tuple[str, str], Listener] = {}
         self.running = False
         self.backoff_first = BACKOFF_FIRST
@@ -228,19 +238,18 @@ class Listeners:
         from flowbox.engine.context import NodeContext
         from flowbox.engine.runner import Runner
 
-        services = self.services
         try:
-            record = await services.store.get_workflow(entry.workflow_id)
+            record = await self.store.get_workflow(entry.workflow_id)
         except NotFound:
             return None
         if not record.active:
             return None
-        workflow, specs = services.compiled(record)
+        workflow, specs = self.compiled(record)
         node = workflow.nodes.get(entry.node)
         if node is None or node.disabled or specs[node.name].listen is None:
             return None
-        static = await services.store.get_static_data(entry.workflow_id, entry.node)
-        runner = Runner(workflow, services=services.engine, mode="trigger", specs=specs)
+        static = await self.store.get_static_data(entry.workflow_id, entry.node)
+        runner = Runner(workflow, services=self.engine, mode="trigger", specs=specs)
         return ListenerContext(self, entry, NodeContext(runner, node, specs[node.name], [], run_index=0,
                                                         source=None), static)
 

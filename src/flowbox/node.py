@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from flowbox import registry
+from flowbox.errors import NodeError, describe
+
 PARAM_KINDS = frozenset(
     {"string", "number", "boolean", "options", "json", "collection", "list", "credential", "code", "datetime"}
 )
@@ -84,6 +87,9 @@ class Param:
     `options` lists the allowed values of an "options" parameter; `fields` describes
     the rows of a "list" parameter or the keys of a "collection"; `show_if` is
     n8n's displayOptions.show: {"other_param": [values that show this one]}.
+    `check(value)` refuses a fixed (non-expression) value that cannot work by raising
+    ValueError with the rest of the sentence: "node 'X': parameter 'p' <message>".
+    `integer` makes a number parameter take whole numbers only; `secret` marks a credential field.
     """
 
     name: str
@@ -98,6 +104,9 @@ class Param:
     description: str = ""
     fields: tuple[Param, ...] | list[Param] = ()
     placeholder: str | None = None
+    check: Callable[[Any], None] | None = None
+    integer: bool = False
+    secret: bool = False  # a credential field kept encrypted, masked on read and never logged
 
     def __post_init__(self) -> None:
         if self.kind not in PARAM_KINDS:
@@ -106,11 +115,72 @@ class Param:
             object.__setattr__(self, "options", tuple(self.options))
         object.__setattr__(self, "fields", tuple(self.fields))
 
+    def coerce(self, value: Any) -> Any:
+        """`value` (a parameter as evaluated for one item) as this parameter's kind, the default for None;
+        ValueError says what is wrong ("must be a number; got 'abc'").
+
+        Text kinds take numbers and booleans as their text (lists and objects as compact JSON), an empty text
+        their default; numbers take
+        numeric text, and whole numbers where `integer`; booleans take "true"/"false"/"1"/"0"/"yes"/"no"
+        and numbers; options must be one of them; a plain list takes a comma-separated text."""
+        if value is None:
+            value = self.default
+            if value is None:
+                return None
+        kind = self.kind
+        if kind in ("string", "datetime", "credential", "code"):
+            if isinstance(value, str):
+                # a field left empty takes the default (the editor writes "" when one is cleared)
+                return value if value or not isinstance(self.default, str) else self.default
+            if kind == "datetime" and (hasattr(value, "isoformat") or isinstance(value, (int, float))):
+                return value  # a date, or epoch seconds / milliseconds: the node reads them
+            if isinstance(value, bool):
+                return "true" if value else "false"
+            if isinstance(value, (int, float)):
+                return str(value)
+            if hasattr(value, "isoformat"):
+                return value.isoformat()
+            import json
+
+            return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))  # as JSON.stringify
+        if kind == "number":
+            return _number(value, self)
+        if kind == "boolean":
+            return _boolean(value)
+        if kind == "options":
+            if self.options and value not in self.options:
+                raise ValueError(f"must be one of {', '.join(repr(o) for o in self.options)}; got {value!r}")
+            return value
+        if kind == "list":
+            if isinstance(value, str) and not self.fields:
+                return [part.strip() for part in value.split(",") if part.strip()]
+            if isinstance(value, dict) and self.fields:
+                return [value]  # one row
+            if not isinstance(value, (list, tuple)):
+                plain = "" if self.fields else " (or a comma-separated text)"
+                raise ValueError(f"must be a list{plain}; got {_shown(value)}")
+            return list(value)
+        if kind == "collection" and not isinstance(value, dict):
+            raise ValueError(f"must be an object; got {_shown(value)}")
+        return value
+
     def shown(self, params: Mapping[str, Any]) -> bool:
         """Whether this parameter applies given the node's other parameter values."""
         if not self.show_if:
             return True
         return all(params.get(key) in tuple(values) for key, values in self.show_if.items())
+
+    @classmethod
+    def from_dict(cls, schema: Mapping[str, Any]) -> Param:
+        """The parameter a `to_dict()` schema describes (the editor's panel reads the catalog's schema and
+        asks the parameter itself what is shown and what a value becomes)."""
+        return cls(name=str(schema.get("name") or ""), kind=schema.get("kind") or "string",
+                   default=schema.get("default"), label=schema.get("label"), required=bool(schema.get("required")),
+                   options=schema.get("options"), show_if=schema.get("showIf"), min=schema.get("min"),
+                   max=schema.get("max"), description=schema.get("description") or "",
+                   fields=[cls.from_dict(f) for f in schema.get("fields") or ()],
+                   placeholder=schema.get("placeholder"), integer=bool(schema.get("integer")),
+                   secret=bool(schema.get("secret")))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON schema of this parameter for the catalog and the editor."""
@@ -129,7 +199,62 @@ class Param:
             out["fields"] = [f.to_dict() for f in self.fields]
         if self.placeholder:
             out["placeholder"] = self.placeholder
+        if self.integer:
+            out["integer"] = True
+        if self.secret:
+            out["secret"] = True
         return out
+
+
+def _shown(value: Any) -> str:
+    """A value as JSON (or repr), cut to 40 characters, for an error message."""
+    import json
+
+    try:
+        text = json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text[:40]
+
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off", ""})
+
+
+def _number(value: Any, p: Param) -> int | float:
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number; got {value!r}")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise ValueError(f"must be a number; got {value!r:.60}") from None
+    if not isinstance(value, (int, float)):
+        raise ValueError(f"must be a number; got {value!r:.60}")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"must be a finite number; got {value!r}")
+    if p.min is not None and value < p.min:
+        raise ValueError(f"must be at least {p.min:g}; got {value!r}")
+    if p.max is not None and value > p.max:
+        raise ValueError(f"must be at most {p.max:g}; got {value!r}")
+    if isinstance(value, float) and value.is_integer() and (p.integer or abs(value) < 2 ** 53):
+        return int(value)
+    if p.integer and not isinstance(value, int):
+        raise ValueError(f"must be a whole number; got {value!r}")
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE
+        raise ValueError(f"must be true or false; got {value!r:.60}")
+    if isinstance(value, (int, float)):
+        return value != 0
+    raise ValueError(f"must be true or false; got {_shown(value)}")
 
 
 def label_of(name: str) -> str:
@@ -145,6 +270,56 @@ def label_of(name: str) -> str:
     return " ".join(w[:1].upper() + w[1:] for w in words if w)
 
 
+@dataclass(frozen=True)
+class WebhookSpec:
+    """What a webhook trigger answers: its route and how it replies (a trigger's `webhook(node)` returns it).
+
+    `credential` is the id of the credential of type `auth` callers must send (None: no check)."""
+
+    path: str
+    method: str = "POST"
+    respond: str = "immediately"  # immediately | lastNode | respondNode
+    response_data: str = "firstEntryJson"  # firstEntryJson | allEntries
+    response_code: int = 200
+    auth: str = "none"
+    credential: str | None = None
+
+
+@dataclass(frozen=True)
+class TimerSpec:
+    """When a timer trigger fires (its `timer(node, timezone)` returns it): a cron, or every N seconds."""
+
+    cron: str | None
+    every: float | None
+    timezone: str
+
+
+N8nNotes = list[tuple[str, str]]
+"""What a converter reports: (level, message) pairs, level "mapped" | "approximated" | "unsupported"."""
+N8nConverter = Callable[[dict[str, Any], float], tuple[dict[str, Any], N8nNotes]]
+N8nExporter = Callable[[dict[str, Any], "float | None"], tuple[dict[str, Any], float, N8nNotes]]
+"""The inverse: this node's parameters (and the typeVersion it came from, None for a node made in flowbox)
+-> n8n's parameters, the typeVersion they are written for, and notes (`flowbox.n8n.export` calls it)."""
+
+
+@dataclass(frozen=True)
+class N8n:
+    """How an n8n node becomes this node (`flowbox.n8n` finds it through the registry).
+
+    `types` are the n8n node types it takes (`n8n-nodes-base.set`); `versions` the typeVersions
+    the converter knows (another one is refused, naming the node); `convert(parameters, version)`
+    returns this node's parameters and its notes. A note of level "unsupported" keeps the node as
+    a placeholder that refuses to run; a fixed value that cannot be read raises `WorkflowInvalid`
+    with `field` naming the n8n parameter. `export`, when given, writes this node's parameters back as
+    n8n's `types[0]` (a node edited in flowbox; an unedited one gets its original n8n parameters).
+    """
+
+    types: tuple[str, ...]
+    versions: tuple[float, ...]
+    convert: N8nConverter
+    export: N8nExporter | None = None
+
+
 NodeFunction = Callable[..., Awaitable[list[list[Item]]]]
 ListenFunction = Callable[["TriggerContext"], Awaitable[None]]
 
@@ -155,8 +330,22 @@ class NodeSpec:
 
     `outputs` is a count, or a function of the node's parameters for nodes whose
     outputs depend on them (Switch). `trigger` nodes start executions and take the
-    run's input items as their own input; a trigger with `listen` also runs that function
-    while its workflow is active (`flowbox.listeners`).
+    run's input items as their own input. How a trigger goes live is declared here, and core
+    code only calls it (never compares a node's type):
+
+    manual      started by hand only (the Run button, `flowbox run`, the API's run); cannot make a
+                workflow active on its own, and is where a manual run starts
+    webhook     `webhook(node) -> WebhookSpec`: the route of an HTTP call that starts the workflow
+    timer       `timer(node, timezone) -> TimerSpec`: when the scheduler fires it
+    listen      `async def listen(ctx: TriggerContext)`: runs while the workflow is active
+                (`flowbox.listeners`), calling `ctx.emit(items)`
+    on_failure  starts when a workflow naming this one as `settings.errorWorkflow` fails
+
+    `runs_code` marks a node that runs user code (an access rule of its own); `sub_workflow`
+    names the parameter holding a sub-workflow's id; `n8n` says which n8n nodes convert to this one
+    (one `N8n` per parameter layout: Schedule takes n8n's scheduleTrigger, cron and interval);
+    `refuse_run(params)` says why a node with these parameters must not run (None: it may), which
+    saving allows and every run refuses (`flowbox.workflow.validate_for_run`).
     """
 
     type: str
@@ -175,6 +364,14 @@ class NodeSpec:
     cycle_ok: bool = False
     module: str = ""
     listen: ListenFunction | None = None
+    manual: bool = False
+    webhook: Callable[[Any], WebhookSpec] | None = None
+    timer: Callable[[Any, str], TimerSpec] | None = None
+    on_failure: bool = False
+    runs_code: bool = False
+    sub_workflow: str | None = None
+    n8n: tuple[N8n, ...] = ()
+    refuse_run: Callable[[Mapping[str, Any]], str | None] | None = None
 
     def output_count(self, params: Mapping[str, Any]) -> int:
         """How many outputs a node with these parameters has (before `onError: errorOutput`)."""
@@ -187,10 +384,12 @@ class NodeSpec:
         return [names[i] if i < len(names) else ("" if n == 1 else f"output {i}") for i in range(n)]
 
     def param(self, name: str) -> Param | None:
-        for p in self.params:
-            if p.name == name:
-                return p
-        return None
+        """The parameter `name` declares (None: undeclared)."""
+        found = self.__dict__.get("_by_name")
+        if found is None:
+            found = {p.name: p for p in self.params}
+            object.__setattr__(self, "_by_name", found)
+        return found.get(name)
 
     def defaults(self) -> dict[str, Any]:
         """Each parameter's default (a fresh dict; the values themselves are shared)."""
@@ -246,7 +445,11 @@ class Context(Protocol):
 
     async def run_workflow(self, ref: str, items: list[Item]) -> list[Item]: ...
 
-    async def run_code(self, code: str, mode: str, items: list[Item], timeout: float) -> list[Any]: ...
+    async def run_code(self, code: str, mode: str, items: list[Item], timeout: float, *,
+                       item_errors: bool = False, language: str = "python") -> list[Any]:
+        """Run Python (or `language="javaScript"`) in the isolated worker (`flowbox.engine.codebox`); with
+        `item_errors` (eachItem), a failing item comes back as `{"error": NodeError, "pairedItem": i}` instead of
+        failing the run."""
 
     async def sleep(self, seconds: float) -> None: ...
 
@@ -303,24 +506,29 @@ def node(*, type: str, display_name: str, group: str, description: str, params: 
          output_names: tuple[str, ...] | Callable[[Mapping[str, Any]], tuple[str, ...]] = (),
          version: int = 1, trigger: bool = False, icon: str = "",
          credentials: Iterable[str] = (), cycle_ok: bool = False,
-         listen: ListenFunction | None = None) -> Callable[[NodeFunction], NodeFunction]:
+         listen: ListenFunction | None = None, manual: bool = False,
+         webhook: Callable[[Any], WebhookSpec] | None = None, timer: Callable[[Any, str], TimerSpec] | None = None,
+         on_failure: bool = False, runs_code: bool = False,
+         sub_workflow: str | None = None, n8n: N8n | Iterable[N8n] = (),
+         refuse_run: Callable[[Mapping[str, Any]], str | None] | None = None,
+         ) -> Callable[[NodeFunction], NodeFunction]:
     """Declare a node type; registers it in `flowbox.registry` at import time.
 
-    `cycle_ok` marks the node (Loop) through which a cycle may pass. `listen` (triggers only):
-    `async def listen(ctx: TriggerContext)` runs as a task while the workflow is active and
-    calls `await ctx.emit(items)` to start an execution; `polling(check)` makes one that polls.
+    `cycle_ok` marks the node (Loop) through which a cycle may pass. `manual`, `webhook`, `timer`,
+    `listen` and `on_failure` (triggers only) say how it goes live (see `NodeSpec`); `polling(check)`
+    makes a `listen` that polls.
     """
-    if listen is not None and not trigger:
-        raise ValueError(f"node type {type!r}: only a trigger node can listen")
+    if not trigger and (listen or manual or webhook or timer or on_failure):
+        raise ValueError(f"node type {type!r}: only a trigger node can listen, fire or be started by hand")
 
     def wrap(fn: NodeFunction) -> NodeFunction:
-        from flowbox import registry
-
         spec = NodeSpec(type=type, display_name=display_name, group=group, description=description,
                         params=tuple(params), fn=fn, inputs=inputs, outputs=outputs,
                         output_names=output_names, version=version, trigger=trigger, icon=icon,
                         credentials=tuple(credentials), cycle_ok=cycle_ok, module=fn.__module__,
-                        listen=listen)
+                        listen=listen, manual=manual, webhook=webhook, timer=timer, on_failure=on_failure,
+                        runs_code=runs_code, sub_workflow=sub_workflow,
+                        n8n=(n8n,) if isinstance(n8n, N8n) else tuple(n8n), refuse_run=refuse_run)
         registry.register(spec)
         fn.spec = spec  # type: ignore[attr-defined]
         return fn
@@ -378,8 +586,6 @@ class ItemErrors:
         self.items: list[Item] = []
 
     def fail(self, item: Item, i: int, exc: Exception, out: list[Item]) -> None:
-        from flowbox.errors import NodeError, describe
-
         message = describe(exc)
         if self.mode == "continue":
             out.append(item.derive({"error": message}, binary=None))

@@ -1,8 +1,8 @@
 """OAuth2 for `oAuth2Api` credentials: authorization code with PKCE (S256), and client credentials.
 
-Connecting (authorization code): `Services.oauth2_authorize` makes a random `state` and a PKCE
+Connecting (authorization code): `CredentialVault.oauth2_authorize` makes a random `state` and a PKCE
 verifier (`PendingStates`) and answers the provider's authorize URL. The provider sends the browser
-back to `CALLBACK_PATH` with `code` and `state`; `Services.oauth2_callback` takes the state (single
+back to `CALLBACK_PATH` with `code` and `state`; `CredentialVault.oauth2_callback` takes the state (single
 use, `STATE_TTL` seconds, bound to one credential) and `Tokens.connect` exchanges the code, with the
 verifier, for tokens.
 

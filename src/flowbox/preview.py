@@ -26,7 +26,8 @@ from typing import Any
 from flowbox import registry
 from flowbox.engine.context import NodeContext
 from flowbox.engine.expressions import compile_value, to_text
-from flowbox.engine.runner import EngineServices, RunData, Runner
+from flowbox.engine.runner import EngineServices, Runner
+from flowbox.engine.state import RunData
 from flowbox.errors import describe
 from flowbox.node import Item, NodeSpec, make_items
 from flowbox.workflow import Node, Workflow, check_timezone, load_workflow
@@ -138,11 +139,11 @@ def preview_expression(value: Any, *, node: str, parameter: str, item: dict[str,
     timezone   `$now` / `$today` zone; default: the workflow's `settings.timezone`, else UTC
     """
     try:
-        compiled = compile_value(value, node=node, parameter=parameter)
-        if compiled.fn is None:
-            return Preview(True, value, to_text(value))
         run_data = dict(run_data or {})
         wf = _workflow(workflow, node, list(run_data), timezone)
+        compiled = None if wf.javascript else compile_value(value, node=node, parameter=parameter)
+        if compiled is not None and compiled.fn is None:
+            return Preview(True, value, to_text(value))
         check_timezone(wf.timezone, "timezone")
         specs = {name: _spec_of(n.type) for name, n in wf.nodes.items()}
         runner = _PreviewRunner(wf, services=EngineServices(variables=dict(variables or {})), specs=specs)
@@ -153,7 +154,7 @@ def preview_expression(value: Any, *, node: str, parameter: str, item: dict[str,
         incoming = wf.incoming(node)
         source = (incoming[0].source, incoming[0].output) if incoming else None
         ctx = NodeContext(runner, wf.nodes[node], specs[node], input_items, run_index=0, source=source)
-        result = compiled.fn(ctx.namespace(0))
+        result = ctx.evaluate(compiled or ctx.compile(value, parameter), 0)
         return Preview(True, result, to_text(result))
     except Exception as exc:  # the preview never fails the editor: errors are shown, with the engine's words
         return Preview(False, None, "", describe(exc))

@@ -12,11 +12,15 @@ import importlib.util
 import pkgutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flowbox.errors import DuplicateNodeType, WorkflowInvalid
-from flowbox.node import NodeSpec
+
+if TYPE_CHECKING:
+    from flowbox.node import N8n, NodeSpec
 
 _specs: dict[str, NodeSpec] = {}
+_n8n: dict[str, tuple[NodeSpec, N8n]] = {}  # n8n node type -> the node converting it and how (NodeSpec.n8n)
 _loaded: set[str] = set()
 
 
@@ -25,6 +29,13 @@ def register(spec: NodeSpec) -> None:
     old = _specs.get(spec.type)
     if old is not None and old.module != spec.module:
         raise DuplicateNodeType(f"node type {spec.type!r} is declared by {old.module} and {spec.module}")
+    for way in spec.n8n:
+        for n8n_type in way.types:
+            taken = _n8n.get(n8n_type)
+            if taken is not None and taken[0].type != spec.type:
+                raise DuplicateNodeType(f"n8n node type {n8n_type!r} is converted by both {taken[0].type!r} and "
+                                        f"{spec.type!r}")
+            _n8n[n8n_type] = (spec, way)
     _specs[spec.type] = spec
 
 
@@ -69,6 +80,13 @@ def get_or_none(type_: str) -> NodeSpec | None:
     if "builtin" not in _loaded:
         load()
     return _specs.get(type_)
+
+
+def for_n8n(n8n_type: str) -> tuple[NodeSpec, N8n] | None:
+    """The node an n8n node of this type converts to and its converter (`NodeSpec.n8n`), or None."""
+    if "builtin" not in _loaded:
+        load()
+    return _n8n.get(n8n_type)
 
 
 def catalog() -> list[NodeSpec]:

@@ -22,6 +22,18 @@ Misfire rule (documented in the README):
   after a workflow is activated, every schedule begins at its next fire time after
   now (as n8n does). Saving an active workflow whose schedule did not change keeps
   its next fire time.
+
+Pruning (FLOWBOX_PRUNE_MAX_COUNT, FLOWBOX_PRUNE_MAX_AGE_DAYS) runs all the time, in a task
+of its own beside the schedule loop: every `PRUNE_PAUSE` seconds a round deletes what the
+settings no longer keep, in short writes (`Store.prune_executions`: ~256 KB of data each) with
+a gap between them (`PRUNE_GAP`, 10 ms), so that webhook writes never wait long; a round that
+cannot clear its backlog so within 10 s drops the gap and grows its writes (see
+`SqlStore.prune_executions`). So the history holds at most what the settings keep plus what
+arrives in a round: about a second, up to ~10 s when executions come in faster than gentle
+pruning deletes them. After the deletes, the
+space they freed goes back to the file system in short steps (`Store.release_space`:
+SQLite's incremental vacuum; all of it while the disk is below its reserve), so the
+database file shrinks with the history.
 """
 
 from __future__ import annotations
@@ -31,21 +43,22 @@ import contextlib
 import datetime as dt
 import logging
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flowbox.errors import FlowboxError, NotFound, WorkflowInvalid
 from flowbox.node import Item
-
-if TYPE_CHECKING:
-    from flowbox.services import Services
-    from flowbox.workflow import Workflow
+from flowbox.workflow import Workflow
 
 logger = logging.getLogger("flowbox.scheduler")
 CATCH_UP = 60.0
-PRUNE_EVERY = 3600.0
 TICK = 1.0
+PRUNE_PAUSE = 1.0  # seconds from the start of one prune round to the next
+PRUNE_GAP = 0.01  # seconds between the writes of a prune round that keeps up
+STEP_GAP = 0.02  # seconds between steps of giving space back (~2 ms each): at most ~10 % of the writer
+PRUNE_LOG_EVERY = 60.0  # seconds between "pruned N executions" log lines
 
 
 @dataclass
@@ -121,28 +134,29 @@ def valid_cron(expression: str) -> bool:
 
 
 def schedule_entries(workflow: Workflow, workflow_id: str, now: dt.datetime) -> list[Entry]:
-    """Entries for every enabled schedule node; a bad cron or zone is a WorkflowInvalid naming the node."""
+    """Entries for every enabled timer trigger (its `timer()` says when); a bad cron or zone is a
+    WorkflowInvalid naming the node."""
+    from flowbox import registry
+
     entries = []
     for node in workflow.nodes.values():
-        if node.type != "schedule" or node.disabled:
+        spec = registry.get_or_none(node.type)
+        if spec is None or spec.timer is None or node.disabled:
             continue
-        params = node.parameters
-        cron = str(params.get("cron") or "").strip() or None
-        every = params.get("every")
-        zone_name = str(params.get("timezone") or workflow.timezone or "UTC")
+        when = spec.timer(node, workflow.timezone)
         try:
-            zone = ZoneInfo(zone_name)
+            zone = ZoneInfo(when.timezone)
         except (ValueError, KeyError, OSError):
-            raise WorkflowInvalid(f"node '{node.name}': unknown timezone {zone_name!r}", node=node.name,
+            raise WorkflowInvalid(f"node '{node.name}': unknown timezone {when.timezone!r}", node=node.name,
                                   field="timezone") from None
-        if cron:
-            if not valid_cron(cron):
-                raise WorkflowInvalid(f"node '{node.name}': {cron!r} is not a cron expression (5 fields, or 6 "
+        if when.cron:
+            if not valid_cron(when.cron):
+                raise WorkflowInvalid(f"node '{node.name}': {when.cron!r} is not a cron expression (5 fields, or 6 "
                                       "with seconds first)", node=node.name, field="cron")
-            entry = Entry(workflow_id, node.name, " ".join(cron.split()), None, zone, now)
+            entry = Entry(workflow_id, node.name, " ".join(when.cron.split()), None, zone, now)
         else:
             try:
-                seconds = float(every)  # type: ignore[arg-type]
+                seconds = float(when.every)  # type: ignore[arg-type]
             except (TypeError, ValueError):
                 raise WorkflowInvalid(f"node '{node.name}': set `cron` or `every` (seconds)", node=node.name,
                                       field="cron") from None
@@ -158,19 +172,31 @@ def schedule_entries(workflow: Workflow, workflow_id: str, now: dt.datetime) -> 
 class Scheduler:
     """Fires schedule triggers, resumes due Waits and prunes old executions."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, settings: Any, store: Any, disk: Any, compiled: Callable[[Any], tuple[Workflow, Any]],
+                 enqueue: Callable[..., Awaitable[Any]], resume: Callable[[str], None]) -> None:
+        """`compiled(record)` loads a stored workflow (`Workflows.compiled`), `enqueue(workflow, items, mode=,
+        start_node=)` queues a run (`Runs.enqueue`), `resume(id)` puts a due Wait's execution on the queue."""
+        self.settings = settings
+        self.store = store
+        self.disk = disk
+        self.compiled = compiled
+        self.enqueue = enqueue
+        self.resume = resume
         self.entries: dict[tuple[str, str], Entry] = {}
         self.fired = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._prune_task: asyncio.Task[int] | None = None
+        self._prune_task: asyncio.Task[None] | None = None
         self._resuming: dict[str, float] = {}
-        self._last_prune: float | None = None
+        self.pruned = 0  # executions this scheduler pruned
+        self.released = 0  # bytes it gave back to the file system
+
 
     async def start(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.ensure_future(self._loop())
+        if self._prune_task is None or self._prune_task.done():
+            self._prune_task = asyncio.ensure_future(self._housekeeping())
 
     async def stop(self) -> None:
         for task in (self._task, self._prune_task):
@@ -245,23 +271,17 @@ class Scheduler:
             if self.entries.get((entry.workflow_id, entry.node)) is entry:  # not removed meanwhile
                 await self._fire(entry, at)
         await self._resume_due(now)
-        loop_time = asyncio.get_running_loop().time()
-        if (self._last_prune is None or loop_time - self._last_prune > PRUNE_EVERY) and \
-                (self._prune_task is None or self._prune_task.done()):
-            self._last_prune = loop_time
-            self._prune_task = asyncio.ensure_future(self._prune_quietly())
 
     async def _fire(self, entry: Entry, at: dt.datetime) -> None:
-        services = self.services
         try:
-            record = await services.store.get_workflow(entry.workflow_id)
+            record = await self.store.get_workflow(entry.workflow_id)
             if not record.active:  # deactivated behind our back (another process): forget it
                 self.sync(entry.workflow_id, None)
                 return
-            workflow, _ = services.compiled(record)
+            workflow, _ = self.compiled(record)
             local = at.astimezone(entry.zone)
             item = Item({"timestamp": local.isoformat(), "timezone": entry.zone.key, "scheduledAt": _iso(at)})
-            await services.enqueue(workflow, [item], mode="trigger", start_node=entry.node)
+            await self.enqueue(workflow, [item], mode="trigger", start_node=entry.node)
             self.fired += 1
         except NotFound:
             self.sync(entry.workflow_id, None)
@@ -272,31 +292,50 @@ class Scheduler:
     async def _resume_due(self, now: dt.datetime) -> None:
         loop_time = asyncio.get_running_loop().time()
         self._resuming = {k: t for k, t in self._resuming.items() if loop_time - t < 30}
-        for record in await self.services.store.list_due(now, limit=200):
+        for record in await self.store.list_due(now, limit=200):
             if record.id in self._resuming:
                 continue
             self._resuming[record.id] = loop_time
-            await asyncio.to_thread(self.services.queue.enqueue, record.id)
+            await asyncio.to_thread(self.resume, record.id)
 
-    async def _prune_quietly(self) -> int:
-        try:
-            return await self.prune()
-        except Exception:
-            logger.exception("pruning executions failed")
-            return 0
+    async def _housekeeping(self) -> None:
+        """Every PRUNE_PAUSE seconds until cancelled: a prune round, then free space given back in short
+        steps until none is left or the next round is due (see the module docstring)."""
+        loop = asyncio.get_running_loop()
+        logged, reported = loop.time() - PRUNE_LOG_EVERY, 0  # the first round is logged at once
+        while True:
+            started = loop.time()
+            try:
+                await self.prune(gap=PRUNE_GAP)
+                while loop.time() - started < PRUNE_PAUSE and await self.release_space():
+                    await asyncio.sleep(STEP_GAP)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a failed round (a full disk, a lost connection) is tried again next time
+                logger.exception("pruning executions failed")
+            if self.pruned > reported and loop.time() - logged > PRUNE_LOG_EVERY:
+                logger.info("pruned %d old executions", self.pruned - reported)
+                logged, reported = loop.time(), self.pruned
+            await asyncio.sleep(max(0.0, PRUNE_PAUSE - (loop.time() - started)))
 
-    async def prune(self) -> int:
-        """Delete finished executions past the configured age or count."""
-        settings = self.services.settings
+    async def release_space(self) -> int:
+        """One step of giving the space deletes freed back to the file system; the bytes released."""
+        low = self.disk.low()  # below the reserve: every free page goes back
+        released = await self.store.release_space(keep_free=0 if low else None)
+        self.released += released
+        return released
+
+    async def prune(self, gap: float = 0.0) -> int:
+        """Delete finished executions past the configured age or count (`gap` seconds between writes)."""
+        settings = self.settings
         older = None
         if settings.prune_max_age_days > 0:
             older = dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.prune_max_age_days)
         keep = settings.prune_max_count if settings.prune_max_count > 0 else None
         if older is None and keep is None:
             return 0
-        count = await self.services.store.prune_executions(older_than=older, keep=keep)
-        if count:
-            logger.info("pruned %d old executions", count)
+        count = await self.store.prune_executions(older_than=older, keep=keep, gap=gap)
+        self.pruned += count
         return count
 
 

@@ -176,7 +176,7 @@ def _paging_params(pagination: Pagination | None) -> tuple[Param, ...]:
     if pagination is None:
         return ()
     return (Param("returnAll", "boolean", default=False, description="Fetch every page (otherwise stop at 'limit')"),
-            Param("limit", "number", default=50, min=1, show_if={"returnAll": [False]},
+            Param("limit", "number", default=50, min=1, integer=True, show_if={"returnAll": [False]},
                   description="How many items to return at most"))
 
 
@@ -297,7 +297,7 @@ class Call:
 
     async def run(self) -> list[dict[str, Any]]:
         svc, ctx, i = self.service, self.ctx, self.i
-        resource, name = str(ctx.param("resource", i) or ""), str(ctx.param("operation", i) or "")
+        resource, name = ctx.param("resource", i) or "", ctx.param("operation", i) or ""
         op = svc.operation(resource, name)
         if op is None:
             known = ", ".join(o.name for o in svc.resources.get(resource, ()))

@@ -12,7 +12,7 @@ id is enqueued, running it first claims it (so a duplicate id is harmless), and 
 start the server re-enqueues every execution still "queued".
 
 A consumer thread does not run the workflow itself: it hands the execution to the
-service's event loop (`Services.run_queued`) and waits for it, so the number of
+event loop (`Runs.run_queued`) and waits for it, so the number of
 consumer threads is the global limit on executions running at once.
 
 Latency: Huey's SQLite storage is polled. Each consumer thread polls with a backoff
@@ -39,12 +39,10 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from flowbox.errors import ConfigError
+from flowbox.errors import ConfigError, DiskFull, FlowboxError, Unavailable
 
 if TYPE_CHECKING:
     from huey import Huey
-
-    from flowbox.services import Services
 
 logger = logging.getLogger("flowbox.queue")
 
@@ -53,6 +51,7 @@ POLL_FIRST = 0.02
 POLL_BACKOFF = 1.5
 POLL_MAX = 1.0
 REDIS_READ_TIMEOUT = 1.0  # BRPOP timeout: how long an idle Redis consumer takes to notice a stop
+SQLITE_FULL = 13
 
 
 def queue_name(settings: Any) -> str:
@@ -119,7 +118,7 @@ def make_huey(settings: Any, name: str | None = None) -> Huey:
 
 
 class Deferred(Exception):  # noqa: N818 - a signal, not an error
-    """Raised by `Services.run_queued` when an execution cannot start yet (its workflow is at its
+    """Raised by `Runs.run_queued` when an execution cannot start yet (its workflow is at its
     `maxConcurrency`): the consumer puts the id back at the end of the queue after `delay`
     seconds instead of holding a consumer slot while it waits, so other workflows' executions
     are not stuck behind a throttled backlog."""
@@ -159,9 +158,11 @@ class _Wakeup:
 class Queue:
     """Enqueue execution ids; run consumer threads that hand them to the service."""
 
-    def __init__(self, services: Services, huey: Huey | None = None) -> None:
-        self.services = services
-        self.huey = huey if huey is not None else make_huey(services.settings)
+    def __init__(self, settings: Any, runs: Any, store: Any, huey: Huey | None = None) -> None:
+        self.settings = settings
+        self.runs = runs  # `runs.run_queued(id)` runs one on `runs.loop` (flowbox.runs.Runs)
+        self.store = store
+        self.huey = huey if huey is not None else make_huey(settings)
         self.consumer: Any = None
         self.handled = 0  # queued executions this process ran (or skipped as already claimed/finished)
         self._lock = threading.Lock()
@@ -178,28 +179,34 @@ class Queue:
 
     @property
     def scale_out(self) -> bool:
-        return bool(self.services.settings.redis_url)
+        return bool(self.settings.redis_url)
 
     @property
     def consuming(self) -> bool:
         return self.consumer is not None
 
     def enqueue(self, execution_id: str) -> None:
-        """Put an execution id on the queue (blocking I/O: call from a thread in async code)."""
-        self._task(execution_id)
+        """Put an execution id on the queue (blocking I/O: call from a thread in async code).
+
+        The SQLite queue's errors leave as DiskFull (its disk is full) or Unavailable (503 either way)."""
+        try:
+            self._task(execution_id)
+        except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF == SQLITE_FULL:
+                raise DiskFull(f"the disk holding the queue is full ({exc}); free some space") from exc
+            raise Unavailable(f"the queue failed: {exc}") from exc
         if self._workers:
             self._wakeup.notify(self._workers)
 
     # ------------------------------------------------------------ consumer side
     def _run(self, execution_id: str) -> None:
         """In a consumer thread: run one queued execution on the service's loop and wait for it."""
-        services = self.services
         with self._lock:
-            loop = services.loop
+            loop = self.runs.loop
             if self._stopping or loop is None or loop.is_closed():
                 future = None
             else:
-                future = asyncio.run_coroutine_threadsafe(services.run_queued(execution_id), loop)
+                future = asyncio.run_coroutine_threadsafe(self.runs.run_queued(execution_id), loop)
                 self._inflight[future] = execution_id
         if future is None:  # taken off the queue while stopping: put it back for later / another worker
             self._requeue(execution_id)
@@ -211,6 +218,8 @@ class Queue:
             deferred = exc
         except concurrent.futures.CancelledError:
             logger.warning("execution %s was cancelled at shutdown", execution_id)
+        except FlowboxError as exc:  # a full disk, a store that went away: the message says it all
+            logger.error("execution %s could not run: %s", execution_id, exc.message)
         except Exception:
             logger.exception("execution %s could not run", execution_id)
         finally:
@@ -234,11 +243,11 @@ class Queue:
 
     def _requeue_if_queued(self, execution_id: str) -> None:
         """After a run that ended during shutdown: if it never started (still queued), put it back."""
-        loop = self.services.loop
+        loop = self.runs.loop
         if loop is None or loop.is_closed():
             return
         try:
-            record = asyncio.run_coroutine_threadsafe(self.services.store.get_execution(execution_id),
+            record = asyncio.run_coroutine_threadsafe(self.store.get_execution(execution_id),
                                                       loop).result(5)
         except Exception:
             return
@@ -253,7 +262,7 @@ class Queue:
         """
         from huey.consumer import Consumer, Worker
 
-        settings = self.services.settings
+        settings = self.settings
         if self.scale_out and not worker and not getattr(settings, "server_consumes", False):
             logger.info("scale-out mode: queued executions run in `flowbox worker` processes, not here")
             return False
@@ -291,7 +300,7 @@ class Queue:
     def stop(self, timeout: float | None = None) -> None:
         """Stop taking queued work; executions already handed over get `timeout` seconds
         (default: the shutdown timeout), then are cancelled (the engine records them "crashed")."""
-        timeout = self.services.settings.shutdown_timeout if timeout is None else timeout
+        timeout = self.settings.shutdown_timeout if timeout is None else timeout
         with self._lock:
             consumer, self.consumer = self.consumer, None
             if consumer is None:
@@ -307,7 +316,7 @@ class Queue:
             for future in pending:
                 logger.warning("execution %s did not finish within the shutdown timeout: cancelling it",
                                inflight[future])
-                future.cancel()  # cancels its task on the loop; `Services.stop` waits for the crash record
+                future.cancel()  # cancels its task on the loop; `Runtime.stop` waits for the crash record
         # idle consumers notice the stop flag within a poll (Redis: the BRPOP timeout)
         deadline = time.monotonic() + REDIS_READ_TIMEOUT + 1
         for _, thread in consumer.worker_threads:

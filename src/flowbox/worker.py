@@ -53,12 +53,12 @@ def check_settings(settings: Settings) -> None:
 
 async def run(settings: Settings, concurrency: int | None = None) -> int:
     """Consume the queue until SIGTERM/SIGINT; returns how many queued executions this worker handled."""
-    from flowbox.services import Services
+    from flowbox.runtime import Runtime
 
     check_settings(settings)
-    services = Services(settings)
+    runtime = Runtime(settings)
     # no webhooks are served, no schedules fired, no recovery (the server does it)
-    await services.start(consume=False, schedule=False, recover=False)
+    await runtime.start(consume=False, schedule=False, recover=False)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals = 0
@@ -72,22 +72,22 @@ async def run(settings: Settings, concurrency: int | None = None) -> int:
             stop.set()
         else:
             logger.warning("second signal: cancelling running executions now")
-            services.queue.cancel_running()
+            runtime.queue.cancel_running()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
     name = f"{socket.gethostname()}:{os.getpid()}"
     try:
-        services.queue.start(concurrency or settings.workers, worker=True)
+        runtime.queue.start(concurrency or settings.workers, worker=True)
         logger.info("flowbox worker %s ready: %d consumer thread(s) on queue %r, store %s", name,
-                    concurrency or settings.workers, services.queue.huey.name, _safe_url(settings.database_url))
+                    concurrency or settings.workers, runtime.queue.huey.name, _safe_url(settings.database_url))
         await stop.wait()
     finally:
-        await services.stop()
+        await runtime.stop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(signum)
-    handled = services.queue.handled
+    handled = runtime.queue.handled
     logger.info("flowbox worker %s stopped: handled %d queued execution(s)", name, handled)
     return handled
 

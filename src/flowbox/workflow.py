@@ -2,13 +2,15 @@
 
 `load_workflow(data)` turns the JSON (DESIGN §2) into a `Workflow`, and
 `validate(workflow)` refuses what cannot run — an unknown node type, a bad
-parameter value, a connection to a missing node, output or input, a cycle that
-does not pass through a `loop` node, a duplicate name — with a
-`WorkflowInvalid` that names the node.
+parameter value, a parameter the node's schema does not declare (it would be
+ignored; "did you mean" names a close one), a missing required one, a connection
+to a missing node, output or input, a cycle that does not pass through a `loop`
+node, a duplicate name — with a `WorkflowInvalid` that names the node.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -16,10 +18,44 @@ from pathlib import Path
 from typing import Any
 
 from flowbox import registry
-from flowbox.errors import WorkflowInvalid
+from flowbox.errors import NodeError, WorkflowInvalid
 from flowbox.node import NodeSpec, Param
 
 ON_ERROR = ("stop", "continue", "errorOutput", "stopWorkflow", "continueRegularOutput", "continueErrorOutput")
+MAX_NAME = 200  # characters in a workflow's or a node's name
+MAX_TEXT = 1_000_000  # characters in one text parameter (code included)
+MAX_TRIES, MAX_WAIT_BETWEEN_TRIES = 10, 300_000  # retryOnFail bounds (tries, ms)
+
+SETTINGS = (
+    Param("timezone", "string", "UTC", description="IANA zone for $now, $today and schedules"),
+    Param("errorWorkflow", "string", None, description="Id of the workflow to run when this one fails"),
+    Param("saveDataSuccessExecution", "options", "all", options=("all", "none")),
+    Param("saveDataErrorExecution", "options", "all", options=("all", "none")),
+    Param("saveManualExecutions", "boolean", True),
+    Param("saveExecutionProgress", "boolean", False),
+    Param("maxConcurrency", "number", 0, min=0, max=10_000, integer=True,
+          description="Executions of this workflow running at once (0: no limit)"),
+    Param("retryOnCrash", "boolean", False, description="Run an execution again after a crash interrupted it"),
+    Param("executionOrder", "options", "v1", options=("v1",),
+          description="n8n's execution order; flowbox runs v1 (depth-first, DESIGN §3)"),
+    Param("expressionLanguage", "options", "python", options=("python", "javascript"),
+          description='How `{{ }}` is read: "python" (DESIGN §4), or "javascript" (n8n: a value starting with '
+                      '`=` is an expression, its `{{ }}` segments are JavaScript; DESIGN §10)'),
+    Param("codeNetwork", "json", [], check=lambda value: _check_code_network(value),
+          description='Hosts the code node may reach, "host:port" (docs/code-sandbox.md); none by default'),
+)
+"""Every workflow setting: an unknown one, or one of the wrong type, is refused when the workflow is saved."""
+
+
+def _check_code_network(value: Any) -> None:
+    """Refuse a `settings.codeNetwork` the code sandbox could not read (imported here: only a workflow that
+    sets it pays for the sandbox module)."""
+    from flowbox.engine.codesandbox import Allowlist
+
+    try:
+        Allowlist(value)
+    except NodeError as exc:
+        raise ValueError(str(exc).removeprefix("settings.codeNetwork: ")) from None
 
 
 @dataclass(frozen=True)
@@ -102,6 +138,11 @@ class Workflow:
     def timezone(self) -> str:
         return str(self.settings.get("timezone") or "UTC")
 
+    @property
+    def javascript(self) -> bool:
+        """Whether expressions are n8n's JavaScript (`settings.expressionLanguage: "javascript"`, DESIGN §10)."""
+        return self.settings.get("expressionLanguage") == "javascript"
+
 
 def _as_bool(value: Any) -> bool:
     return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
@@ -134,7 +175,11 @@ def load_workflow(data: Mapping[str, Any] | str | Path, *, id: str | None = None
     pin_data = data.get("pinData") or {}
     if not isinstance(pin_data, dict):
         raise WorkflowInvalid("workflow field 'pinData' must be an object", field="pinData")
-    return Workflow(name=str(data.get("name") or "Untitled"), nodes=nodes, connections=connections,
+    name = data.get("name")
+    if name is not None and not isinstance(name, str):
+        raise WorkflowInvalid(f"workflow field 'name' must be text; got {type(name).__name__}", field="name")
+    check_name(name or "", "workflow name")
+    return Workflow(name=str(name or "Untitled"), nodes=nodes, connections=connections,
                     settings=dict(settings), pin_data=dict(pin_data), id=id or data.get("id"), data=dict(data))
 
 
@@ -145,37 +190,52 @@ def _add_node(nodes: dict[str, Node], raw: Any, index: int) -> None:
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip():
         raise WorkflowInvalid(f"node #{index + 1} has no name", field="name")
+    check_name(name, f"node #{index + 1}'s name")
     if name in nodes:
         raise WorkflowInvalid(f"duplicate node name '{name}': node names must be unique", node=name, field="name")
     type_ = raw.get("type")
     if not isinstance(type_, str) or not type_:
         raise WorkflowInvalid(f"node '{name}' has no type", node=name, field="type")
-    params = raw.get("parameters") or {}
+    params = raw.get("parameters", {})
     if not isinstance(params, dict):
-        raise WorkflowInvalid(f"node '{name}': 'parameters' must be an object", node=name, field="parameters")
+        raise WorkflowInvalid(f"node '{name}': 'parameters' must be an object; got {json.dumps(params)[:40]}",
+                              node=name, field="parameters")
     on_error = raw.get("onError") or ("continue" if raw.get("continueOnFail") else "stop")
     if on_error not in ON_ERROR:
-        raise WorkflowInvalid(f"node '{name}': onError must be one of stop, continue, errorOutput; got {on_error!r}",
+        raise WorkflowInvalid(f"node '{name}': onError must be one of stop, continue, errorOutput (or n8n's "
+                              f"stopWorkflow, continueRegularOutput, continueErrorOutput); got {on_error!r}",
                               node=name, field="onError")
     on_error = {"stopWorkflow": "stop", "continueRegularOutput": "continue",
                 "continueErrorOutput": "errorOutput"}.get(on_error, on_error)
-    try:
-        max_tries = int(raw.get("maxTries", 3))
-        wait_ms = int(raw.get("waitBetweenTries", 1000))
-    except (TypeError, ValueError):
-        raise WorkflowInvalid(f"node '{name}': maxTries and waitBetweenTries must be integers",
-                              node=name, field="maxTries") from None
+    max_tries = _whole(raw.get("maxTries", 3), name, "maxTries", 1, MAX_TRIES)
+    wait_ms = _whole(raw.get("waitBetweenTries", 1000), name, "waitBetweenTries", 0, MAX_WAIT_BETWEEN_TRIES)
     position = raw.get("position") or (0, 0)
     nodes[name] = Node(
         name=name, type=type_, parameters=dict(params),
         position=(position[0], position[1]) if isinstance(position, (list, tuple)) and len(position) >= 2 else (0, 0),
         disabled=_as_bool(raw.get("disabled", False)), on_error=on_error,
-        retry_on_fail=_as_bool(raw.get("retryOnFail", False)), max_tries=max(1, min(max_tries, 10)),
-        wait_between_tries=max(0, min(wait_ms, 300_000)),
+        retry_on_fail=_as_bool(raw.get("retryOnFail", False)), max_tries=max_tries, wait_between_tries=wait_ms,
         always_output_data=_as_bool(raw.get("alwaysOutputData", False)),
         credentials=dict(raw.get("credentials") or {}), id=raw.get("id"), type_version=raw.get("typeVersion"),
         notes=raw.get("notes"),
     )
+
+
+def check_name(name: str, what: str) -> None:
+    """Refuse a name too long to show or store sensibly, or one holding control characters."""
+    if len(name) > MAX_NAME:
+        raise WorkflowInvalid(f"{what} is {len(name):,} characters long (at most {MAX_NAME})", field="name")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise WorkflowInvalid(f"{what} {name[:40]!r} holds a control character", field="name")
+
+
+def _whole(value: Any, node: str, field: str, low: int, high: int) -> int:
+    """A node-level integer setting within [low, high], or WorkflowInvalid naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer() \
+            or not low <= value <= high:
+        raise WorkflowInvalid(f"node '{node}': {field} must be a whole number from {low} to {high:,}; "
+                              f"got {value!r}", node=node, field=field)
+    return int(value)
 
 
 def _load_connections(raw: Any, nodes: Mapping[str, Node]) -> list[Connection]:
@@ -212,7 +272,10 @@ def _load_connections(raw: Any, nodes: Mapping[str, Node]) -> list[Connection]:
     return out
 
 
-def is_template(value: Any) -> bool:
+def is_template(value: Any, javascript: bool = False) -> bool:
+    """Whether a parameter value is evaluated per item: `{{ }}` text, or (JavaScript mode) text starting with `=`."""
+    if javascript:
+        return isinstance(value, str) and value.startswith("=")
     return isinstance(value, str) and "{{" in value
 
 
@@ -225,9 +288,13 @@ def output_count(spec: NodeSpec, node: Node) -> int:
 def validate(workflow: Workflow) -> dict[str, NodeSpec]:
     """Check everything that can be checked before running; returns each node's spec by name."""
     specs = {name: registry.get(node.type, name) for name, node in workflow.nodes.items()}
+    check_params(None, SETTINGS, workflow.settings, "settings.")
     check_timezone(workflow.timezone, "settings.timezone")
+    javascript = workflow.javascript
     for name, node in workflow.nodes.items():
-        check_params(name, specs[name].params, {**specs[name].defaults(), **node.parameters})
+        check_params(name, specs[name].params, {**specs[name].defaults(), **node.parameters}, javascript=javascript)
+        if javascript:
+            check_javascript(name, node.parameters)
     for c in workflow.connections:
         n_out = output_count(specs[c.source], workflow.nodes[c.source])
         if c.output >= n_out:
@@ -252,6 +319,19 @@ def validate(workflow: Workflow) -> dict[str, NodeSpec]:
     return specs
 
 
+def validate_for_run(workflow: Workflow) -> dict[str, NodeSpec]:
+    """`validate`, then refuse a node that may be saved but never run (an n8n placeholder: its spec's
+    `refuse_run` says why), naming the node. Every run and every activation goes through here; saving
+    checks `validate` only, so such a workflow can be stored and fixed in the editor."""
+    specs = validate(workflow)
+    for name, spec in specs.items():
+        if spec.refuse_run is not None and not workflow.nodes[name].disabled:
+            reason = spec.refuse_run({**spec.defaults(), **workflow.nodes[name].parameters})
+            if reason:
+                raise WorkflowInvalid(f"node '{name}' cannot run: {reason}", node=name, field="type")
+    return specs
+
+
 def check_timezone(name: str, field: str, node: str | None = None) -> None:
     """Refuse a timezone name that zoneinfo does not know."""
     from zoneinfo import ZoneInfo
@@ -264,48 +344,105 @@ def check_timezone(name: str, field: str, node: str | None = None) -> None:
                               node=node, field=field) from None
 
 
-def check_params(node: str, params: Iterable[Param], values: Mapping[str, Any], prefix: str = "") -> None:
-    """Refuse parameter values that can never work: a value outside `options`, a wrong type, a missing one."""
+def check_javascript(node: str, parameters: Mapping[str, Any]) -> None:
+    """Refuse a JavaScript-mode expression that does not parse, naming node and parameter (imported here: only
+    JavaScript-mode workflows load the JavaScript engine)."""
+    from flowbox.engine.javascript import check_js_value
+    from flowbox.errors import ExpressionError
+
+    for key, value in parameters.items():
+        try:
+            check_js_value(value, node=node, parameter=key)
+        except ExpressionError as exc:
+            raise WorkflowInvalid(f"node '{node}': {exc}", node=node, field=exc.parameter or key) from None
+
+
+def check_params(node: str | None, params: Iterable[Param], values: Mapping[str, Any], prefix: str = "", *,
+                 javascript: bool = False) -> None:
+    """Refuse parameter values that can never work: a key the schema does not declare (it would be ignored),
+    a value outside `options`, of the wrong type or outside its bounds, a missing or empty required one,
+    one its `check` refuses. `node` None checks the workflow's settings; `javascript`: values starting with
+    `=` are expressions (checked when they run)."""
+    params = tuple(params)
+    check_known(node, params, values, prefix)
     for p in params:
         if not p.shown(values):
             continue
         value = values.get(p.name, p.default)
         where = f"{prefix}{p.name}"
-        if is_template(value):
+        if is_template(value, javascript):
+            if javascript and "{{" not in value:
+                value = value[1:]  # n8n's `=text` without {{ }} is the text: check it as written
+            else:
+                continue
+
+        def refuse(message: str, where: str = where) -> WorkflowInvalid:
+            subject = f"node '{node}': parameter" if node is not None else "workflow setting"
+            return WorkflowInvalid(f"{subject} '{where}' {message}", node=node, field=where)
+
+        if p.required and (value is None or value == "" or value == [] or value == {}):
+            raise refuse("is required")
+        if value is None or (value == "" and p.default is None):  # empty text where there is no default: unset
             continue
-        if p.required and (value is None or value == ""):
-            raise WorkflowInvalid(f"node '{node}': parameter '{where}' is required", node=node, field=where)
-        if value is None:
-            continue
-        if p.kind == "options" and p.options and value not in p.options:
-            choices = ", ".join(repr(o) for o in p.options)
-            raise WorkflowInvalid(f"node '{node}': parameter '{where}' must be one of {choices}; got {value!r}",
-                                  node=node, field=where)
-        if p.kind == "number":
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                try:
-                    value = float(value)
-                except (TypeError, ValueError):
-                    raise WorkflowInvalid(f"node '{node}': parameter '{where}' must be a number; got {value!r}",
-                                          node=node, field=where) from None
-            if p.min is not None and value < p.min:
-                raise WorkflowInvalid(f"node '{node}': parameter '{where}' must be at least {p.min:g}; got {value}",
-                                      node=node, field=where)
-            if p.max is not None and value > p.max:
-                raise WorkflowInvalid(f"node '{node}': parameter '{where}' must be at most {p.max:g}; got {value}",
-                                      node=node, field=where)
-        if p.kind == "boolean" and not isinstance(value, bool) and str(value).lower() not in (
-                "true", "false", "1", "0"):
-            raise WorkflowInvalid(f"node '{node}': parameter '{where}' must be true or false; got {value!r}",
-                                  node=node, field=where)
+        _check_kind(p, value, refuse)
+        if p.check is not None:
+            try:
+                p.check(value)
+            except ValueError as exc:
+                raise refuse(str(exc)) from None
         if p.kind == "list" and p.fields:
-            if not isinstance(value, list):
-                raise WorkflowInvalid(f"node '{node}': parameter '{where}' must be a list", node=node, field=where)
             for i, row in enumerate(value):
-                if isinstance(row, dict):
-                    check_params(node, p.fields, row, f"{where}[{i}].")
-        if p.kind == "collection" and p.fields and isinstance(value, dict):
-            check_params(node, p.fields, value, f"{where}.")
+                if not isinstance(row, dict):
+                    raise refuse(f"must be an object with {', '.join(f.name for f in p.fields)}; got "
+                                 f"{json.dumps(row)[:40]}", f"{where}[{i}]")
+                check_params(node, p.fields, row, f"{where}[{i}].", javascript=javascript)
+        if p.kind == "collection" and p.fields:
+            check_params(node, p.fields, value, f"{where}.", javascript=javascript)
+
+
+_JSON_TYPES = {dict: "an object", list: "a list"}
+
+
+def _check_kind(p: Param, value: Any, refuse: Any) -> None:
+    """Refuse a fixed value that is not of `p`'s kind: what `Param.coerce` (the engine's own conversion)
+    refuses, plus what it would convert but nobody means (an object where text goes)."""
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        raise refuse(f"is {len(value):,} characters long (at most {MAX_TEXT:,})")
+    if p.kind in ("string", "datetime", "credential") and isinstance(value, (dict, list)):
+        raise refuse(f"must be text; got {_JSON_TYPES[type(value)]}")
+    if p.kind == "code" and not isinstance(value, str):
+        raise refuse(f"must be code (text); got {json.dumps(value)[:40]}")
+    if p.kind == "list" and p.fields and not isinstance(value, list):
+        raise refuse(f"must be a list; got {json.dumps(value)[:40]}")
+    if p.kind == "json" and type(p.default) in _JSON_TYPES and type(value) is not type(p.default):
+        raise refuse(f"must be {_JSON_TYPES[type(p.default)]}; got {json.dumps(value)[:40]}")
+    try:
+        p.coerce(value)
+    except ValueError as exc:
+        raise refuse(str(exc)) from None
+
+
+def check_known(node: str | None, params: Iterable[Param], values: Mapping[str, Any], prefix: str = "") -> None:
+    """Refuse the keys of `values` that no parameter declares, naming each and the nearest declared name."""
+    known = [p.name for p in params]
+    unknown = [str(key) for key in values if key not in known]
+    if not unknown:
+        return
+    lowered = {name.lower(): name for name in known}
+    named, guessed = [], 0
+    for key in unknown:
+        close = difflib.get_close_matches(key.lower(), list(lowered), n=1) or sorted(
+            (name for name in lowered if len(name) > 3 and name in key.lower()), key=len)[-1:]  # jsCode: code
+        named.append(f"'{prefix}{key}'" + (f" (did you mean '{prefix}{lowered[close[0]]}'?)" if close else ""))
+        guessed += bool(close)
+    what = f"node '{node}': unknown parameter" if node is not None else "unknown workflow setting"
+    text = f"{what}{'s' if len(unknown) > 1 else ''} {', '.join(named)}"
+    if not known:
+        text += "; it takes no parameters"
+    elif guessed < len(unknown):
+        text += f"; '{prefix[:-1]}' takes: " if prefix else "; its parameters are: "
+        text += ", ".join(known)
+    raise WorkflowInvalid(text, node=node, field=f"{prefix}{unknown[0]}")
 
 
 def find_cycle(workflow: Workflow, allowed: set[str]) -> list[str] | None:

@@ -1,14 +1,14 @@
-"""Credentials in the browser: created on the Credentials page, never shown back, picked in the editor."""
+"""Credentials in the browser, signed in as the owner: created on the Credentials page, never shown back, picked in the editor."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from server.conftest import Server
+from browser.conftest import Owner
 
 
-def test_create_a_credential_and_pick_it_in_a_node(browser_page: Any, shot: Any, flowbox_server: Server) -> None:
-    page = browser_page
+def test_create_a_credential_and_pick_it_in_a_node(owner: Owner, shot: Any) -> None:
+    page, flowbox_server = owner.page, owner.server
     secret = "s3cret-token-in-the-browser"
     page.goto(f"{flowbox_server.url}/credentials")
     page.locator('[data-testid="cred-new"]').click()
@@ -21,7 +21,7 @@ def test_create_a_credential_and_pick_it_in_a_node(browser_page: Any, shot: Any,
     shot("credentials-1-list")
     assert secret not in page.content()
 
-    with flowbox_server.client() as http:
+    with owner.api() as http:
         (cred,) = http.get("/api/v1/credentials").json()["data"]
         assert cred["name"] == "Billing API" and secret not in str(cred)
         wf = {"name": "uses a credential", "connections": {"Start": {"main": [[{"node": "Call"}]]}}, "nodes": [
@@ -38,7 +38,7 @@ def test_create_a_credential_and_pick_it_in_a_node(browser_page: Any, shot: Any,
     page.locator('[data-testid="save"]').click()
     page.wait_for_selector("text=Saved (version")
     shot("credentials-2-picked")
-    with flowbox_server.client() as http:
+    with owner.api() as http:
         saved = http.get(f"/api/v1/workflows/{wid}").json()
     call = next(n for n in saved["nodes"] if n["name"] == "Call")
     assert call["credentials"] == {"httpBearerAuth": cred["id"]}

@@ -1,4 +1,4 @@
-"""The editor in a real browser: build a workflow from the palette, connect it, fill parameters, run it,
+"""The editor in a real browser, signed in as the owner: build a workflow from the palette, connect it, fill parameters, run it,
 read the output table, save, reload, and open the past execution. Screenshots go to tests/artifacts/."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from server.conftest import Server
+from browser.conftest import Owner
 
 
 def node(page: Any, name: str) -> Any:
@@ -26,9 +26,9 @@ def connect(page: Any, source: str, output: int, target: str, index: int) -> Non
     page.mouse.up()
 
 
-def test_build_run_reload_and_reopen(browser_page: Any, shot: Any, flowbox_server: Server) -> None:
-    page = browser_page
-    with flowbox_server.client() as http:
+def test_build_run_reload_and_reopen(owner: Owner, shot: Any) -> None:
+    page, flowbox_server = owner.page, owner.server
+    with owner.api() as http:
         wid = http.post("/api/v1/workflows", json={"name": "Built in the browser", "nodes": [],
                                                    "connections": {}}).json()["id"]
     page.goto(f"{flowbox_server.url}/workflow/{wid}")
@@ -74,7 +74,7 @@ def test_build_run_reload_and_reopen(browser_page: Any, shot: Any, flowbox_serve
     assert page.locator(".vue-flow__edge").count() == 2
     shot("editor-5-reloaded")
 
-    with flowbox_server.client() as http:
+    with owner.api() as http:
         saved = http.get(f"/api/v1/workflows/{wid}").json()
         assert {n["type"] for n in saved["nodes"]} == {"manualTrigger", "set", "if"}
         runs = http.get("/api/v1/executions", params={"workflowId": wid}).json()["data"]
@@ -96,15 +96,14 @@ def transform(page: Any) -> tuple[float, float, float]:
         "'.vue-flow__transformationpane')).transform); return [m.e, m.f, m.a]; }"))
 
 
-def test_a_100_node_workflow_opens_fast_and_the_touchpad_pans(browser_page: Any, shot: Any,
-                                                              flowbox_server: Server) -> None:
-    page = browser_page
+def test_a_100_node_workflow_opens_fast_and_the_touchpad_pans(owner: Owner, shot: Any) -> None:
+    page, flowbox_server = owner.page, owner.server
     nodes = [{"name": "Start", "type": "manualTrigger", "position": [0, 0], "parameters": {}}] + [
         {"name": f"Step {i}", "type": "set", "position": [240 * (i % 10), 160 * (i // 10 + 1)],
          "parameters": {"fields": {f"f{i}": i}}} for i in range(99)]
     names = [n["name"] for n in nodes]
     connections = {a: {"main": [[{"node": b}]]} for a, b in zip(names, names[1:], strict=False)}
-    with flowbox_server.client() as http:
+    with owner.api() as http:
         wid = http.post("/api/v1/workflows", json={"name": "Hundred", "nodes": nodes,
                                                    "connections": connections}).json()["id"]
     start = time.monotonic()

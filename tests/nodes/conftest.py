@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import support
 from support import serving
 
 from flowbox.engine.runner import EngineServices, ExecutionResult, Runner
@@ -25,15 +26,9 @@ RunNode = Callable[..., ExecutionResult]
 def workflow(node: dict[str, Any], *, extra: list[dict[str, Any]] | None = None,
              connections: dict[str, Any] | None = None, settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """Start (manualTrigger) -> `node`, plus any `extra` nodes and connections."""
-    node = {"position": [200, 0], "parameters": {}, **node}
-    return {
-        "name": "test",
-        "nodes": [{"name": "Start", "type": "manualTrigger", "position": [0, 0], "parameters": {}}, node,
-                  *(extra or [])],
-        "connections": {"Start": {"main": [[{"node": node["name"], "type": "main", "index": 0}]]},
-                        **(connections or {})},
-        "settings": settings or {"timezone": "UTC"},
-    }
+    start, node = support.node("Start", "manualTrigger"), {"position": [200, 0], "parameters": {}, **node}
+    return support.workflow(start, node, *(extra or []), name="test", settings=settings or {"timezone": "UTC"},
+                            connections={**support.chained([start, node]), **(connections or {})})
 
 
 @pytest.fixture

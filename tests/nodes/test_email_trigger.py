@@ -1,6 +1,6 @@
 """emailTrigger against a real Dovecot IMAP server started here (Debian package dovecot-imapd):
 new messages since the last check, mark read, attachments as binary, TLS/STARTTLS, the cursor
-(UIDVALIDITY + last UID) across a Services restart."""
+(UIDVALIDITY + last UID) across a Runtime restart."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 from mail_servers import Dovecot
+from support import Harness
 from trigger_support import listener_state, run_services, trigger_outputs, until
 
 from flowbox.nodes.email_trigger import MailboxError, fetch_new
-from flowbox.services import Services
 
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 8
 
@@ -72,7 +72,7 @@ def test_new_messages_mark_read_attachments_and_restart(tmp_path: Path, dovecot:
     data_dir = tmp_path / "data"
     ids: list[str] = []
 
-    async def first(services: Services) -> None:
+    async def first(services: Harness) -> None:
         cred = await services.create_credential("mailbox", "imap", {
             "host": "127.0.0.1", "port": str(dovecot.imap_port), "user": "alice", "password": "secret",
             "security": "none"})
@@ -102,7 +102,7 @@ def test_new_messages_mark_read_attachments_and_restart(tmp_path: Path, dovecot:
     dovecot.deliver(mail(3))  # arrives while the server is down
     dovecot.deliver(mail(4))
 
-    async def second(services: Services) -> None:
+    async def second(services: Harness) -> None:
         (wid,) = ids
         runs = await trigger_outputs(services, wid, 2)
         assert [[i["subject"] for i in run] for run in runs] == [["Message 2"], ["Message 3", "Message 4"]]
@@ -114,12 +114,12 @@ def test_new_messages_mark_read_attachments_and_restart(tmp_path: Path, dovecot:
     run_services(data_dir, second)
 
 
-async def _saved(services: Services, workflow_id: str) -> dict[str, Any]:
+async def _saved(services: Harness, workflow_id: str) -> dict[str, Any]:
     return await until(lambda: services.store.get_static_data(workflow_id, "T"), what="the saved cursor")
 
 
 def test_login_refused_is_logged_and_retried(tmp_path: Path, dovecot: Dovecot) -> None:
-    async def body(services: Services) -> None:
+    async def body(services: Harness) -> None:
         cred = await services.create_credential("mailbox", "imap", {
             "host": "127.0.0.1", "port": str(dovecot.imap_port), "user": "alice", "password": "wrong",
             "security": "none"})

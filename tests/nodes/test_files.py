@@ -173,3 +173,12 @@ def test_flowbox_run_uses_the_data_dirs_files_folder(tmp_path, monkeypatch, caps
         gc.set_threshold(*threshold)
     assert json.loads(capsys.readouterr().out)["status"] == "success"
     assert (tmp_path / "data" / "files" / "cli.txt").read_text() == "from the cli"
+
+
+def test_read_file_info_puts_the_files_facts_in_json(run_node, root):
+    """fileInfo on (what n8n's node does): the item's json has mimeType, fileName, fileExtension, fileSize."""
+    (root / "r.csv").write_text("a,b\n")
+    [plain] = out(run_node(rw(operation="read", fileSelector="r.csv"), services=in_folder(root)))
+    assert plain.json == {}
+    [item] = out(run_node(rw(operation="read", fileSelector="r.csv", fileInfo=True), services=in_folder(root)))
+    assert item.json == {"mimeType": "text/csv", "fileName": "r.csv", "fileExtension": "csv", "fileSize": 4}

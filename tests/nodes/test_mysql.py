@@ -1,4 +1,5 @@
-"""mysql node through the real engine against the real MariaDB/MySQL server (support.MYSQL_HOST/PORT)."""
+"""What only the mysql node does (placeholders, several statements, its types), through the real engine against the
+real MariaDB/MySQL server; what it shares with the postgres node is test_sql_nodes.py."""
 
 from __future__ import annotations
 
@@ -111,33 +112,6 @@ def test_several_statements_and_row_counts(run_node, db):
     assert "uses parameter 2 but 0 query parameters" in short.error["message"]
 
 
-def test_sql_injection_is_stored_verbatim(run_node, db):
-    table = make_people(db)
-    evil = f"'; DROP TABLE `{table}`; -- \\' %s $1"
-    query = run_node(my(operation="executeQuery", query=f"INSERT INTO `{table}` (email, name) VALUES ($1, $2)",
-                        queryParams=["{{ $json.email }}", "{{ $json.name }}"]), [{"email": "e@x", "name": evil}],
-                     services=services())
-    assert rows(query) == [{"success": True, "rowCount": 1}]
-    insert = run_node(my(operation="insert", table=table, columns=["email", "name"]),
-                      [{"email": "f@x", "name": evil}], services=services())
-    assert rows(insert)[0]["name"] == evil
-    found = run_node(my(operation="select", table=table, columns=["name"],
-                        where=[{"column": "name", "operator": "=", "value": "{{ $json.name }}"}]),
-                     [{"name": evil}], services=services())
-    assert rows(found) == [{"name": evil}, {"name": evil}]
-    assert table_rows(db) == [("e@x", evil), ("f@x", evil)]
-    field = f"name`) VALUES (1); DROP TABLE `{table}`; --"
-    bad = run_node(my(operation="insert", table=table), [{"email": "g@x", field: "x"}], services=services())
-    assert bad.status == "error" and "does not exist in table" in bad.error["message"]
-    assert len(table_rows(db)) == 2
-
-
-def test_expressions_in_the_query_are_refused(run_node, db):
-    result = run_node(my(operation="executeQuery", query="SELECT '{{ $json.name }}'"), [{"name": "x"}],
-                      services=services())
-    assert result.status == "error" and "Query Parameters" in result.error["message"]
-
-
 def test_insert_round_trips_types_and_reads_rows_back(run_node, db):
     table = make_people(db)
     item = {"email": "ada@x", "name": "Ada", "age": 36, "score": 12.5, "meta": {"k": [1, None]},
@@ -161,63 +135,6 @@ def test_insert_without_primary_key_outputs_what_it_wrote(run_node, db):
     sql(db, f"CREATE TABLE `{table}` (a INT, b TEXT)")
     assert rows(run_node(my(operation="insert", table=table), [{"a": 1, "b": "x"}], services=services())) == [
         {"a": 1, "b": "x"}]
-
-
-def test_insert_is_one_transaction_rolled_back_when_an_item_fails(run_node, db):
-    table = make_people(db)
-    result = run_node(my(operation="insert", table=table), [{"email": "a@x"}, {"email": "b@x"}, {"email": "a@x"}],
-                      services=services())
-    assert result.status == "error"
-    message = result.error["message"]
-    assert message.startswith("item 2: Duplicate entry 'a@x'") and "(MySQL error 1062)" in message, message
-    assert "rolled back" in message
-    assert table_rows(db) == []
-
-
-def test_independent_items_follow_on_error_continue(run_node, db):
-    table = make_people(db)
-    result = run_node(my("continue", operation="insert", table=table, queryBatching="independently"),
-                      [{"email": "a@x"}, {"email": "a@x"}, {"email": "c@x"}], services=services())
-    out = rows(result)
-    assert [o.get("email") for o in out] == ["a@x", None, "c@x"]
-    assert out[1]["error"].startswith("item 1: Duplicate entry")
-    assert table_rows(db) == [("a@x", None), ("c@x", None)]
-
-
-def test_update_matches_rows(run_node, db):
-    table = make_people(db)
-    sql(db, f"INSERT INTO `{table}` (email, name, age) VALUES ('a@x', 'A', 1), ('b@x', 'B', 2)")
-    result = run_node(my(operation="update", table=table, matchOn=["email"], columns=["name", "email"]),
-                      [{"email": "b@x", "name": "Bee", "age": 50}], services=services())
-    [row] = rows(result)
-    assert (row["email"], row["name"], row["age"]) == ("b@x", "Bee", 2)
-    assert table_rows(db) == [("a@x", "A"), ("b@x", "Bee")]
-
-
-def test_upsert_twice_is_one_row(run_node, db):
-    table = make_people(db)
-    node = my(operation="upsert", table=table, matchOn=["email"])
-    first = rows(run_node(node, [{"email": "a@x", "name": "One", "age": 1}], services=services()))
-    second = rows(run_node(node, [{"email": "a@x", "name": "Two"}], services=services()))
-    assert first[0]["id"] == second[0]["id"]
-    assert (second[0]["name"], second[0]["age"]) == ("Two", 1)
-    assert table_rows(db) == [("a@x", "Two")]
-    assert rows(run_node(node, [{"email": "a@x"}], services=services()))[0]["name"] == "Two"
-
-
-def test_select_where_sort_limit(run_node, db):
-    table = make_people(db)
-    sql(db, f"INSERT INTO `{table}` (email, name, age) VALUES ('a@x', 'Ann', 30), ('b@x', 'Bob', 40), "
-            f"('c@x', 'Cid', 50), ('d@x', NULL, 60)")
-    node = my(operation="select", table=table, columns=["name", "age"], sort=[{"column": "age", "direction": "DESC"}],
-              where=[{"column": "age", "operator": ">=", "value": "{{ $json.min }}"},
-                     {"column": "name", "operator": "IS NOT NULL"}], limit=2)
-    assert rows(run_node(node, [{"min": 35}], services=services())) == [{"name": "Cid", "age": 50},
-                                                                         {"name": "Bob", "age": 40}]
-    every = my(operation="select", table=table, columns=["email"], returnAll=True, combineConditions="OR",
-               where=[{"column": "name", "operator": "LIKE", "value": "A%"},
-                      {"column": "name", "operator": "=", "value": None}], sort=[{"column": "email"}])
-    assert rows(run_node(every, services=services())) == [{"email": "a@x"}, {"email": "d@x"}]
 
 
 def test_quoted_identifiers(run_node, db):

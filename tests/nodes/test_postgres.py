@@ -1,4 +1,5 @@
-"""postgres node through the real engine against the real PostgreSQL server (support.PG_URL)."""
+"""What only the postgres node does (casts, comma-separated parameters, arrays and its types, schemas), through
+the real engine against the real PostgreSQL server; what it shares with the mysql node is test_sql_nodes.py."""
 
 from __future__ import annotations
 
@@ -82,40 +83,6 @@ def test_execute_query_comma_separated_params_and_several_statements(run_node, d
     assert rows(write) == [{"success": True, "rowCount": 2}]
 
 
-def test_sql_injection_is_stored_verbatim(run_node, db):
-    table = make_people(db)
-    evil = f"'; DROP TABLE \"{table}\"; --"
-    items = [{"email": "e@x", "name": evil}]
-    query = run_node(pg(operation="executeQuery", query=f'INSERT INTO "{table}" (email, name) VALUES ($1, $2) '
-                                                        f"RETURNING name",
-                        queryParams=["{{ $json.email }}", "{{ $json.name }}"]), items, services=services())
-    assert rows(query) == [{"name": evil}]
-    insert = run_node(pg(operation="insert", table=table, columns=["email", "name"]),
-                      [{"email": "f@x", "name": evil}], services=services())
-    assert rows(insert)[0]["name"] == evil
-    found = run_node(pg(operation="select", table=table, columns=["name"],
-                        where=[{"column": "name", "operator": "=", "value": "{{ $json.name }}"}]),
-                     [{"name": evil}], services=services())
-    assert rows(found) == [{"name": evil}, {"name": evil}]
-    assert table_rows(db) == [("e@x", evil), ("f@x", evil)]  # the table is intact
-
-
-def test_an_item_field_named_like_sql_is_not_sql(run_node, db):
-    table = make_people(db)
-    field = f'name") VALUES (1); DROP TABLE "{table}"; --'
-    result = run_node(pg(operation="insert", table=table), [{"email": "a@x", field: "x"}], services=services())
-    assert result.status == "error"
-    assert "item 0" in result.error["message"] and "does not exist in table public." in result.error["message"]
-    assert table_rows(db) == []
-
-
-def test_expressions_in_the_query_are_refused(run_node, db):
-    result = run_node(pg(operation="executeQuery", query="SELECT '{{ $json.name }}' AS name"), [{"name": "x"}],
-                      services=services())
-    assert result.status == "error"
-    assert "Query Parameters" in result.error["message"]
-
-
 def test_insert_round_trips_types(run_node, db):
     table = make_people(db)
     item = {"email": "ada@x", "name": "Ada", "age": 36, "score": 12.5, "tags": ["a", "b"],
@@ -142,88 +109,12 @@ def test_insert_chosen_columns_only(run_node, db):
     assert (row["email"], row["name"], row["age"]) == ("a@x", "A", None)
 
 
-def test_insert_is_one_transaction_rolled_back_when_an_item_fails(run_node, db):
-    table = make_people(db)
-    items = [{"email": "a@x"}, {"email": "b@x"}, {"email": "a@x"}]
-    result = run_node(pg(operation="insert", table=table), items, services=services())
-    assert result.status == "error"
-    message = result.error["message"]
-    assert message.startswith("item 2: duplicate key value violates unique constraint"), message
-    assert "rolled back" in message
-    assert table_rows(db) == []
-
-
-def test_independent_items_follow_on_error_continue(run_node, db):
-    table = make_people(db)
-    items = [{"email": "a@x"}, {"email": "a@x"}, {"email": "c@x"}]
-    result = run_node(pg("continue", operation="insert", table=table, queryBatching="independently"), items,
-                      services=services())
-    out = rows(result)
-    assert [o.get("email") for o in out] == ["a@x", None, "c@x"]
-    assert out[1]["error"].startswith("item 1: duplicate key value")
-    assert table_rows(db) == [("a@x", None), ("c@x", None)]
-
-
-def test_independent_items_to_the_error_output(run_node, db):
-    table = make_people(db)
-    result = run_node(pg("errorOutput", operation="update", table=table, matchOn=["email"],
-                         queryBatching="independently"),
-                      [{"email": "a@x", "name": "A"}, {"name": "no key"}], services=services())
-    assert rows(result) == []  # nothing matched a@x
-    [failed] = rows(result, 1)
-    assert failed["name"] == "no key" and "match column 'email'" in failed["error"]
-
-
-def test_update_matches_rows(run_node, db):
-    conn, table = db
-    make_people(db)
-    conn.execute(f"INSERT INTO \"{table}\" (email, name, age) VALUES ('a@x', 'A', 1), ('b@x', 'B', 2)")
-    result = run_node(pg(operation="update", table=table, matchOn=["email"], columns=["name", "email"]),
-                      [{"email": "b@x", "name": "Bee", "age": 50}], services=services())
-    [row] = rows(result)
-    assert (row["email"], row["name"], row["age"]) == ("b@x", "Bee", 2)
-    assert table_rows(db) == [("a@x", "A"), ("b@x", "Bee")]
-
-
-def test_upsert_twice_is_one_row(run_node, db):
-    table = make_people(db)
-    node = pg(operation="upsert", table=table, matchOn=["email"])
-    first = rows(run_node(node, [{"email": "a@x", "name": "One", "age": 1}], services=services()))
-    second = rows(run_node(node, [{"email": "a@x", "name": "Two"}], services=services()))
-    assert first[0]["id"] == second[0]["id"]
-    assert (second[0]["name"], second[0]["age"]) == ("Two", 1)
-    assert table_rows(db) == [("a@x", "Two")]
-    keys_only = rows(run_node(node, [{"email": "a@x"}], services=services()))
-    assert keys_only[0]["name"] == "Two"
-
-
 def test_upsert_needs_a_unique_key(run_node, db):
     table = make_people(db)
     result = run_node(pg(operation="upsert", table=table, matchOn=["name"]), [{"name": "x", "age": 1}],
                       services=services())
     assert result.status == "error"
     assert "item 0: there is no unique or exclusion constraint" in result.error["message"]
-
-
-def test_select_where_sort_limit(run_node, db):
-    conn, table = db
-    make_people(db)
-    conn.execute(f"INSERT INTO \"{table}\" (email, name, age) VALUES ('a@x', 'Ann', 30), ('b@x', 'Bob', 40), "
-                 f"('c@x', 'Cid', 50), ('d@x', NULL, 60)")
-    node = pg(operation="select", table=table, columns=["name", "age"], sort=[{"column": "age", "direction": "DESC"}],
-              where=[{"column": "age", "operator": ">=", "value": "{{ $json.min }}"},
-                     {"column": "name", "operator": "IS NOT NULL"}], limit=2)
-    assert rows(run_node(node, [{"min": 35}], services=services())) == [{"name": "Cid", "age": 50},
-                                                                         {"name": "Bob", "age": 40}]
-    every = pg(operation="select", table=table, columns=["email"], returnAll=True, combineConditions="OR",
-               where=[{"column": "name", "operator": "LIKE", "value": "A%"}, {"column": "name", "operator": "=",
-                                                                             "value": None}],
-               sort=[{"column": "email"}])
-    assert rows(run_node(every, services=services())) == [{"email": "a@x"}, {"email": "d@x"}]
-    per_item = pg(operation="select", table=table, columns=["name"],
-                  where=[{"column": "email", "operator": "=", "value": "{{ $json.email }}"}])
-    assert rows(run_node(per_item, [{"email": "b@x"}, {"email": "c@x"}], services=services())) == [
-        {"name": "Bob"}, {"name": "Cid"}]
 
 
 def test_quoted_identifiers_and_schema(run_node, db):
@@ -270,8 +161,3 @@ def test_connection_failure_names_the_server(run_node):
     assert "hunter2" not in result.error["message"]
 
 
-def test_missing_credential_is_a_clear_error(run_node):
-    node = {**pg(operation="executeQuery", query="SELECT 1"), "credentials": {}}
-    result = run_node(node, services=services())
-    assert result.status == "error"
-    assert "needs a postgres credential" in result.error["message"]

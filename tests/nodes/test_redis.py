@@ -70,11 +70,11 @@ def test_set_then_get_decodes_json(run, client, prefix):
              {"k": "flag", "v": True}, {"k": "nan", "v": "NaN"}]
     written = run({"operation": "set", "key": prefix + "{{ $json.k }}", "value": "{{ $json.v }}"}, items)
     assert out(written) == items  # the items pass through
-    assert client.get(prefix + "obj") == b'{"a": [1, null]}' and client.get(prefix + "num") == b"42"
+    assert client.get(prefix + "obj") == b'{"a":[1,null]}' and client.get(prefix + "num") == b"42"
     read = run({"operation": "get", "key": prefix + "{{ $json.k }}", "propertyName": "got.it"}, items)
     assert [o["got"]["it"] for o in out(read)] == ["hello", 42, {"a": [1, None]}, True, "NaN"]
     raw = run({"operation": "get", "key": prefix + "{{ $json.k }}", "jsonDecode": False}, items)
-    assert [o["value"] for o in out(raw)] == ["hello", "42", '{"a": [1, null]}', "true", "NaN"]
+    assert [o["value"] for o in out(raw)] == ["hello", "42", '{"a":[1,null]}', "true", "NaN"]
     missing = run({"operation": "get", "key": prefix + "nope"}, [{"a": 1}])
     assert out(missing) == [{"a": 1, "value": None}]
 
@@ -114,7 +114,7 @@ def test_push_and_pop_both_ends(run, client, prefix):
     key = prefix + "q"
     out(run({"operation": "push", "key": key, "value": "{{ $json.v }}"}, [{"v": "a"}, {"v": {"b": 1}}]))
     out(run({"operation": "push", "key": key, "value": "c", "side": "right"}))
-    assert client.lrange(key, 0, -1) == [b'{"b": 1}', b"a", b"c"]
+    assert client.lrange(key, 0, -1) == [b'{"b":1}', b"a", b"c"]
     right = run({"operation": "pop", "key": key, "side": "right"}, [{}, {}])
     assert [o["value"] for o in out(right)] == ["c", "a"]
     left = run({"operation": "pop", "key": key}, [{}, {}])
@@ -134,7 +134,7 @@ def test_publish(run, client, prefix):
     reader.join()
     pubsub.close()
     assert out(result) == [{"id": 7}]
-    assert got[0]["data"] == b'{"id": 7}'
+    assert got[0]["data"] == b'{"id":7}'
 
 
 def test_keys_by_pattern(run, client, prefix):
@@ -176,3 +176,17 @@ def test_missing_credential_and_empty_key(run_node, run, client, prefix):
     assert result.status == "error" and "needs a redis credential" in result.error["message"]
     empty = run({"operation": "get", "key": "{{ '' }}"})
     assert empty.status == "error" and "parameter 'key' is empty" in empty.error["message"]
+
+
+def test_include_input_off_outputs_only_the_value(run, client, prefix):
+    """includeInput off (what n8n's Redis node does for get, incr and pop): the item holds only the value."""
+    client.set(prefix + "a", "7")
+    client.rpush(prefix + "l", '{"x": 1}')
+    got = run({"operation": "get", "key": prefix + "a", "propertyName": "v", "includeInput": False}, [{"keep": 1}])
+    assert out(got) == [{"v": 7}]
+    incr = run({"operation": "incr", "key": prefix + "a", "propertyName": "n", "includeInput": False}, [{"keep": 1}])
+    assert out(incr) == [{"n": 8}]
+    pop = run({"operation": "pop", "key": prefix + "l", "includeInput": False}, [{"keep": 1}])
+    assert out(pop) == [{"value": {"x": 1}}]
+    kept = run({"operation": "get", "key": prefix + "a"}, [{"keep": 1}])
+    assert out(kept) == [{"keep": 1, "value": 8}]

@@ -1,5 +1,5 @@
 """redisTrigger against the real Redis (127.0.0.1:6379): a real PUBLISH starts an execution, recorded by a
-real Services on SQLite; channels and patterns; a server that does not answer is logged and retried."""
+real Runtime on SQLite; channels and patterns; a server that does not answer is logged and retried."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from support import REDIS_URL, require_port
+from support import REDIS_URL, Harness, require_port
 from trigger_support import listener_state, run_services, trigger_outputs, until
-
-from flowbox.services import Services
 
 URL = urlsplit(REDIS_URL)
 HOST, PORT, DB = URL.hostname or "127.0.0.1", URL.port or 6379, (URL.path.strip("/") or "0")
@@ -31,7 +29,7 @@ def trigger_workflow(credential_id: str, **params: Any) -> dict[str, Any]:
                        "credentials": {"redis": {"id": credential_id, "name": "redis"}}}]}
 
 
-async def credential(services: Services, **extra: Any) -> str:
+async def credential(services: Harness, **extra: Any) -> str:
     made = await services.create_credential("redis", "redis", {"host": HOST, "port": str(PORT), "database": DB,
                                                                **extra})
     return str(made["id"])
@@ -62,7 +60,7 @@ async def publish(channel: str, *messages: bytes | str) -> None:
 def test_each_published_message_starts_an_execution(tmp_path: Path) -> None:
     channel = f"flowbox-test-{uuid.uuid4().hex}"
 
-    async def body(services: Services) -> None:
+    async def body(services: Harness) -> None:
         record = await services.create_workflow(trigger_workflow(await credential(services), channels=channel))
         await services.activate(record.id)
         await publish_when_subscribed(channel, '{"order": 1, "total": 9.5}')
@@ -93,7 +91,7 @@ async def _subscribers(channel: str, want: int) -> bool:
 def test_patterns_and_raw_messages(tmp_path: Path) -> None:
     prefix = f"flowbox-test-{uuid.uuid4().hex}"
 
-    async def body(services: Services) -> None:
+    async def body(services: Harness) -> None:
         record = await services.create_workflow(trigger_workflow(
             await credential(services), channels=f"{prefix}.orders.*, {prefix}.news", pattern=True,
             jsonParse=False))
@@ -112,7 +110,7 @@ def test_a_server_that_does_not_answer_is_logged_and_retried(tmp_path: Path) -> 
 
     port = free_port()  # nothing listens there
 
-    async def body(services: Services) -> None:
+    async def body(services: Harness) -> None:
         record = await services.create_workflow(trigger_workflow(
             await credential(services, port=str(port)), channels="anything"))
         await services.activate(record.id)

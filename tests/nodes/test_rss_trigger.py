@@ -1,4 +1,4 @@
-"""rssFeedReadTrigger against a local HTTP server whose feed changes, under a real Services (SQLite):
+"""rssFeedReadTrigger against a local HTTP server whose feed changes, under a real Runtime (SQLite):
 first activation emits nothing, then only new entries, across a restart with no repeats or skips."""
 
 from __future__ import annotations
@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import serving
+from support import Harness, serving
 from trigger_support import listener_state, run_services, trigger_outputs
 
 from flowbox.engine.runner import EngineServices, Runner
-from flowbox.services import Services
 from flowbox.workflow import load_workflow
 
 
@@ -88,7 +87,7 @@ def test_only_new_entries_start_executions_across_a_restart(tmp_path: Path, feed
     data_dir = tmp_path / "data"
     ids: list[str] = []
 
-    async def first(services: Services) -> None:
+    async def first(services: Harness) -> None:
         record = await services.create_workflow(rss_workflow(feed.url))
         ids.append(record.id)
         await services.activate(record.id)
@@ -111,7 +110,7 @@ def test_only_new_entries_start_executions_across_a_restart(tmp_path: Path, feed
     # while the server is down: one new entry, and an old one ("a", older than the cursor) comes back
     feed.rss(("f", "Thu, 06 Mar 2025 10:00:00 GMT"), ("e", None), ("d", WED), ("c", WED), ("a", MON))
 
-    async def second(services: Services) -> None:
+    async def second(services: Harness) -> None:
         (wid,) = ids
         runs = await trigger_outputs(services, wid, 3)
         assert [guids(r) for r in runs] == [["c"], ["e", "d"], ["f"]]
@@ -123,7 +122,7 @@ def test_only_new_entries_start_executions_across_a_restart(tmp_path: Path, feed
 
 
 def test_a_feed_that_fails_is_retried_and_logged(tmp_path: Path, feed: Feed) -> None:
-    async def body(services: Services) -> None:
+    async def body(services: Harness) -> None:
         record = await services.create_workflow(rss_workflow(feed.url.replace("/feed", "/gone")))
         await services.activate(record.id)
         state = await listener_state(services, record.id, lambda s: s["restarts"] >= 1)

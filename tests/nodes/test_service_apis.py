@@ -16,9 +16,9 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 import respx
+from support import Harness
 
 from flowbox.engine.runner import EngineServices
-from flowbox.services import Services
 from flowbox.settings import Settings
 
 
@@ -416,7 +416,7 @@ def test_google_sheets_renews_a_refused_oauth2_token_once(tmp_path: Path, api):
               "accessToken": "ya29.stale", "refreshToken": "1//0g-refresh", "expiresAt": "2099-01-01T00:00:00+00:00"}
 
     async def main() -> Any:
-        services = Services(Settings.load(tmp_path / "data", ui=False))
+        services = Harness(Settings.load(tmp_path / "data", ui=False))
         await services.start(consume=False, schedule=False, recover=False)
         try:
             made = await services.create_credential("Google", "oAuth2Api", google)

@@ -15,7 +15,7 @@ import pytest
 import respx
 
 from flowbox import registry
-from flowbox.credentials import CredentialField, CredentialType, register
+from flowbox.credentials import CredentialType, register
 from flowbox.engine.runner import EngineServices
 from flowbox.node import Param
 from flowbox.service_node import (
@@ -33,9 +33,9 @@ from flowbox.workflow import load_workflow, validate
 API = "https://api.acme.test/v1"
 TOKEN = "acme-secret-token-123"
 
-register(CredentialType("acmeTestApi", "Acme", (CredentialField("token", "Token", secret=True, required=True),),
+register(CredentialType("acmeTestApi", "Acme", (Param("token", "string", label="Token", secret=True, required=True),),
                         sign="bearer"))
-register(CredentialType("acmeTestKey", "Acme key", (CredentialField("key", "Key", secret=True, required=True),)))
+register(CredentialType("acmeTestKey", "Acme key", (Param("key", "string", label="Key", secret=True, required=True),)))
 
 ID = Param("thingId", "string", default="", required=True)
 ACME = Service(

@@ -103,14 +103,3 @@ def make_server(tmp_path: Path) -> Iterator[Any]:
             srv.stop()
 
 
-def workflow(*nodes: dict[str, Any], name: str = "wf", settings: dict[str, Any] | None = None,
-             connections: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A workflow chaining `nodes` in order (unless `connections` is given)."""
-    conns = connections if connections is not None else {
-        a["name"]: {"main": [[{"node": b["name"], "type": "main", "index": 0}]]} for a, b in zip(nodes, nodes[1:],
-                                                                                               strict=False)}
-    return {"name": name, "nodes": list(nodes), "connections": conns, "settings": settings or {}}
-
-
-def node(name: str, type_: str, **params: Any) -> dict[str, Any]:
-    return {"name": name, "type": type_, "position": [0, 0], "parameters": params}

@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
+from support import node, workflow
 
-from .conftest import Server, node, workflow
+from .conftest import Server
 
 
 @pytest.fixture(scope="module")

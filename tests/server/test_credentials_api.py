@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import node, workflow
 
-from .conftest import Server, node, workflow
+from .conftest import Server
 
 MASK = "__flowbox_secret__"
 

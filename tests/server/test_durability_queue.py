@@ -6,7 +6,8 @@ import asyncio
 import time
 from typing import Any
 
-from .conftest import node, workflow
+from support import node, workflow
+
 from .test_queue import CLEAN_EXIT, hammer, import_workflow, query, statuses, wait_until
 
 

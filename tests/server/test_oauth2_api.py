@@ -11,10 +11,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-from support import serving
+from support import node, serving, workflow
 from test_oauth2 import CLIENT_SECRET, Provider, oauth_data
 
-from .conftest import FLOWBOX, node, workflow
+from .conftest import FLOWBOX
 
 MASK = "__flowbox_secret__"
 CALLBACK = "/api/v1/oauth2/callback"

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from support import node, workflow
 
-from .conftest import FLOWBOX, Server, node, workflow
+from .conftest import FLOWBOX, Server
 
 CALLS = 1000
 CLEAN_EXIT = (0, -signal.SIGTERM)  # uvicorn re-raises the SIGTERM it handled, after a clean shutdown
@@ -150,13 +151,14 @@ def test_queued_execution_shows_as_queued(make_server: Any) -> None:
 
 def test_consumer_stop_is_prompt_and_threads_end(tmp_path: Path) -> None:
     """Queue.start/stop in-process: idle consumers end at once, nothing installs signal handlers."""
-    from flowbox.services import Services
+    from support import Harness
+
     from flowbox.settings import Settings
 
     async def main() -> float:
         before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
         data = tmp_path / "data"  # embedded queue whatever FLOWBOX_* the environment holds
-        services = Services(Settings(data_dir=data, database_url=f"sqlite:///{data / 'flowbox.db'}", workers=3))
+        services = Harness(Settings(data_dir=data, database_url=f"sqlite:///{data / 'flowbox.db'}", workers=3))
         await services.start(schedule=False)
         assert services.queue.consuming
         assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before

@@ -22,9 +22,9 @@ from typing import Any
 
 import httpx
 import pytest
-from support import unavailable
+from support import node, unavailable, workflow
 
-from .conftest import FLOWBOX, node, workflow
+from .conftest import FLOWBOX
 from .test_queue import CLEAN_EXIT, hammer
 
 PG_URL = os.environ.get("FLOWBOX_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")

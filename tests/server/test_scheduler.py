@@ -11,17 +11,16 @@ import datetime as dt
 import json
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from support import node, workflow
 
 from flowbox.errors import WorkflowInvalid
 from flowbox.scheduler import CATCH_UP, Entry, Scheduler, next_cron, schedule_entries
 from flowbox.workflow import load_workflow
 
-from .conftest import node, workflow
 from .test_queue import CLEAN_EXIT, import_workflow, query
 
 UTC = dt.UTC
@@ -107,7 +106,7 @@ def test_schedule_entries_validate_and_start_after_now() -> None:
 
 
 def scheduler_with(*entries: Entry) -> Scheduler:
-    scheduler = Scheduler(SimpleNamespace())  # type: ignore[arg-type]
+    scheduler = Scheduler(*(None,) * 6)  # type: ignore[arg-type]  # due() and sync() need nothing else
     for entry in entries:
         scheduler.entries[(entry.workflow_id, entry.node)] = entry
     return scheduler
@@ -183,13 +182,12 @@ def test_prune_by_count_and_age(tmp_path: Path) -> None:
                 if i != 0:  # the oldest stays queued: unfinished executions are never pruned
                     await store.finish_execution(record.id, "success" if i % 2 else "error")
                 ids.append(record.id)
-            services = SimpleNamespace(store=store, settings=Settings.load(tmp_path, prune_max_count=5,
-                                                                          prune_max_age_days=0))
-            count = await Scheduler(services).prune()  # type: ignore[arg-type]
+            settings = Settings.load(tmp_path, prune_max_count=5, prune_max_age_days=0)
+            count = await Scheduler(settings, store, None, None, None, None).prune()  # type: ignore[arg-type]
             left = [r.id for r in (await store.list_executions(limit=100)).data]
-            services.settings = Settings.load(tmp_path, prune_max_count=0, prune_max_age_days=1e-9)
+            settings = Settings.load(tmp_path, prune_max_count=0, prune_max_age_days=1e-9)
             time.sleep(0.01)
-            by_age = await Scheduler(services).prune()  # type: ignore[arg-type]
+            by_age = await Scheduler(settings, store, None, None, None, None).prune()  # type: ignore[arg-type]
             return count, left, by_age
         finally:
             await store.close()
@@ -257,3 +255,28 @@ def test_server_prunes_at_start(make_server: Any) -> None:
     while query(srv, "SELECT count(*) FROM executions") != [(5,)] and time.monotonic() < deadline:
         time.sleep(0.05)
     assert query(srv, "SELECT id FROM executions ORDER BY id DESC") == newest
+
+
+def test_a_running_server_prunes_all_the_time_and_the_file_shrinks(make_server: Any) -> None:
+    """No restart and no hourly wait: what the prune settings no longer keep goes within seconds, and the
+    database file (with its WAL) gives the space back."""
+    srv = make_server({"FLOWBOX_PRUNE_MAX_COUNT": "3"})
+    import_workflow(srv, workflow(node("Hook", "webhook", path="p", method="POST", respond="lastNode"),
+                                  node("Noop", "noOp"), name="prune"))
+    srv.start()
+    db = srv.data_dir / "flowbox.db"
+
+    def on_disk() -> int:
+        return sum(p.stat().st_size for p in (db, Path(f"{db}-wal")) if p.exists())
+
+    with srv.client() as client:
+        for _ in range(60):  # ~200 KB each (input, Hook, Noop): ~12 MB
+            assert client.post("/webhook/p", json={"pad": "x" * 70_000}).status_code == 200
+    peak = on_disk()
+    assert peak > 10_000_000
+    deadline = time.monotonic() + 20
+    while (query(srv, "SELECT count(*) FROM executions") != [(3,)] or on_disk() > peak // 2) \
+            and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert query(srv, "SELECT count(*) FROM executions") == [(3,)]
+    assert on_disk() < peak // 2, f"{on_disk()} bytes on disk of {peak} at the peak"

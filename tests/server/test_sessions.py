@@ -9,10 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
+from support import node, workflow
 
 from flowbox import sessions
 
-from .conftest import Server, node, workflow
+from .conftest import Server
 
 PASSWORD = "a long password"
 UI_DIR = Path(__file__).parents[2] / "ui"

@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
-from support import REDIS_URL, require_port
+from support import REDIS_URL, node, require_port, workflow
 
-from .conftest import Server, node, workflow
+from .conftest import Server
 
 URL = urlsplit(REDIS_URL)
 HOST, PORT, DB = URL.hostname or "127.0.0.1", URL.port or 6379, (URL.path.strip("/") or "0")

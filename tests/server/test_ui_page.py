@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .conftest import node, workflow
+from support import node, workflow
 
 
 def test_the_workflow_list_page_is_served_with_the_api(make_server: Any) -> None:

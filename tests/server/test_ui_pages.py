@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .conftest import node, workflow
+from support import node, workflow
 
 
 def test_workflows_executions_and_settings_pages(make_server: Any) -> None:

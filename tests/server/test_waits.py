@@ -11,7 +11,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .conftest import Server, node, workflow
+import pytest
+from support import (
+    node,
+    unsandboxed_code,  # noqa: F401 - a fixture
+    workflow,
+)
+
+from .conftest import Server
 
 FLOWBOX = str(Path(sys.executable).with_name("flowbox"))
 
@@ -95,6 +102,7 @@ def test_wait_for_a_webhook_call_resumes_with_its_data(tmp_path: Path) -> None:
     assert out["approved"] is True and out["order"] == 7
 
 
+@pytest.mark.usefixtures("unsandboxed_code")  # the code nodes keep a counter and read a flag in files
 def test_retry_starts_at_the_failed_node_with_earlier_data(tmp_path: Path) -> None:
     data = tmp_path / "data"
     flag = tmp_path / "fixed"
@@ -120,16 +128,17 @@ def test_retry_starts_at_the_failed_node_with_earlier_data(tmp_path: Path) -> No
     # retry through the service (the API route is a thin layer over the same call)
     code = (
         "import asyncio, sys\n"
-        "from flowbox.services import Services\nfrom flowbox.settings import Settings\n"
+        "from flowbox.settings import Settings\nfrom support import Harness\n"
         "async def main():\n"
-        "    s = Services(Settings.load(sys.argv[1]))\n"
+        "    s = Harness(Settings.load(sys.argv[1]))\n"
         "    await s.start(schedule=False)\n"
         "    new = await s.retry_execution(sys.argv[2])\n"
         "    done = await s.wait_for(new.id, 30)\n"
         "    print(done.id, done.status)\n"
         "    await s.stop()\n"
         "asyncio.run(main())\n")
-    proc = subprocess.run([sys.executable, "-c", code, str(data), first], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", code, str(data), first], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
     assert proc.returncode == 0, proc.stderr
     new_id, status = proc.stdout.split()
     assert status == "success"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .conftest import node, workflow
+from support import node, workflow
 
 
 def hook(path: str, auth: str, credential: str) -> dict[str, Any]:

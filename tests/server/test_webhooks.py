@@ -11,8 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
+from support import node, workflow
 
-from .conftest import Server, node, workflow
+from .conftest import Server
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +163,8 @@ def test_error_workflow_runs_with_the_failure(http: httpx.Client) -> None:
 def test_health_readiness_and_metrics(http: httpx.Client) -> None:
     assert http.get("/healthz").json() == {"status": "ok"}
     ready = http.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"store": True, "queue": True, "accepting": True}
+    assert ready.status_code == 200 and ready.json()["checks"] == {"store": True, "writes": True, "disk": True,
+                                                                   "queue": True, "accepting": True}
     activate(http, workflow(node("Hook", "webhook", path="counted", method="POST", respond="lastNode"),
                             name="counted"))
     for _ in range(3):

@@ -1,28 +1,25 @@
-"""Fixtures for the Store contract suite: one `backend` per Store implementation.
+"""Backends for the Store contract (`tests/store/contract.py`): how to open each Store implementation on a
+fresh database.
 
 PostgreSQL is tried at FLOWBOX_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test);
-each test gets a fresh schema, dropped afterwards. Without a server the postgres cases skip,
+each test gets a fresh schema, dropped afterwards (`support.postgres_schema`). Without a server the postgres cases skip,
 unless FLOWBOX_REQUIRE_SERVICES=1, which makes them fail instead.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import unavailable
+from support import postgres_schema
 
 from flowbox.store import Store
-
-PG_URL = os.environ.get("FLOWBOX_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @dataclass
@@ -67,32 +64,23 @@ def sqlite_db(tmp_path: Path) -> Backend:
     return sqlite_backend(tmp_path / "data" / "flowbox.db")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.services)])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    if request.param == "sqlite":
-        yield sqlite_backend(tmp_path / "data" / "flowbox.db")
-        return
-    try:
+@contextmanager
+def sqlite_at(tmp_path: Path) -> Iterator[Backend]:
+    """A Backend on a fresh SQLite file under `tmp_path`."""
+    yield sqlite_backend(tmp_path / "data" / "flowbox.db")
+
+
+@contextmanager
+def postgres_at(tmp_path: Path) -> Iterator[Backend]:
+    """A Backend on a fresh schema of the test PostgreSQL, dropped afterwards."""
+    with postgres_schema() as url:
         import psycopg
-    except ImportError:
-        unavailable("psycopg is not installed (pip install flowbox)")
-    from flowbox.store.postgres import PostgresStore
 
-    try:
-        admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        unavailable(f"PostgreSQL does not answer at {PG_URL}: {exc}".strip())
-    schema = f"flowbox_test_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE SCHEMA "{schema}"')
-    url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+        from flowbox.store.postgres import PostgresStore
 
-    def query(sql: str) -> list[tuple[Any, ...]]:
-        with psycopg.connect(url, autocommit=True) as conn:
-            cursor = conn.execute(sql)
-            return cursor.fetchall() if cursor.description else []
+        def query(sql: str) -> list[tuple[Any, ...]]:
+            with psycopg.connect(url, autocommit=True) as conn:
+                cursor = conn.execute(sql)
+                return cursor.fetchall() if cursor.description else []
 
-    try:
         yield Backend("postgres", lambda: PostgresStore(url), query, "flowbox_migrations")
-    finally:
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.close()

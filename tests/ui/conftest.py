@@ -1,7 +1,7 @@
 """Drive the editor's pages in-process with NiceGUI's simulated `User` (no browser, no server).
 
 Each test is a coroutine `scenario(user, services)` run by the `simulate` fixture in one
-`asyncio.run`: a `Services` on a temp data dir (the same operations the API uses), the
+`asyncio.run`: a `Harness` (a Runtime) on a temp data dir (the same operations the API uses), the
 pages registered on a fresh NiceGUI app by `flowbox.ui.pages.register`, and a `User`
 talking to it through NiceGUI's `user_simulation`. This needs no pytest plugin, so it
 changes nothing for the rest of the suite. As NiceGUI's own `user` fixture does, a test
@@ -20,16 +20,16 @@ from typing import Any
 import pytest
 from nicegui.testing import User
 from nicegui.testing.user_simulation import user_simulation
+from support import Harness
 
-from flowbox.services import Services
 from flowbox.settings import Settings
 
-Scenario = Callable[[User, Services], Awaitable[None]]
+Scenario = Callable[[User, Harness], Awaitable[None]]
 
 
 @pytest.fixture
 def simulate(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Callable[..., None]:
-    def run(scenario: Scenario, *, setup: Callable[[Services], Awaitable[Any]] | None = None) -> None:
+    def run(scenario: Scenario, *, setup: Callable[[Harness], Awaitable[Any]] | None = None) -> None:
         asyncio.run(_run(tmp_path / "data", scenario, setup))
         errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
         assert not errors, "\n".join(r.getMessage() + (f"\n{r.exc_text}" if r.exc_text else "") for r in errors)
@@ -37,9 +37,9 @@ def simulate(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Callable[..., 
     return run
 
 
-async def _run(data_dir: Path, scenario: Scenario, setup: Callable[[Services], Awaitable[Any]] | None) -> None:
+async def _run(data_dir: Path, scenario: Scenario, setup: Callable[[Harness], Awaitable[Any]] | None) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
-    services = Services(Settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'flowbox.db'}", workers=1))
+    services = Harness(Settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'flowbox.db'}", workers=1))
     await services.start(schedule=False)
     # NiceGUI's reset drops the modules of page functions from sys.modules afterwards (they
     # belong to the app under test there); flowbox's must stay the ones every other test imported.
@@ -66,13 +66,3 @@ def _stub_editor() -> None:
     def editor_stub(workflow_id: str) -> None:
         ui.label(f"editor of {workflow_id}")
 
-
-def workflow(name: str, *nodes: dict[str, Any]) -> dict[str, Any]:
-    """A workflow chaining `nodes` in order."""
-    return {"name": name, "nodes": list(nodes), "settings": {},
-            "connections": {a["name"]: {"main": [[{"node": b["name"], "type": "main", "index": 0}]]}
-                            for a, b in zip(nodes, nodes[1:], strict=False)}}
-
-
-def node(name: str, type_: str, **params: Any) -> dict[str, Any]:
-    return {"name": name, "type": type_, "position": [0, 0], "parameters": params}

@@ -8,17 +8,16 @@ from typing import Any
 
 from nicegui import ui
 from nicegui.testing import User
+from support import Harness, node, workflow
 
-from flowbox.services import Services
 from flowbox.store.base import ExecutionRecord, Page
 from flowbox.ui.executions import fetch_executions, item_table, node_order, output_labels
 
-from .conftest import node, workflow
 from .test_workflows_page import until
 
-FAILING = workflow("Failing flow", node("Start", "manualTrigger"), node("Boom", "stopAndError",
-                                                                        message="Something broke badly"))
-PASSING = workflow("Invoice mailer", node("Start", "manualTrigger"), node("Check", "if"))
+FAILING = workflow(node("Start", "manualTrigger"), node("Boom", "stopAndError",
+                                                                        message="Something broke badly"), name="Failing flow")
+PASSING = workflow(node("Start", "manualTrigger"), node("Check", "if"), name="Invoice mailer")
 
 
 def rows_of(user: User) -> list[dict[str, Any]]:
@@ -36,14 +35,14 @@ async def ids_shown(user: User, expected: list[str]) -> None:
 def test_the_list_shows_every_run_and_filters_by_status_and_workflow(simulate: Any) -> None:
     ids: dict[str, str] = {}
 
-    async def setup(services: Services) -> None:
+    async def setup(services: Harness) -> None:
         good = await services.create_workflow(PASSING)
         bad = await services.create_workflow(FAILING)
         ids["good"], ids["bad"] = good.id, bad.id
         ids["ok_run"] = (await services.run_workflow(good.id, [{"a": 1}])).id
         ids["bad_run"] = (await services.run_workflow(bad.id, [{"a": 1}])).id
 
-    async def scenario(user: User, services: Services) -> None:
+    async def scenario(user: User, services: Harness) -> None:
         await user.open("/executions")
         await user.should_see("2 executions")
         rows = rows_of(user)
@@ -72,12 +71,12 @@ def test_the_list_shows_every_run_and_filters_by_status_and_workflow(simulate: A
 
 
 def test_a_deleted_workflows_runs_keep_its_name(simulate: Any) -> None:
-    async def setup(services: Services) -> None:
+    async def setup(services: Harness) -> None:
         record = await services.create_workflow(PASSING)
         await services.run_workflow(record.id, [{}])
         await services.delete_workflow(record.id)
 
-    async def scenario(user: User, services: Services) -> None:
+    async def scenario(user: User, services: Harness) -> None:
         await user.open("/executions")
         await user.should_see("1 execution")
         assert rows_of(user)[0]["workflow"] == "Invoice mailer (deleted)"
@@ -88,11 +87,11 @@ def test_a_deleted_workflows_runs_keep_its_name(simulate: Any) -> None:
 def test_one_execution_shows_nodes_items_and_outputs(simulate: Any) -> None:
     ids: dict[str, str] = {}
 
-    async def setup(services: Services) -> None:
+    async def setup(services: Harness) -> None:
         record = await services.create_workflow(PASSING)
         ids["run"] = (await services.run_workflow(record.id, [{"a": 1, "nested": {"b": [1, 2]}}, {"a": 2}])).id
 
-    async def scenario(user: User, services: Services) -> None:
+    async def scenario(user: User, services: Harness) -> None:
         await user.open(f"/execution/{ids['run']}")
         await user.should_see("Invoice mailer")
         await user.should_see("Succeeded")
@@ -117,12 +116,12 @@ def test_one_execution_shows_nodes_items_and_outputs(simulate: Any) -> None:
 def test_a_failed_execution_shows_its_error_retries_and_deletes(simulate: Any) -> None:
     ids: dict[str, str] = {}
 
-    async def setup(services: Services) -> None:
+    async def setup(services: Harness) -> None:
         record = await services.create_workflow(FAILING)
         ids["workflow"] = record.id
         ids["run"] = (await services.run_workflow(record.id, [{"a": 1}])).id
 
-    async def scenario(user: User, services: Services) -> None:
+    async def scenario(user: User, services: Harness) -> None:
         await user.open(f"/execution/{ids['run']}")
         await user.should_see("Node 'Boom' failed")
         await user.should_see(marker="node-error")
@@ -146,17 +145,22 @@ def test_a_failed_execution_shows_its_error_retries_and_deletes(simulate: Any) -
         user.find(marker="confirm-ok").click()
         await user.should_see("Execution deleted")
         await until(lambda: _gone(services, ids["run"]))
-        assert user.back_history[-1] == f"/executions?workflow={ids['workflow']}"
+        back = f"/executions?workflow={ids['workflow']}"
+
+        async def went_back() -> bool:  # the page navigates after the store has deleted it
+            return user.back_history[-1] == back
+
+        await until(went_back)
 
     simulate(scenario, setup=setup)
 
 
-async def _gone(services: Services, execution_id: str) -> bool:
+async def _gone(services: Harness, execution_id: str) -> bool:
     return all(r.id != execution_id for r in (await services.list_executions()).data)
 
 
 def test_an_unknown_execution_says_so(simulate: Any) -> None:
-    async def scenario(user: User, services: Services) -> None:
+    async def scenario(user: User, services: Harness) -> None:
         await user.open("/execution/nope")
         await user.should_see("Execution not found")
 
@@ -207,10 +211,10 @@ def test_item_tables_outputs_and_order() -> None:
 
 
 def test_a_running_execution_updates_itself_until_it_finishes(simulate: Any) -> None:
-    slow = workflow("Slow flow", node("Start", "manualTrigger"), node("Pause", "wait", seconds=0.6),
-                    node("Done", "noOp"))
+    slow = workflow(node("Start", "manualTrigger"), node("Pause", "wait", seconds=0.6),
+                    node("Done", "noOp"), name="Slow flow")
 
-    async def scenario(user: User, services: Services) -> None:
+    async def scenario(user: User, services: Harness) -> None:
         record = await services.create_workflow(slow)
         run = await services.run_workflow(record.id, [{"n": 1}], wait=False)
         await user.open(f"/execution/{run.id}")
@@ -223,5 +227,32 @@ def test_a_running_execution_updates_itself_until_it_finishes(simulate: Any) -> 
 
         await until(finished, timeout=5)
         await user.should_see(marker="node-Done")
+
+    simulate(scenario)
+
+
+def test_stop_ends_a_running_execution_from_its_page(simulate: Any) -> None:
+    slow = workflow(node("Start", "manualTrigger"), node("Before", "noOp"), node("Pause", "wait", seconds=3),
+                    node("Done", "noOp"), name="Slow flow")
+
+    async def scenario(user: User, services: Harness) -> None:
+        record = await services.create_workflow(slow)
+        run = await services.run_workflow(record.id, [{"n": 1}], wait=False)
+
+        async def running() -> bool:
+            return (await services.get_execution(run.id)).status == "running"
+
+        await until(running, timeout=5)
+        await user.open(f"/execution/{run.id}")
+        user.find(marker="stop").click()
+
+        async def canceled() -> bool:
+            shown = user.find(marker="status").elements
+            return bool(shown) and next(iter(shown)).text == "Canceled"
+
+        await until(canceled, timeout=5)
+        stopped = await services.get_execution(run.id)
+        assert stopped.status == "canceled" and "Before" in stopped.nodes and "Done" not in stopped.nodes
+        await user.should_not_see(marker="stop")  # a finished execution offers no Stop
 
     simulate(scenario)

@@ -6,9 +6,9 @@ import datetime as dt
 from typing import Any
 
 from nicegui.testing import User
+from support import Harness
 
 from flowbox.errors import NotFound, WorkflowInvalid
-from flowbox.services import Services
 from flowbox.ui.layout import (
     STATUS_COLORS,
     ago,
@@ -56,7 +56,7 @@ def test_statuses_and_errors() -> None:
 
 
 def test_every_page_has_the_frame_and_highlights_where_it_is(simulate: Any) -> None:
-    async def scenario(user: User, services: Services) -> None:
+    async def scenario(user: User, services: Harness) -> None:
         for path in ("/", "/executions", "/settings"):
             await user.open(path)
             await user.should_see("flowbox")

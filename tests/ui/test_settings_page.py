@@ -7,8 +7,8 @@ from typing import Any
 
 from nicegui import ui
 from nicegui.testing import User
+from support import Harness
 
-from flowbox.services import Services
 from flowbox.settings import Settings
 from flowbox.ui.settings_page import database_summary, name_problem, server_summary
 
@@ -16,10 +16,10 @@ from .test_workflows_page import until
 
 
 def test_variables_are_added_validated_edited_and_deleted(simulate: Any) -> None:
-    async def setup(services: Services) -> None:
+    async def setup(services: Harness) -> None:
         await services.set_variable("API_URL", "https://example.com")
 
-    async def scenario(user: User, services: Services) -> None:
+    async def scenario(user: User, services: Harness) -> None:
         await user.open("/settings")
         await user.should_see("API_URL")
         await user.should_see("https://example.com")
@@ -63,12 +63,12 @@ async def _true(value: bool) -> bool:
     return value
 
 
-async def _value(services: Services, key: str, value: str) -> bool:
+async def _value(services: Harness, key: str, value: str) -> bool:
     return (await services.get_variables()).get(key) == value
 
 
 def test_server_settings_are_summarised(simulate: Any) -> None:
-    async def scenario(user: User, services: Services) -> None:
+    async def scenario(user: User, services: Harness) -> None:
         await user.open("/settings")
         await user.should_see("No variables yet.")
         await user.should_see("Data directory")

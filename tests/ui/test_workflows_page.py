@@ -9,11 +9,9 @@ from typing import Any
 from nicegui import ui
 from nicegui.elements.upload_files import SmallFileUpload
 from nicegui.testing import User
+from support import Harness, node, workflow
 
-from flowbox.services import Services
 from flowbox.ui.pages import export_filename, parse_import, unique_name
-
-from .conftest import node, workflow
 
 
 async def until(check: Any, timeout: float = 3.0) -> None:
@@ -25,17 +23,17 @@ async def until(check: Any, timeout: float = 3.0) -> None:
     raise AssertionError(f"condition not met within {timeout} s")
 
 
-async def names(services: Services) -> list[str]:
+async def names(services: Harness) -> list[str]:
     return sorted(w.name for w in (await services.list_workflows()).data)
 
 
 def test_lists_workflows_with_their_last_run_and_searches(simulate: Any) -> None:
-    async def setup(services: Services) -> None:
-        a = await services.create_workflow(workflow("Invoice mailer", node("Start", "manualTrigger")))
-        await services.create_workflow(workflow("Lead sync", node("Start", "manualTrigger")))
+    async def setup(services: Harness) -> None:
+        a = await services.create_workflow(workflow(node("Start", "manualTrigger"), name="Invoice mailer"))
+        await services.create_workflow(workflow(node("Start", "manualTrigger"), name="Lead sync"))
         await services.run_workflow(a.id, [{"x": 1}])
 
-    async def scenario(user: User, services: Services) -> None:
+    async def scenario(user: User, services: Harness) -> None:
         await user.open("/")
         await user.should_see("Invoice mailer")
         await user.should_see("Lead sync")
@@ -52,7 +50,7 @@ def test_lists_workflows_with_their_last_run_and_searches(simulate: Any) -> None
 
 
 def test_empty_list_and_create_opens_the_editor(simulate: Any) -> None:
-    async def scenario(user: User, services: Services) -> None:
+    async def scenario(user: User, services: Harness) -> None:
         await user.open("/")
         await user.should_see("No workflows yet")
         user.find(marker="create").click()
@@ -68,17 +66,17 @@ def test_empty_list_and_create_opens_the_editor(simulate: Any) -> None:
     simulate(scenario)
 
 
-async def _has(services: Services, name: str) -> bool:
+async def _has(services: Harness, name: str) -> bool:
     return name in await names(services)
 
 
 def test_rename_duplicate_and_delete(simulate: Any) -> None:
     ids: dict[str, str] = {}
 
-    async def setup(services: Services) -> None:
-        ids["a"] = (await services.create_workflow(workflow("Invoice mailer", node("Start", "manualTrigger")))).id
+    async def setup(services: Harness) -> None:
+        ids["a"] = (await services.create_workflow(workflow(node("Start", "manualTrigger"), name="Invoice mailer"))).id
 
-    async def scenario(user: User, services: Services) -> None:
+    async def scenario(user: User, services: Harness) -> None:
         wid = ids["a"]
         await user.open("/")
         user.find(marker=f"rename-{wid}").click()
@@ -111,12 +109,12 @@ def test_rename_duplicate_and_delete(simulate: Any) -> None:
 def test_activation_errors_are_shown_and_the_switch_goes_back(simulate: Any) -> None:
     ids: dict[str, str] = {}
 
-    async def setup(services: Services) -> None:
-        ids["manual"] = (await services.create_workflow(workflow("Manual only", node("Start", "manualTrigger")))).id
-        ids["hook"] = (await services.create_workflow(workflow("Hook one", node("In", "webhook", path="orders")))).id
-        ids["clash"] = (await services.create_workflow(workflow("Hook two", node("In", "webhook", path="orders")))).id
+    async def setup(services: Harness) -> None:
+        ids["manual"] = (await services.create_workflow(workflow(node("Start", "manualTrigger"), name="Manual only"))).id
+        ids["hook"] = (await services.create_workflow(workflow(node("In", "webhook", path="orders"), name="Hook one"))).id
+        ids["clash"] = (await services.create_workflow(workflow(node("In", "webhook", path="orders"), name="Hook two"))).id
 
-    async def scenario(user: User, services: Services) -> None:
+    async def scenario(user: User, services: Harness) -> None:
         await user.open("/")
         switch = user.find(marker=f"active-{ids['manual']}")
         switch.click()
@@ -142,11 +140,11 @@ def test_activation_errors_are_shown_and_the_switch_goes_back(simulate: Any) -> 
 
 
 def test_import_pasted_json_and_a_file_naming_the_bad_node(simulate: Any) -> None:
-    good = workflow("From n8n", node("Start", "manualTrigger"), node("Tidy", "set"))
+    good = workflow(node("Start", "manualTrigger"), node("Tidy", "set"), name="From n8n")
     good.update(id="abc", active=True)  # an n8n export: its id and state are not taken over
-    bad = workflow("Broken", node("Start", "manualTrigger"), node("Mystery", "noSuchNode"))
+    bad = workflow(node("Start", "manualTrigger"), node("Mystery", "noSuchNode"), name="Broken")
 
-    async def scenario(user: User, services: Services) -> None:
+    async def scenario(user: User, services: Harness) -> None:
         await user.open("/")
         user.find(marker="import").click()
         await user.should_see("Import workflows")
@@ -166,7 +164,7 @@ def test_import_pasted_json_and_a_file_naming_the_bad_node(simulate: Any) -> Non
 
         user.find(marker="import").click()
         upload = next(iter(user.find(marker="import-file").elements))
-        payload = json.dumps([workflow("Batch A", node("Start", "manualTrigger")), bad]).encode()
+        payload = json.dumps([workflow(node("Start", "manualTrigger"), name="Batch A"), bad]).encode()
         await upload.handle_uploads([SmallFileUpload(name="two.json", content_type="application/json",
                                                      _data=payload)])
         await user.should_see("Imported 'Batch A'")
@@ -179,10 +177,10 @@ def test_import_pasted_json_and_a_file_naming_the_bad_node(simulate: Any) -> Non
 def test_download_gives_the_workflow_json(simulate: Any) -> None:
     ids: dict[str, str] = {}
 
-    async def setup(services: Services) -> None:
-        ids["a"] = (await services.create_workflow(workflow("Invoice mailer", node("Start", "manualTrigger")))).id
+    async def setup(services: Harness) -> None:
+        ids["a"] = (await services.create_workflow(workflow(node("Start", "manualTrigger"), name="Invoice mailer"))).id
 
-    async def scenario(user: User, services: Services) -> None:
+    async def scenario(user: User, services: Harness) -> None:
         await user.open("/")
         user.find(marker=f"download-{ids['a']}").click()
         response = await user.download.next()

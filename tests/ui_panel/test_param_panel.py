@@ -10,7 +10,7 @@ from nicegui import ui
 from nicegui.testing.user import User
 
 from flowbox.preview import Preview, preview_expression
-from flowbox.ui.param_panel import ParamPanel, from_expression, to_expression
+from flowbox.ui.param_panel import ParamPanel, credential_kind, from_expression, to_expression
 
 from .conftest import Simulate, element, previewer, set_value, spec
 
@@ -144,9 +144,9 @@ def test_code_node_gets_a_python_editor(simulate: Simulate, changes: list[dict[s
     async def check(user: User) -> None:
         editor = element(user, "param:code")
         assert isinstance(editor, ui.codemirror) and editor.props["language"] == "Python"
-        assert "return [" in editor.value  # the schema's default code
-        user.find(marker="param:code").type("\n# more")
-        assert changes[-1]["parameters"]["code"].endswith("# more")
+        assert editor.value == ""  # no default code: a code node without code is refused, not run as an example
+        user.find(marker="param:code").type("return items")
+        assert changes[-1]["parameters"]["code"] == "return items"
         assert element(user, "param:timeout").props["min"] == 0.1
         await user.should_not_see(marker="fx:code")  # code is code, not an expression
 
@@ -306,3 +306,13 @@ def test_collection_credential_datetime_and_a_broken_preview(simulate: Simulate,
         assert changes[-1]["parameters"]["options"] == {"proxy": "http://proxy:3128", "timeout": "{{ 5 }}"}
 
     simulate(root, check)
+
+
+def test_the_credential_type_follows_authentication() -> None:
+    http = spec("httpRequest")
+    assert credential_kind(http, {}) is None  # authentication "none"
+    assert credential_kind(http, {"authentication": "httpHeaderAuth"}) == "httpHeaderAuth"
+    assert credential_kind(http, {"authentication": "noSuchType"}) is None
+    slack = spec("slack")  # one credential type and no authentication parameter
+    assert credential_kind(slack, {}) == slack["credentials"][0]
+    assert credential_kind(spec("set"), {}) is None

@@ -1,7 +1,7 @@
 """The HTTP API (Litestar): `/api/v1/...`, OpenAPI at `/api/docs`, `/healthz`, `/readyz`, `/metrics`.
 
-One controller per resource module; every error leaves as
-`{"error": {"code", "message", "details"}}` through the one table in `error_handlers()`.
+One controller per resource module (what they share is in `flowbox.api.common`); every error leaves as
+`{"error": {"code", "message", "details"}}` through the one table in `common.error_handlers()`.
 Webhooks are served by `flowbox.api.webhooks` (plain ASGI, the hot path).
 """
 
@@ -9,123 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Litestar, MediaType, Request, Response, get
-from litestar.datastructures import State
-from litestar.di import Provide
-from litestar.exceptions import HTTPException, ValidationException
+from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Server
-from litestar.params import Parameter
 
 from flowbox import __version__
-from flowbox.auth import AuthError
-from flowbox.errors import (
-    ConfigError,
-    Conflict,
-    CredentialError,
-    FlowboxError,
-    Forbidden,
-    MethodNotAllowed,
-    NodeError,
-    NotFound,
-    RateLimited,
-    StoreError,
-    TimedOut,
-    Unauthorized,
-    Unavailable,
-    WorkflowInvalid,
-)
-from flowbox.services import Services
-from flowbox.store.base import Page
-
-STATUS = {
-    WorkflowInvalid: 422, NotFound: 404, Conflict: 409, MethodNotAllowed: 405, Unavailable: 503,
-    StoreError: 503, TimedOut: 408, CredentialError: 400, NodeError: 500, ConfigError: 500, AuthError: 400,
-    Unauthorized: 401, Forbidden: 403, RateLimited: 429,
-}
+from flowbox.api import health
+from flowbox.api.auth import guard
+from flowbox.api.body import JsonRequest
+from flowbox.api.common import error_handlers
+from flowbox.runtime import Runtime
 
 
-def error_response(status: int, code: str, message: str, details: Any = None,
-                   headers: dict[str, str] | None = None) -> Response[Any]:
-    """The one JSON error shape (DESIGN §8)."""
-    return Response({"error": {"code": code, "message": message, "details": details}}, status_code=status,
-                    media_type=MediaType.JSON, headers=headers)
-
-
-def status_of(exc: FlowboxError) -> int:
-    for cls in type(exc).__mro__:
-        if cls in STATUS:
-            return STATUS[cls]
-    return 500
-
-
-def _flowbox_error(request: Request[Any, Any, Any], exc: FlowboxError) -> Response[Any]:
-    details = {k: v for k, v in exc.details.items() if v is not None} or None
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
-    return error_response(status_of(exc), exc.code, exc.message, details, headers)
-
-
-def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
-    extra = exc.extra if isinstance(exc.extra, list) else None
-    fields = [e.get("key") for e in extra or [] if isinstance(e, dict) and e.get("key")]
-    message = exc.detail or "invalid request"
-    if fields:
-        message = f"{message}: {', '.join(str(f) for f in fields)}"
-    return error_response(400, "invalid_request", message, extra)
-
-
-def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    code = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 429: "rate_limited",
-            401: "unauthorized", 403: "forbidden"}.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, code, exc.detail, None, exc.headers)
-
-
-def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    import logging
-
-    logging.getLogger("flowbox").exception("unexpected error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal_error", f"{type(exc).__name__}: {exc}")
-
-
-def error_handlers() -> dict[Any, Any]:
-    return {FlowboxError: _flowbox_error, ValidationException: _validation_error, HTTPException: _http_error,
-            Exception: _unexpected}
-
-
-MAX_LIMIT = 250
-UNFINISHED = ("new", "queued", "running")
-
-
-def provide_services(state: State, request: Request[Any, Any, Any]) -> Services:
-    """The running `Services` (put on `app.state` by `make_api`), acting for the caller the guard let in
-    (`flowbox.services.ForUser`: what they may see and change follows from it)."""
-    from flowbox.services import ForUser
-
-    return ForUser(state.services, request.scope.get("user"))  # type: ignore[return-value]
-
-
-SERVICES = {"services": Provide(provide_services, sync_to_thread=False)}
-
-LIMIT = Parameter(default=50, ge=1, le=MAX_LIMIT, description=f"page size, 1..{MAX_LIMIT}")
-CURSOR = Parameter(default=None, description="`nextCursor` of the previous page")
-
-
-def invalid(request: Request[Any, Any, Any], field: str, message: str, source: str = "body") -> ValidationException:
-    """A 400 naming `field`, in the shape Litestar's own validation errors have."""
-    return ValidationException(detail=f"Validation failed for {request.method} {request.url.path}",
-                               extra=[{"key": field, "message": message, "source": source}])
-
-
-def page_json(page: Page[Any], to_json: Any) -> dict[str, Any]:
-    """A list response (DESIGN §8): `{"data": [...], "nextCursor": ...}`."""
-    return {"data": [to_json(item) for item in page.data], "nextCursor": page.next_cursor}
-
-
-def make_api(services: Services) -> Litestar:
-    """The Litestar app with every controller; `services` is on `app.state.services`."""
-    from flowbox.api import health
-    from flowbox.api.auth import guard
-
+def make_api(runtime: Runtime) -> Litestar:
+    """The Litestar app with every controller; `runtime` is on `app.state.runtime`."""
     handlers: list[Any] = [*health.HANDLERS]
     for module in _controller_modules():
         handlers.extend(module.HANDLERS)
@@ -135,10 +32,11 @@ def make_api(services: Services) -> Litestar:
         guards=[guard],  # every route but flowbox.auth.PUBLIC needs an API key once a user exists
         openapi_config=OpenAPIConfig(title="flowbox", version=__version__, path="/api/docs",
                                      servers=[Server(url="/")], render_plugins=_docs_plugins()),
-        request_max_body_size=services.settings.max_body_bytes,
+        request_max_body_size=runtime.settings.max_body_bytes,
+        request_class=JsonRequest,  # the JSON depth rule (flowbox.api.body)
         debug=False,
     )
-    app.state.services = services
+    app.state.runtime = runtime
     _document_errors(app)
     return app
 
@@ -175,7 +73,7 @@ def _controller_modules() -> list[Any]:
 
     out = []
     for info in pkgutil.iter_modules(package.__path__):
-        if info.name in ("health", "webhooks", "docs"):
+        if info.name in ("health", "webhooks", "docs", "common"):
             continue
         module = importlib.import_module(f"{package.__name__}.{info.name}")
         if hasattr(module, "HANDLERS"):
@@ -189,8 +87,3 @@ def _docs_plugins() -> list[Any]:
     except ImportError:
         return []
     return plugins()
-
-
-@get("/api", include_in_schema=False)
-async def api_root() -> dict[str, Any]:
-    return {"name": "flowbox", "version": __version__, "api": "/api/v1", "docs": "/api/docs"}

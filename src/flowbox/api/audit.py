@@ -7,9 +7,9 @@ from typing import Any
 from litestar import Controller, get
 from litestar.params import Parameter
 
-from flowbox.api import CURSOR, LIMIT, SERVICES, page_json
+from flowbox.api.common import CURSOR, LIMIT, SERVICES, page_json
 from flowbox.audit import entry_json
-from flowbox.services import Services
+from flowbox.operations import Operations
 
 
 class AuditController(Controller):
@@ -19,7 +19,7 @@ class AuditController(Controller):
 
     @get("/", summary="The audit log, newest first (admin)", opt={"role": "admin"})
     async def list_audit(
-        self, services: Services,
+        self, services: Operations,
         action: str | None = Parameter(default=None, description='an action ("workflow.create"), or a prefix '
                                                                   'ending in * ("workflow.*")'),
         actor: str | None = Parameter(default=None, description='a user\'s email, "anonymous", "cli" or "system"'),

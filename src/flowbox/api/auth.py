@@ -1,4 +1,5 @@
-"""The API's door (`guard`, installed on the whole Litestar app) and `/api/v1/me`, `/api/v1/users`.
+"""The API's door (`guard`, installed on the whole Litestar app), `/api/v1/me`, `/api/v1/users` (add,
+change, disable, reset the password of, delete) and `/api/v1/api-keys`.
 
 `guard` runs before every route handler: routes in `flowbox.auth.PUBLIC` pass; otherwise,
 once a user exists, the request needs a valid `X-API-Key` or editor session cookie (401
@@ -13,17 +14,18 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.params import Parameter
 
 from flowbox import sessions
-from flowbox.api import SERVICES
+from flowbox.api.common import SERVICES
 from flowbox.audit import set_actor
 from flowbox.auth import API_KEY_HEADER, AuthError, has_role, is_public
+from flowbox.operations import Operations
 from flowbox.ratelimit import RateLimit
-from flowbox.services import Services
 
 AUDIT_FAILURES = RateLimit(rate=1 / 6, burst=20)  # refused requests audited per client address
 
@@ -35,7 +37,7 @@ async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRou
     set_actor("anonymous", ip)  # who acts, for the audit log (`flowbox.audit`), until a key says otherwise
     if is_public(connection.scope["path"]):  # the full path (a controller's handler knows only its own part)
         return
-    services: Services = connection.app.state.services
+    services: Operations = connection.app.state.runtime.operations()
     if not await services.auth_required():
         connection.scope["user"] = None
         return
@@ -76,28 +78,51 @@ class UserCreate(msgspec.Struct):
     password: str | None = None
 
 
+class UserUpdate(msgspec.Struct):
+    role: str | None = None
+    disabled: bool | None = None
+
+
+class PasswordReset(msgspec.Struct):
+    password: str | None = None
+
+
 class AuthController(Controller):
     path = "/api/v1"
     tags = ["users"]
     dependencies = SERVICES
 
     @get("/me", summary="Who the API key belongs to")
-    async def me(self, request: Request[Any, Any, Any], services: Services) -> dict[str, Any]:
+    async def me(self, request: Request[Any, Any, Any], services: Operations) -> dict[str, Any]:
         principal = caller(request)
         return {"user": principal.to_dict() if principal else None, "authRequired": await services.auth_required()}
 
     @get("/users", summary="List users (admin)", opt={"role": "admin"})
-    async def list_users(self, services: Services) -> dict[str, Any]:
+    async def list_users(self, services: Operations) -> dict[str, Any]:
         return {"data": await services.list_users(), "nextCursor": None}
 
     @post("/users", summary="Create a user (admin; only an owner creates owners)", status_code=201,
           opt={"role": "admin"})
-    async def create_user(self, request: Request[Any, Any, Any], services: Services,
-                          data: UserCreate) -> dict[str, Any]:
-        principal = caller(request)
-        if principal is not None and data.role == "owner" and principal.role != "owner":
-            raise PermissionDeniedException(f"only an owner can create a user with the {data.role} role")
+    async def create_user(self, services: Operations, data: UserCreate) -> dict[str, Any]:
         return await services.create_user(data.email, data.role, data.password)
+
+    @patch("/users/{user_id:str}", summary="Change a user's role, or disable or enable them (admin; an admin "
+           "only members). Disabling ends their sessions and API keys at once", opt={"role": "admin"})
+    async def update_user(self, services: Operations, user_id: str, data: UserUpdate) -> dict[str, Any]:
+        return await services.update_user(user_id, role=data.role, disabled=data.disabled)
+
+    @post("/users/{user_id:str}/password", summary="Reset a user's password (admin); ends their other sessions",
+          status_code=204, opt={"role": "admin"})
+    async def set_password(self, services: Operations, user_id: str, data: PasswordReset) -> None:
+        await services.set_password(user_id, data.password)
+
+    @delete("/users/{user_id:str}", summary="Delete a user (admin); their workflows and credentials move to "
+            "`transferTo` (required when they own any)", opt={"role": "admin"})
+    async def delete_user(self, services: Operations, user_id: str,
+                          transfer_to: str | None = Parameter(query="transferTo", default=None,
+                                                              description="the id of the user who gets what "
+                                                                          "they own")) -> None:
+        await services.delete_user(user_id, transfer_to=transfer_to)
 
 
 class ApiKeyCreate(msgspec.Struct):
@@ -113,11 +138,11 @@ class ApiKeyController(Controller):
     dependencies = SERVICES
 
     @get("/", summary="List API keys (prefix and name only)")
-    async def list_keys(self, services: Services) -> dict[str, Any]:
+    async def list_keys(self, services: Operations) -> dict[str, Any]:
         return {"data": await services.list_api_keys(), "nextCursor": None}
 
     @post("/", summary="Create an API key (the key is in this answer only)", status_code=201)
-    async def create_key(self, request: Request[Any, Any, Any], services: Services,
+    async def create_key(self, request: Request[Any, Any, Any], services: Operations,
                          data: ApiKeyCreate) -> dict[str, Any]:
         principal = caller(request)
         email = data.userEmail or (principal.email if principal else None)
@@ -127,7 +152,7 @@ class ApiKeyController(Controller):
         return {**record, "key": key}
 
     @delete("/{key_id:str}", summary="Revoke an API key")
-    async def delete_key(self, services: Services, key_id: str) -> None:
+    async def delete_key(self, services: Operations, key_id: str) -> None:
         await services.delete_api_key(key_id)
 
 

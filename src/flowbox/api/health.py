@@ -1,4 +1,5 @@
-"""`/healthz` (the process answers), `/readyz` (store and queue answer), `/metrics` (Prometheus text)."""
+"""`/healthz` (the process answers), `/readyz` (store and queue answer), `/metrics` (Prometheus text),
+`/api` (where the API and its docs are)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ from typing import Any
 from litestar import MediaType, Response, get
 from litestar.datastructures import State
 
-from flowbox.api import api_root
-from flowbox.services import Services
+from flowbox import __version__
 
 
 @get("/healthz", include_in_schema=False)
@@ -19,17 +19,23 @@ async def healthz() -> dict[str, str]:
 
 @get("/readyz", include_in_schema=False)
 async def readyz(state: State) -> Response[dict[str, Any]]:
-    services: Services = state.services
-    checks = await services.ready()
+    checks = await state.runtime.ready()
     ok = all(checks.values())
     return Response({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
 
 @get("/metrics", include_in_schema=False, media_type=MediaType.TEXT)
 async def metrics(state: State) -> Response[bytes]:
-    services: Services = state.services
-    depth = await asyncio.to_thread(services.queue.depth) if services.queue is not None else 0
-    return Response(services.metrics.render(depth), media_type="text/plain; version=0.0.4; charset=utf-8")
+    runtime = state.runtime
+    depth = await asyncio.to_thread(runtime.queue.depth) if runtime.queue is not None else 0
+    return Response(runtime.metrics.render(depth), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+
+
+@get("/api", include_in_schema=False)
+async def api_root() -> dict[str, Any]:
+    return {"name": "flowbox", "version": __version__, "api": "/api/v1", "docs": "/api/docs"}
 
 
 HANDLERS = [healthz, readyz, metrics, api_root]

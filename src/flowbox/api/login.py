@@ -17,11 +17,11 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 
 from flowbox import sessions
-from flowbox.api import SERVICES
 from flowbox.api.auth import caller
+from flowbox.api.common import SERVICES
 from flowbox.auth import AuthError
 from flowbox.errors import Conflict, FlowboxError, Forbidden, RateLimited, Unauthorized
-from flowbox.services import Services
+from flowbox.operations import Operations
 
 HTML = "text/html; charset=utf-8"
 
@@ -118,14 +118,14 @@ class LoginController(Controller):
     include_in_schema = False
 
     @get("/login")
-    async def login_page(self, request: Request[Any, Any, Any], services: Services,
+    async def login_page(self, request: Request[Any, Any, Any], services: Operations,
                          next: str | None = None) -> Response[str]:
         if not await services.auth_required():
             return _redirect("/setup")
         return _login_form(request, next_=sessions.safe_next(next))
 
     @post("/login", status_code=303)
-    async def login(self, request: Request[Any, Any, Any], services: Services) -> Response[str]:
+    async def login(self, request: Request[Any, Any, Any], services: Operations) -> Response[str]:
         form = await request.form()
         email, target = str(form.get("email") or ""), sessions.safe_next(form.get("next"))
         if not _form_csrf_ok(request, form):
@@ -137,13 +137,13 @@ class LoginController(Controller):
         except RateLimited as exc:
             return _login_form(request, error=exc.message, status=429, email=email, next_=target,
                                headers={"Retry-After": str(exc.retry_after)})
-        except Unauthorized as exc:
-            return _login_form(request, error=exc.message.capitalize() + ".", status=401, email=email,
-                               next_=target)
+        except (Unauthorized, Forbidden) as exc:  # a wrong password, or a disabled account
+            return _login_form(request, error=exc.message[0].upper() + exc.message[1:] + ".",
+                               status=401 if isinstance(exc, Unauthorized) else 403, email=email, next_=target)
         return _redirect(target, sessions.session_cookie(token, secure=sessions.is_https(request.scope)))
 
     @post("/logout", status_code=303)
-    async def logout(self, request: Request[Any, Any, Any], services: Services) -> Response[str]:
+    async def logout(self, request: Request[Any, Any, Any], services: Operations) -> Response[str]:
         form = await request.form()
         token = sessions.read_cookie(request.headers.get("cookie"))
         principal = await services.authenticate_session(token)
@@ -155,13 +155,13 @@ class LoginController(Controller):
         return _redirect("/login", sessions.clear_session_cookie(secure=sessions.is_https(request.scope)))
 
     @get("/setup")
-    async def setup_page(self, request: Request[Any, Any, Any], services: Services) -> Response[str]:
+    async def setup_page(self, request: Request[Any, Any, Any], services: Operations) -> Response[str]:
         if await services.auth_required():
             return _redirect("/login")
         return _setup_form(request)
 
     @post("/setup", status_code=303)
-    async def setup(self, request: Request[Any, Any, Any], services: Services) -> Response[str]:
+    async def setup(self, request: Request[Any, Any, Any], services: Operations) -> Response[str]:
         form = await request.form()
         email, password = str(form.get("email") or ""), str(form.get("password") or "")
         if not _form_csrf_ok(request, form):
@@ -193,7 +193,7 @@ class SessionController(Controller):
 
     @post("/login", summary="Log in: sets the session cookie; returns the user and the CSRF token",
           status_code=200)
-    async def login(self, request: Request[Any, Any, Any], services: Services,
+    async def login(self, request: Request[Any, Any, Any], services: Operations,
                     data: Credentials) -> Response[dict[str, Any]]:
         if not sessions.same_origin(request.scope):  # no login CSRF: another site cannot sign you in
             raise Forbidden("cross-site login refused")
@@ -204,7 +204,7 @@ class SessionController(Controller):
                                  "Cache-Control": "no-store"})
 
     @post("/logout", summary="End the editor session of this cookie", status_code=204)
-    async def logout(self, request: Request[Any, Any, Any], services: Services) -> Response[None]:
+    async def logout(self, request: Request[Any, Any, Any], services: Operations) -> Response[None]:
         principal = caller(request)
         if principal is None or principal.csrf is None:
             raise AuthError("no editor session to end: API keys are revoked (DELETE /api/v1/api-keys/{id}), "

@@ -15,9 +15,9 @@ from typing import Any
 from litestar import MediaType, Request, Response, get, post
 from litestar.params import Parameter
 
-from flowbox.api import SERVICES, status_of
+from flowbox.api.common import SERVICES, status_of
 from flowbox.errors import FlowboxError
-from flowbox.services import Services
+from flowbox.operations import Operations
 
 PAGE = ("<!doctype html><html><head><meta charset=\"utf-8\"><title>flowbox</title></head>"
         "<body style=\"font-family: sans-serif; margin: 3em\"><h2>{title}</h2><p>{text}</p></body></html>")
@@ -25,13 +25,13 @@ PAGE = ("<!doctype html><html><head><meta charset=\"utf-8\"><title>flowbox</titl
 
 @post("/api/v1/credentials/{id:str}/oauth2/authorize", summary="Start connecting an OAuth2 credential",
       tags=["credentials"], dependencies=SERVICES, status_code=200)
-async def authorize(request: Request[Any, Any, Any], services: Services, id: str) -> dict[str, Any]:
-    return await services.oauth2_authorize(id, base_url=str(request.base_url))  # ForUser adds user=
+async def authorize(request: Request[Any, Any, Any], services: Operations, id: str) -> dict[str, Any]:
+    return await services.oauth2_authorize(id, base_url=str(request.base_url))
 
 
 @get("/api/v1/oauth2/callback", summary="Where the OAuth2 provider sends the browser back (public)",
      tags=["credentials"], dependencies=SERVICES, media_type=MediaType.HTML)
-async def callback(request: Request[Any, Any, Any], services: Services, code: str | None = None,
+async def callback(request: Request[Any, Any, Any], services: Operations, code: str | None = None,
                    oauth_state: str | None = Parameter(query="state", default=None), error: str | None = None,
                    error_description: str | None = None) -> Response[Any]:
     try:  # (`state` is a name Litestar reserves, hence `oauth_state`)

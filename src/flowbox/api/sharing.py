@@ -1,6 +1,6 @@
 """Sharing: `/api/v1/workflows/{id}/sharing` and `/api/v1/credentials/{id}/sharing` (GET, PUT).
 
-Who may see and change a shared workflow or credential is decided in `Services.check_access`;
+Who may see and change a shared workflow or credential is decided in `flowbox.access`;
 only its owner or an admin changes whom it is shared with.
 """
 
@@ -11,8 +11,8 @@ from typing import Any
 import msgspec
 from litestar import Controller, get, put
 
-from flowbox.api import SERVICES
-from flowbox.services import Services
+from flowbox.api.common import SERVICES
+from flowbox.operations import Operations
 
 
 class Sharing(msgspec.Struct):
@@ -25,19 +25,19 @@ class SharingController(Controller):
     dependencies = SERVICES
 
     @get("/workflows/{id:str}/sharing", summary="Whom a workflow is shared with")
-    async def workflow_sharing(self, services: Services, id: str) -> dict[str, Any]:
+    async def workflow_sharing(self, services: Operations, id: str) -> dict[str, Any]:
         return await services.get_sharing("workflow", id)
 
     @put("/workflows/{id:str}/sharing", summary="Share a workflow with exactly these users (owner or admin)")
-    async def share_workflow(self, services: Services, id: str, data: Sharing) -> dict[str, Any]:
+    async def share_workflow(self, services: Operations, id: str, data: Sharing) -> dict[str, Any]:
         return await services.set_sharing("workflow", id, data.userIds)
 
     @get("/credentials/{id:str}/sharing", summary="Whom a credential is shared with")
-    async def credential_sharing(self, services: Services, id: str) -> dict[str, Any]:
+    async def credential_sharing(self, services: Operations, id: str) -> dict[str, Any]:
         return await services.get_sharing("credential", id)
 
     @put("/credentials/{id:str}/sharing", summary="Share a credential with exactly these users (owner or admin)")
-    async def share_credential(self, services: Services, id: str, data: Sharing) -> dict[str, Any]:
+    async def share_credential(self, services: Operations, id: str, data: Sharing) -> dict[str, Any]:
         return await services.set_sharing("credential", id, data.userIds)
 
 

@@ -1,6 +1,6 @@
 """`/api/v1/variables`: the `$vars` of every workflow (key -> string value).
 
-Changes go through `Services.set_variable`/`delete_variable`, so running workflows see
+Changes go through `Operations.set_variable`/`delete_variable`, so running workflows see
 them at once. Keys are letters, digits and `_` (not starting with a digit).
 """
 
@@ -12,9 +12,9 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, delete, get, post, put
 
-from flowbox.api import SERVICES, invalid
+from flowbox.api.common import SERVICES, invalid
 from flowbox.errors import Conflict, NotFound
-from flowbox.services import Services
+from flowbox.operations import Operations
 
 KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -49,19 +49,19 @@ class VariableController(Controller):
     dependencies = SERVICES
 
     @get("/", summary="List variables")
-    async def list_variables(self, services: Services) -> dict[str, Any]:
+    async def list_variables(self, services: Operations) -> dict[str, Any]:
         variables = await services.get_variables()
         return {"data": [{"key": k, "value": v} for k, v in sorted(variables.items())], "nextCursor": None}
 
     @get("/{key:str}", summary="Get a variable")
-    async def get_variable(self, services: Services, key: str) -> dict[str, Any]:
+    async def get_variable(self, services: Operations, key: str) -> dict[str, Any]:
         variables = await services.get_variables()
         if key not in variables:
             raise NotFound("variable", key)
         return {"key": key, "value": variables[key]}
 
     @post("/", summary="Create a variable (409 when the key exists; admin)", status_code=201, opt={"role": "admin"})
-    async def create_variable(self, request: Request[Any, Any, Any], services: Services,
+    async def create_variable(self, request: Request[Any, Any, Any], services: Operations,
                               data: VariableCreate) -> dict[str, Any]:
         _require(request, data)
         assert data.key is not None and data.value is not None
@@ -74,7 +74,7 @@ class VariableController(Controller):
         return {"key": data.key, "value": _text(data.value)}
 
     @put("/{key:str}", summary="Change a variable's value (admin)", opt={"role": "admin"})
-    async def update_variable(self, request: Request[Any, Any, Any], services: Services, key: str,
+    async def update_variable(self, request: Request[Any, Any, Any], services: Operations, key: str,
                               data: VariableUpdate) -> dict[str, Any]:
         _require(request, data)
         assert data.value is not None
@@ -84,7 +84,7 @@ class VariableController(Controller):
         return {"key": key, "value": _text(data.value)}
 
     @delete("/{key:str}", summary="Delete a variable (admin)", opt={"role": "admin"})
-    async def delete_variable(self, services: Services, key: str) -> None:
+    async def delete_variable(self, services: Operations, key: str) -> None:
         await services.delete_variable(key)
 
 

@@ -1,9 +1,10 @@
 """Webhook endpoints as plain ASGI: `/webhook/<path>`, `/webhook-test/<path>`, `/webhook-waiting/<id>`.
 
 This is the hot path (every production call runs a workflow), so it skips the
-framework: read the body (413 past the limit), parse it by content type, hand a
-`WebhookRequest` to `Services`, and write the reply with orjson. Errors use the
-same JSON shape and status table as the API.
+framework: read the body (413 past the limit), parse it by content type (JSON with
+the depth rule of `flowbox.api.body`), hand a `WebhookRequest` to `flowbox.webhooks`, and
+write the reply with orjson. Errors use the same JSON shape and status table as the
+API. A client that goes away before its body is complete runs nothing.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from urllib.parse import parse_qs, unquote
 
 import orjson
 
-from flowbox.api import status_of
-from flowbox.errors import FlowboxError
+from flowbox.api.body import load_json
+from flowbox.api.common import status_of
+from flowbox.errors import FlowboxError, error_json
 from flowbox.ratelimit import RateLimit, retry_after
-from flowbox.services import Services, WebhookReply, WebhookRequest
+from flowbox.runtime import Runtime
+from flowbox.webhooks import WebhookReply, WebhookRequest
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 # Webhook answers come from the editor's origin but say what a workflow wants: a page they serve must not
@@ -32,8 +35,15 @@ def without_flowbox_cookies(cookie_header: str) -> str:
     return ";".join(kept).strip()
 
 
+PREFIXES = ("webhook", "webhook-test", "webhook-waiting")
+
+
 class BodyTooLarge(Exception):
     pass
+
+
+class Disconnected(Exception):
+    """The client went away before its request body was complete."""
 
 
 def parse_query(raw: bytes) -> dict[str, Any]:
@@ -50,10 +60,7 @@ def parse_body(raw: bytes, content_type: str) -> tuple[Any, dict[str, Any] | Non
         return {}, None
     kind = content_type.split(";", 1)[0].strip().lower()
     if kind == "application/json" or kind.endswith("+json"):
-        try:
-            return orjson.loads(raw), None
-        except orjson.JSONDecodeError as exc:
-            raise InvalidBody(f"request body is not valid JSON: {exc}") from None
+        return load_json(raw), None
     if kind == "application/x-www-form-urlencoded":
         return parse_query(raw), None
     try:
@@ -63,21 +70,23 @@ def parse_body(raw: bytes, content_type: str) -> tuple[Any, dict[str, Any] | Non
                              "fileName": "body"}}
 
 
-class InvalidBody(FlowboxError):
-    code = "invalid_request"
-
-
 class WebhookApp:
     """ASGI app for the three webhook prefixes."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        rate = services.settings.webhook_rate_limit
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        rate = runtime.settings.webhook_rate_limit
         self.limit = RateLimit(rate, max(1.0, 2 * rate)) if rate > 0 else None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
+        prefix, _, rest = path[1:].partition("/")
+        if prefix not in PREFIXES or not rest:  # /webhook, /webhooks/x, ...: no such webhook
+            self.runtime.metrics.webhook(404)
+            await self._send(send, _error(404, "not_found", f"no webhook at {path}; webhooks are /webhook/<path>"),
+                             head=method == "HEAD")
+            return
         if self.limit is not None:
             client = scope.get("client")
             wait = self.limit.take(client[0] if client else "-")
@@ -85,7 +94,7 @@ class WebhookApp:
                 reply = _error(429, "rate_limited", "too many webhook calls from this address; slow down",
                                {"retryAfter": int(retry_after(wait))})
                 reply.headers["Retry-After"] = retry_after(wait)
-                self.services.metrics.webhook(429)
+                self.runtime.metrics.webhook(429)
                 await self._send(send, reply, head=method == "HEAD")
                 return
         try:
@@ -93,27 +102,30 @@ class WebhookApp:
             if "cookie" in headers:  # the editor shares this origin: its login never reaches a workflow
                 headers["cookie"] = without_flowbox_cookies(headers["cookie"])
             raw = await self._read_body(receive, headers)
-            prefix, _, rest = path[1:].partition("/")
             body, binary = parse_body(raw, headers.get("content-type", ""))
             request = WebhookRequest(method=method, path=unquote(rest), headers=headers,
                                      query=parse_query(scope.get("query_string", b"")), body=body, binary=binary)
             if prefix == "webhook-waiting":
-                reply = await self.services.resume_waiting(rest.strip("/"), request)
+                await self.runtime.runs.resume(rest.strip("/"), request.item({}))
+                reply = WebhookReply(200, {"executionId": rest.strip("/"), "status": "resumed"})
             else:
-                reply = await self.services.handle_webhook(method, rest, request, test=prefix == "webhook-test")
+                reply = await self.runtime.webhooks.handle(method, rest, request, test=prefix == "webhook-test")
+        except Disconnected:
+            return  # nobody to answer, and a partial body must not run a workflow
         except BodyTooLarge:
-            limit = self.services.settings.max_body_bytes
+            limit = self.runtime.settings.max_body_bytes
             reply = _error(413, "body_too_large", f"request body is larger than {limit:,} bytes")
-        except InvalidBody as exc:
-            reply = _error(400, exc.code, exc.message)
         except FlowboxError as exc:
             reply = _error(status_of(exc), exc.code, exc.message,
                            {k: v for k, v in exc.details.items() if v is not None} or None)
-        self.services.metrics.webhook(reply.status)
+            reply.headers.update(exc.headers)  # WWW-Authenticate
+            if getattr(exc, "retry_after", None):  # DiskFull
+                reply.headers["Retry-After"] = str(exc.retry_after)  # type: ignore[attr-defined]
+        self.runtime.metrics.webhook(reply.status)
         await self._send(send, reply, head=method == "HEAD")
 
     async def _read_body(self, receive: Any, headers: dict[str, str]) -> bytes:
-        limit = self.services.settings.max_body_bytes
+        limit = self.runtime.settings.max_body_bytes
         declared = headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise BodyTooLarge
@@ -122,7 +134,7 @@ class WebhookApp:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                raise Disconnected
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
@@ -151,4 +163,4 @@ class WebhookApp:
 
 
 def _error(status: int, code: str, message: str, details: Any = None) -> WebhookReply:
-    return WebhookReply(status, {"error": {"code": code, "message": message, "details": details}})
+    return WebhookReply(status, error_json(code, message, details))

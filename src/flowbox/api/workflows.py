@@ -1,14 +1,16 @@
-"""`/api/v1/workflows`: list, create, read, replace, delete, activate, run, versions, listen.
+"""`/api/v1/workflows`: list, create, read, replace, delete, activate, run, versions (read, restore), listen.
 
 Bodies are n8n-shaped workflow JSON (DESIGN §2). A body of the wrong JSON shape
 (`nodes` not a list, a node that is not an object, ...) is a 400 naming the field;
 a well-formed workflow that cannot run (unknown node type, a connection to a missing
-node, a cycle, a bad parameter) is a 422 naming the node, from `Services`.
+node, a cycle, a bad parameter) is a 422 naming the node, from `flowbox.workflows`.
 
 """
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Annotated, Any
 
 import msgspec
@@ -16,9 +18,11 @@ from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.exceptions import ValidationException
 from litestar.params import Parameter
 
-from flowbox.api import CURSOR, LIMIT, SERVICES, UNFINISHED, invalid, page_json
-from flowbox.errors import Conflict
-from flowbox.services import Services, execution_to_json, workflow_to_json
+from flowbox.api.common import CURSOR, LIMIT, SERVICES, UNFINISHED, invalid, page_json
+from flowbox.errors import Conflict, NotFound
+from flowbox.n8n import report_json
+from flowbox.operations import Operations
+from flowbox.records import execution_to_json, workflow_to_json
 
 
 def _type_name(value: Any) -> str:
@@ -81,7 +85,7 @@ class WorkflowController(Controller):
 
     @get("/", summary="List workflows")
     async def list_workflows(
-        self, services: Services,
+        self, services: Operations,
         search: str | None = Parameter(default=None, description="part of the name, any case"),
         active: bool | None = None, limit: int = LIMIT, cursor: str | None = CURSOR,
     ) -> dict[str, Any]:
@@ -90,17 +94,31 @@ class WorkflowController(Controller):
         return page_json(page, workflow_to_json)
 
     @post("/", summary="Create a workflow", status_code=201)
-    async def create_workflow(self, request: Request[Any, Any, Any], services: Services,
+    async def create_workflow(self, request: Request[Any, Any, Any], services: Operations,
                               data: dict[str, Any]) -> dict[str, Any]:
         check_workflow_body(request, data)
         return workflow_to_json(await services.create_workflow(data))
 
-    @get("/{workflow_id:str}", summary="Get a workflow")
-    async def get_workflow(self, services: Services, workflow_id: str) -> dict[str, Any]:
-        return workflow_to_json(await services.get_workflow(workflow_id))
+    @get("/{workflow_id:str}", summary="Get a workflow (format=n8n: as n8n workflow JSON, to download)")
+    async def get_workflow(self, request: Request[Any, Any, Any], services: Operations, workflow_id: str,
+                           format: str = Parameter(default="flowbox",  # noqa: A002 - the query's name
+                                                   description='"flowbox", or "n8n": n8n workflow JSON (DESIGN '
+                                                               '§10) with what each node became in the '
+                                                               "X-Flowbox-Export-Report header"),
+                           ) -> Response[dict[str, Any]]:
+        if format not in ("flowbox", "n8n"):
+            raise invalid(request, "format", f'must be "flowbox" or "n8n", got {format!r}')
+        data = workflow_to_json(await services.get_workflow(workflow_id))
+        if format == "flowbox":
+            return Response(data)
+        n8n_json, report = await services.export_n8n(data)
+        filename = re.sub(r"[^A-Za-z0-9._-]+", "-", str(data.get("name") or workflow_id)).strip("-") or workflow_id
+        headers = {"X-Flowbox-Export-Report": json.dumps(report_json(report), ensure_ascii=True),
+                   "Content-Disposition": f'attachment; filename="{filename}.n8n.json"'}
+        return Response(n8n_json, headers=headers)
 
     @put("/{workflow_id:str}", summary="Replace a workflow (saves a new version)")
-    async def update_workflow(self, request: Request[Any, Any, Any], services: Services, workflow_id: str,
+    async def update_workflow(self, request: Request[Any, Any, Any], services: Operations, workflow_id: str,
                               data: dict[str, Any]) -> dict[str, Any]:
         """A body carrying `version` must name the current one (409 otherwise: someone saved in between)."""
         check_workflow_body(request, data)
@@ -115,21 +133,21 @@ class WorkflowController(Controller):
         return workflow_to_json(await services.update_workflow(workflow_id, data))
 
     @delete("/{workflow_id:str}", summary="Delete a workflow (its executions stay)")
-    async def delete_workflow(self, services: Services, workflow_id: str) -> None:
+    async def delete_workflow(self, services: Operations, workflow_id: str) -> None:
         await services.delete_workflow(workflow_id)
 
     @post("/{workflow_id:str}/activate", summary="Activate: webhooks and schedules go online", status_code=200)
-    async def activate(self, services: Services, workflow_id: str) -> dict[str, Any]:
+    async def activate(self, services: Operations, workflow_id: str) -> dict[str, Any]:
         return workflow_to_json(await services.activate(workflow_id))
 
     @post("/{workflow_id:str}/deactivate", summary="Deactivate", status_code=200)
-    async def deactivate(self, services: Services, workflow_id: str) -> dict[str, Any]:
+    async def deactivate(self, services: Operations, workflow_id: str) -> dict[str, Any]:
         return workflow_to_json(await services.deactivate(workflow_id))
 
     @post("/{workflow_id:str}/run", summary="Run a workflow",
           description="With `wait` (default) answers 200 with the finished execution; with `wait: false` 202 "
                       "with the execution as queued (poll GET /api/v1/executions/{id}).")
-    async def run(self, services: Services, workflow_id: str,
+    async def run(self, services: Operations, workflow_id: str,
                   data: RunRequest | None = None) -> Response[dict[str, Any]]:
         body = data or RunRequest()
         record = await services.run_workflow(workflow_id, body.input, wait=body.wait, mode="manual",
@@ -137,7 +155,7 @@ class WorkflowController(Controller):
         return _execution_response(record)
 
     @get("/{workflow_id:str}/versions", summary="Versions of a workflow, newest (the current one) first")
-    async def versions(self, services: Services, workflow_id: str,
+    async def versions(self, services: Operations, workflow_id: str,
                        include_data: bool = Parameter(query="includeData", default=False,
                                                       description="include each version's workflow JSON")
                        ) -> dict[str, Any]:
@@ -152,11 +170,24 @@ class WorkflowController(Controller):
                   **({"data": v.data} if include_data else {})} for v in previous]
         return {"data": rows, "nextCursor": None}
 
+    @get("/{workflow_id:str}/versions/{number:str}", summary="One version of a workflow, with its JSON")
+    async def version(self, services: Operations, workflow_id: str, number: str) -> dict[str, Any]:
+        current = await services.get_workflow(workflow_id)
+        data = await services.get_workflow_version(workflow_id, _version_number(workflow_id, number))
+        return {"version": int(number), "current": int(number) == current.version, "data": data}
+
+    @post("/{workflow_id:str}/versions/{number:str}/restore", status_code=200,
+          summary="Save an earlier version again as the newest one",
+          description="The versions in between are kept; an active workflow stays active on the restored one.")
+    async def restore(self, services: Operations, workflow_id: str, number: str) -> dict[str, Any]:
+        return workflow_to_json(await services.restore_workflow_version(workflow_id,
+                                                                        _version_number(workflow_id, number)))
+
     @post("/{workflow_id:str}/listen", summary="Wait for one test webhook call and return its execution",
           status_code=200,
           description="Listens on /webhook-test/<path> for this workflow's webhook nodes (of the saved workflow, "
                       "or of `workflow` when given) until one call arrives or `timeout` seconds pass (404).")
-    async def listen(self, request: Request[Any, Any, Any], services: Services, workflow_id: str,
+    async def listen(self, request: Request[Any, Any, Any], services: Operations, workflow_id: str,
                      data: ListenRequest | None = None) -> dict[str, Any]:
         body = data or ListenRequest()
         if body.workflow is not None:
@@ -167,6 +198,13 @@ class WorkflowController(Controller):
         if not execution_id:  # the workflow's settings said not to keep it
             return {"id": None, "workflowId": workflow_id, "status": None, "mode": "test", "nodes": {}}
         return execution_to_json(await services.get_execution(execution_id))
+
+
+def _version_number(workflow_id: str, number: str) -> int:
+    """A version number from the path (a string there, so the auth guard answers before any parsing)."""
+    if not number.isdigit():
+        raise NotFound("workflow version", f"{workflow_id} v{number}")
+    return int(number)
 
 
 def _iso(value: Any) -> str | None:

@@ -22,6 +22,7 @@ from flowbox.engine.expressions import (
     base_namespace,
     compile_value,
 )
+from flowbox.engine.state import Suspend
 from flowbox.errors import NodeError
 from flowbox.node import Item, NodeSpec
 
@@ -165,6 +166,8 @@ class NodeContext:
         self.continue_on_fail = node.on_error != "stop"
         self.item_index = 0
         self._compiled: dict[tuple[str, str], Value] = runner.workflow.compiled
+        self.js = runner.workflow.javascript
+        self._js_scope: Any = None
         self._params = {**spec.defaults(), **node.parameters} if node.parameters else spec.defaults()
         self._ns: dict[str, Any] | None = None
         self._ns_index = -1
@@ -175,21 +178,54 @@ class NodeContext:
         return default if value is None else value
 
     def param(self, name: str, i: int = 0, default: Any = None) -> Any:
-        """Parameter `name` evaluated for input item `i` (n8n's getNodeParameter(name, i))."""
-        value = self._compiled.get((self.node_name, name))
-        if value is None:
-            value = self._compiled[(self.node_name, name)] = compile_value(
-                self._params.get(name), node=self.node_name, parameter=name)
-        result = value.const if value.fn is None else value.fn(self.namespace(i))
+        """Parameter `name` evaluated for input item `i` (n8n's getNodeParameter(name, i)), as its declared
+        kind (`Param.coerce`: text, a number in bounds, a boolean, one of the options, a list ...); a value
+        that cannot be one fails the node naming the parameter and the item."""
+        result = self.evaluate(self._compiled_param(name), i)
+        declared = self.spec.param(name)
+        if declared is not None:
+            try:
+                result = declared.coerce(result)
+            except ValueError as exc:
+                item = f" (item {i})" if len(self.items) > 1 else ""
+                raise NodeError(f"parameter '{name}' {exc}{item}", node=self.node_name, item_index=i) from None
         return default if result is None else result
 
     def has_expressions(self, name: str) -> bool:
-        """Whether parameter `name` holds any `{{ }}` (so it may differ per item)."""
+        """Whether parameter `name` holds any expression (so it may differ per item)."""
+        return self._compiled_param(name).fn is not None
+
+    def _compiled_param(self, name: str) -> Value:
         value = self._compiled.get((self.node_name, name))
         if value is None:
-            value = self._compiled[(self.node_name, name)] = compile_value(
-                self._params.get(name), node=self.node_name, parameter=name)
-        return value.fn is not None
+            value = self._compiled[(self.node_name, name)] = self.compile(self._params.get(name), name)
+        return value
+
+    def compile(self, value: Any, parameter: str) -> Value:
+        """A parameter value compiled in the workflow's expression language (DESIGN §4, §10)."""
+        if self.js:
+            from flowbox.engine.javascript import compile_js_value
+
+            return compile_js_value(value, node=self.node_name, parameter=parameter)
+        return compile_value(value, node=self.node_name, parameter=parameter)
+
+    def evaluate(self, value: Value, i: int = 0) -> Any:
+        """A compiled value evaluated for input item `i`."""
+        if value.fn is None:
+            return value.const
+        if not self.js:
+            return value.fn(self.namespace(i))
+        scope = self._js_scope
+        if scope is None:
+            from flowbox.engine.javascript import JsScope
+
+            scope = self._js_scope = JsScope(self, dict(os.environ) if ENV_ALLOWED else None)
+        self.item_index = scope.index = i
+        return value.fn(scope)
+
+    def raw_parameters(self) -> dict[str, Any]:
+        """This node's parameters as written (defaults filled in): `$parameter`."""
+        return dict(self._params)
 
     @property
     def current_item(self) -> Item | None:
@@ -272,8 +308,10 @@ class NodeContext:
     async def run_workflow(self, ref: str, items: list[Item]) -> list[Item]:
         return await self.runner.run_subworkflow(ref, items)
 
-    async def run_code(self, code: str, mode: str, items: list[Item], timeout: float) -> list[Any]:
-        return await self.runner.services.run_code(self, code, mode, items, timeout)
+    async def run_code(self, code: str, mode: str, items: list[Item], timeout: float, *,
+                       item_errors: bool = False, language: str = "python") -> list[Any]:
+        return await self.runner.services.run_code(self, code, mode, items, timeout, item_errors=item_errors,
+                                                   language=language)
 
     def respond(self, response: dict[str, Any]) -> None:
         """Set the answer to the webhook call that started this run (respondToWebhook)."""
@@ -287,7 +325,6 @@ class NodeContext:
 
     async def wait_until(self, moment: dt.datetime) -> None:
         """Wait until `moment`: sleep, or under a server park the execution when the wait is long."""
-        from flowbox.engine.runner import Suspend
 
         seconds = (moment - dt.datetime.now(dt.UTC)).total_seconds()
         limit = self.runner.services.suspend_after
@@ -298,7 +335,6 @@ class NodeContext:
 
     def wait_for_webhook(self) -> None:
         """Park the execution until `/webhook-waiting/<execution id>` is called (needs a server)."""
-        from flowbox.engine.runner import Suspend
 
         if self.runner.services.suspend_after is None or not self.runner.execution_id:
             raise self.error("resume by webhook needs a running server (flowbox serve) that records the execution")

@@ -23,36 +23,31 @@ from pathlib import Path
 from typing import Any
 
 from flowbox.engine.context import NodeContext
+from flowbox.engine.snapshot import freeze, thaw
+from flowbox.engine.state import RunData, Suspend, Task
 from flowbox.errors import FlowboxError, NodeError, WorkflowInvalid, describe
 from flowbox.node import Item, NodeSpec, make_items
-from flowbox.workflow import Workflow, load_workflow, output_count, validate
+from flowbox.workflow import Workflow, output_count, validate
 
 MAX_NODE_RUNS = 100_000
 MAX_SUBWORKFLOW_DEPTH = 20
+PIN_MODES = frozenset({"manual", "cli", "test", "retry"})
+
+
+def pins_apply(mode: str) -> bool:
+    """Whether pinned data stands in for its nodes in a run of this mode: only in manual runs, as in n8n.
+
+    "manual" (the editor, `POST /workflows/{id}/run`), "cli" (`flowbox run`) and "test" (a
+    `/webhook-test` call the editor listens for) use pins; production runs never do: "webhook",
+    "trigger" (schedules, listening and polling triggers), "error" (error workflows) and
+    "integrated" (sub-workflows). A "retry" runs the workflow its execution recorded, which keeps
+    its pins only when the execution retried was itself a manual one (`flowbox.runs.Runs.retry`).
+    """
+    return mode in PIN_MODES
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-@dataclass
-class RunData:
-    """One run of one node: its items per output, and its error (None when it succeeded)."""
-
-    node: str
-    run_index: int
-    inputs: list[list[Item]]
-    outputs: list[list[Item]]
-    error: str | None = None
-    started_at: dt.datetime | None = None
-    finished_at: dt.datetime | None = None
-    source: str | None = None
-
-    def __repr__(self) -> str:  # short: asyncio may repr a finished task's result
-        return f"RunData({self.node!r}, run {self.run_index}, {[len(o) for o in self.outputs]} items)"
-
-    def outputs_json(self) -> list[list[dict[str, Any]]]:
-        return [[item.json for item in output] for output in self.outputs]
 
 
 @dataclass
@@ -120,23 +115,25 @@ class EngineServices:
     async def load_workflow(self, ref: str) -> Workflow:
         if self._load_workflow is not None:
             return await self._load_workflow(ref)
-        from pathlib import Path
+        from flowbox.n8n import load_workflow_file
 
         path = Path(ref)
         if not path.is_file():
             raise WorkflowInvalid(f"sub-workflow {ref!r} not found (no such file, and no store to look in)")
-        return load_workflow(path)
+        return load_workflow_file(path)
 
     async def credential(self, type_: str, id: str) -> dict[str, Any] | None:
         if self._credential is None:
             raise NodeError(f"credential {type_} {id!r} is not available (no credential store)")
         return await self._credential(type_, id)
 
-    async def run_code(self, ctx: NodeContext, code: str, mode: str, items: list[Item], timeout: float) -> list[Any]:
+    async def run_code(self, ctx: NodeContext, code: str, mode: str, items: list[Item], timeout: float, *,
+                       item_errors: bool = False, language: str = "python") -> list[Any]:
         from flowbox.engine.codebox import default_pool
 
         return await default_pool().run(code, mode, [i.json for i in items], timeout=timeout,
-                                        context=code_context(ctx, code))
+                                        context=code_context(ctx, code, language), item_errors=item_errors,
+                                        network=ctx.runner.workflow.settings.get("codeNetwork"), language=language)
 
     async def close(self) -> None:
         if self._http is not None:
@@ -144,14 +141,21 @@ class EngineServices:
             self._http = None
 
 
-def code_context(ctx: NodeContext, code: str) -> dict[str, Any]:
-    """What the code node's worker needs: referenced nodes' items, variables, now, ids."""
+_NODE_REFS = {  # how code names another node: Python's _("X"); JavaScript's $("X"), $node["X"], $items("X")
+    "python": r"""_\(\s*(?:"([^"]+)"|'([^']+)')\s*\)""",
+    "javaScript": r"""\$(?:\(|items\(|node\[)\s*(?:"([^"]+)"|'([^']+)'|`([^`$]+)`)|\$node\.([A-Za-z_$][\w$]*)""",
+}
+
+
+def code_context(ctx: NodeContext, code: str, language: str = "python") -> dict[str, Any]:
+    """What the code node's worker needs: referenced nodes' items, variables, now, ids (and, for JavaScript, the
+    workflow's node names, the run index and the time zone's UTC offsets)."""
     import re
 
-    names = set(re.findall(r"""_\(\s*(?:"([^"]+)"|'([^']+)')\s*\)""", code))
+    names = set(re.findall(_NODE_REFS[language], code))
     nodes: dict[str, Any] = {}
     for pair in names:
-        name = pair[0] or pair[1]
+        name = next(part for part in pair if part)
         if name not in ctx.runner.workflow.nodes or not ctx.runner.runs.get(name):
             continue
         rows = ctx.node_items(name)
@@ -162,7 +166,14 @@ def code_context(ctx: NodeContext, code: str) -> dict[str, Any]:
             paired.append(index.get(id(found)) if found is not None else None)
         nodes[name] = {"rows": [i.json for i in rows], "paired": paired}
     now = dt.datetime.now(dt.UTC).astimezone(_zone(ctx.timezone))
-    return {"nodes": nodes, "vars": dict(ctx.variables), "now": now.isoformat(),
+    extra: dict[str, Any] = {}
+    if language == "javaScript":
+        from flowbox.engine.javascript import zone_table
+
+        extra = {"nodeNames": list(ctx.runner.workflow.nodes), "runIndex": ctx.run_index,
+                 "executed": [name for name in ctx.runner.workflow.nodes if ctx.runner.runs.get(name)],
+                 "zone": zone_table(ctx.timezone) if ctx.timezone != "UTC" else None}
+    return {**extra, "nodes": nodes, "vars": dict(ctx.variables), "now": now.isoformat(),
             "timezone": ctx.timezone,
             "execution": {"id": ctx.runner.execution_id, "mode": ctx.runner.mode},
             "workflow": {"id": ctx.runner.workflow.id, "name": ctx.runner.workflow.name}}
@@ -172,23 +183,6 @@ def _zone(name: str) -> dt.tzinfo:
     from zoneinfo import ZoneInfo
 
     return ZoneInfo(name)
-
-
-@dataclass
-class _Task:
-    node: str
-    inputs: list[list[Item]]
-    source: tuple[str, int] | None
-    output: list[list[Item]] | None = None  # set when resuming a Wait: the run's result, no call to the node
-
-
-class Suspend(BaseException):  # noqa: N818 - a control-flow signal, not an error
-    """Raised by a Wait node (through its context) to park the execution until a time or a webhook call."""
-
-    def __init__(self, until: dt.datetime | None, resume: str) -> None:
-        super().__init__(f"suspend until {until}" if until else "suspend until a webhook call")
-        self.until = until
-        self.resume = resume
 
 
 @dataclass
@@ -215,11 +209,13 @@ class Runner:
         if not self.specs:
             self.specs = validate(self.workflow)
         self.runs: dict[str, list[RunData]] = {}
+        self.pin_data = self.workflow.pin_data if pins_apply(self.mode) else {}
         self.node_state: dict[str, dict[str, Any]] = {}
         self.variables = self.services.variables
         self._id_sets: dict[str, tuple[int, set[int]]] = {}
         self._total_runs = 0
         self.last_node: str | None = None
+        self.running_node: str | None = None  # the node whose run is in progress, if one is
         self.response: dict[str, Any] | None = None
         self._allowed: set[str] | None = None
         if self.destination is not None:
@@ -232,7 +228,7 @@ class Runner:
     def start_nodes(self) -> list[str]:
         """The trigger to start from (a manualTrigger first), else every node without inputs."""
         triggers = [n for n, s in self.specs.items() if s.trigger and not self.workflow.nodes[n].disabled]
-        manual = [n for n in triggers if self.specs[n].type == "manualTrigger"]
+        manual = [n for n in triggers if self.specs[n].manual]
         if manual:
             return manual[:1]
         if triggers:
@@ -249,13 +245,12 @@ class Runner:
         if not starts:
             raise WorkflowInvalid("the workflow has no node to start from")
         items = input_items or []
-        stack: list[_Task] = [_Task(name, [list(items)], None) for name in reversed(starts)]
+        stack: list[Task] = [Task(name, [list(items)], None) for name in reversed(starts)]
         return await self._loop(stack, {})
 
     async def resume(self, snapshot: bytes, *, webhook_item: Item | None = None) -> ExecutionResult:
         """Go on from a snapshot: a suspended Wait passes its items on (or the webhook call's item);
         a failed node (a retry) runs again with the input it had."""
-        from flowbox.engine.snapshot import thaw
 
         stack, waiting, pending, state = thaw(self, snapshot)
         if state["reason"] == "wait":
@@ -268,23 +263,23 @@ class Runner:
         stack.append(pending)
         return await self._loop(stack, waiting)
 
-    async def _loop(self, stack: list[_Task], waiting: dict[str, dict[int, list[Item]]]) -> ExecutionResult:
+    async def _loop(self, stack: list[Task], waiting: dict[str, dict[int, list[Item]]]) -> ExecutionResult:
         started = utcnow()
         error: dict[str, Any] | None = None
-        failed: _Task | None = None
+        failed: Task | None = None
         while True:
             if not stack and waiting:
                 name = self._next_waiting(waiting)
                 delivered = waiting.pop(name)
                 n_in = self.specs[name].inputs
-                stack.append(_Task(name, [delivered.get(i, []) for i in range(n_in)], None))
+                stack.append(Task(name, [delivered.get(i, []) for i in range(n_in)], None))
             if not stack:
                 # a loop whose body returned no items for a batch gets an empty return, so it
                 # goes on with its next batch instead of stopping silently
                 resume = self._stalled_loop()
                 if resume is None:
                     break
-                stack.append(_Task(resume, [[]], None))
+                stack.append(Task(resume, [[]], None))
             task = stack.pop()
             self._total_runs += 1
             if self._total_runs > MAX_NODE_RUNS:
@@ -294,7 +289,6 @@ class Runner:
             try:
                 run = await self._run_node(task)
             except Suspend as suspend:
-                from flowbox.engine.snapshot import freeze
 
                 self._total_runs -= 1
                 return ExecutionResult(status="waiting", runs=self.runs, execution_id=self.execution_id,
@@ -310,7 +304,6 @@ class Runner:
                                  execution_id=self.execution_id, error=error, last_node=self.last_node,
                                  started_at=started, finished_at=utcnow())
         if failed is not None:
-            from flowbox.engine.snapshot import freeze
 
             failed_run = self.runs[failed.node].pop()  # the retry runs it again
             result.snapshot = freeze(self, stack, waiting, failed, "failed")
@@ -384,8 +377,8 @@ class Runner:
                     todo.append(target)
         return False
 
-    def _deliver(self, run: RunData, stack: list[_Task], waiting: dict[str, dict[int, list[Item]]]) -> None:
-        pushes: list[_Task] = []
+    def _deliver(self, run: RunData, stack: list[Task], waiting: dict[str, dict[int, list[Item]]]) -> None:
+        pushes: list[Task] = []
         for output, items in enumerate(run.outputs):
             if not items:
                 continue
@@ -394,22 +387,23 @@ class Runner:
                     continue
                 spec = self.specs[c.target]
                 if spec.inputs == 1:
-                    pushes.append(_Task(c.target, [items], (run.node, output)))
+                    pushes.append(Task(c.target, [items], (run.node, output)))
                     continue
                 slot = waiting.setdefault(c.target, {})
                 slot[c.input] = slot.get(c.input, []) + items
                 if self.workflow.connected_inputs(c.target) <= set(slot):
                     del waiting[c.target]
-                    pushes.append(_Task(c.target, [slot.get(i, []) for i in range(spec.inputs)], (run.node, output)))
+                    pushes.append(Task(c.target, [slot.get(i, []) for i in range(spec.inputs)], (run.node, output)))
         stack.extend(reversed(pushes))
 
-    async def _run_node(self, task: _Task) -> RunData:
+    async def _run_node(self, task: Task) -> RunData:
         name = task.node
         node = self.workflow.nodes[name]
         spec = self.specs[name]
         runs = self.runs.setdefault(name, [])
         run = RunData(name, len(runs), task.inputs, [], started_at=utcnow(),
                       source=task.source[0] if task.source else None)
+        self.running_node = name
         if self.on_node_start is not None:
             await self.on_node_start(name)
         n_out = output_count(spec, node)
@@ -420,8 +414,8 @@ class Runner:
         elif name in self.replay and name != self.destination:  # a partial run reuses earlier output
             run.outputs = [[Item(i.json, i.binary, first[k] if k < len(first) else (first[0] if first else None))
                             for k, i in enumerate(output)] for output in self.replay[name]]
-        elif name in self.workflow.pin_data:
-            pinned = make_items(self.workflow.pin_data[name])
+        elif name in self.pin_data:
+            pinned = make_items(self.pin_data[name])
             for i, item in enumerate(pinned):
                 if item.source is None and first:
                     item.source = first[i] if len(first) == len(pinned) else first[0]
@@ -440,7 +434,7 @@ class Runner:
             await self.on_node_run(run)
         return run
 
-    async def _execute(self, node: Any, spec: NodeSpec, task: _Task, run_index: int,
+    async def _execute(self, node: Any, spec: NodeSpec, task: Task, run_index: int,
                        n_out: int) -> tuple[list[list[Item]], str | None]:
         first = task.inputs[0] if task.inputs else []
         tries = node.max_tries if node.retry_on_fail else 1

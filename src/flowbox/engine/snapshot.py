@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from flowbox.engine.state import RunData, Task
 from flowbox.node import Item
 
 if TYPE_CHECKING:
-    from flowbox.engine.runner import Runner, _Task
+    from flowbox.engine.runner import Runner
 
 VERSION = 1
 
@@ -65,12 +66,12 @@ def _time(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def freeze(runner: Runner, stack: list[_Task], waiting: dict[str, dict[int, list[Item]]], pending: _Task,
+def freeze(runner: Runner, stack: list[Task], waiting: dict[str, dict[int, list[Item]]], pending: Task,
            reason: str, **extra: Any) -> bytes:
     """The runner's state with `pending` (the Wait or failed node's task) to run first when thawed."""
     enc = _Encoder()
 
-    def task(t: _Task) -> dict[str, Any]:
+    def task(t: Task) -> dict[str, Any]:
         return {"node": t.node, "inputs": enc.refs(t.inputs), "source": list(t.source) if t.source else None}
 
     state = {
@@ -87,9 +88,8 @@ def freeze(runner: Runner, stack: list[_Task], waiting: dict[str, dict[int, list
     return orjson.dumps(state, default=str)
 
 
-def thaw(runner: Runner, data: bytes) -> tuple[list[_Task], dict[str, dict[int, list[Item]]], _Task, dict[str, Any]]:
+def thaw(runner: Runner, data: bytes) -> tuple[list[Task], dict[str, dict[int, list[Item]]], Task, dict[str, Any]]:
     """Restore `runner` from `freeze` output; returns (stack, waiting, pending task, the whole state)."""
-    from flowbox.engine.runner import RunData, _Task
 
     state = orjson.loads(data)
     if state.get("version") != VERSION:
@@ -102,8 +102,8 @@ def thaw(runner: Runner, data: bytes) -> tuple[list[_Task], dict[str, dict[int, 
     def lists(refs: list[list[int]]) -> list[list[Item]]:
         return [[items[i] for i in r] for r in refs]
 
-    def task(t: dict[str, Any]) -> _Task:
-        return _Task(t["node"], lists(t["inputs"]), tuple(t["source"]) if t.get("source") else None)
+    def task(t: dict[str, Any]) -> Task:
+        return Task(t["node"], lists(t["inputs"]), tuple(t["source"]) if t.get("source") else None)
 
     def value(v: Any) -> Any:
         if isinstance(v, dict):

@@ -38,7 +38,8 @@ __all__ = [
 def open_store(url: str, *, server: bool = False) -> Store:
     """The Store for a database URL, not yet opened (call `await store.open()`).
 
-    `server=True` tunes a long-lived process (SQLite: WAL checkpoints on their own thread).
+    `server=True` tunes a long-lived process (SQLite: WAL checkpoints on their own thread, the WAL
+    emptied when writes pause, an old database switched to incremental vacuum at open).
 
     `sqlite:///abs/path.db` or a plain file path gives a SqliteStore;
     `postgresql://...` (or `postgres://...`) a PostgresStore, whose driver is imported
@@ -56,7 +57,7 @@ def open_store(url: str, *, server: bool = False) -> Store:
     path = sqlite_path(url)
     from flowbox.store.sqlite import SqliteStore
 
-    return SqliteStore(path, checkpoint_interval=1.0 if server else None)
+    return SqliteStore(path, checkpoint_interval=1.0 if server else None, incremental_vacuum=server)
 
 
 def sqlite_path(url: str) -> str:

@@ -10,6 +10,7 @@ Timestamps are aware UTC datetimes. Workflow and execution ids are strings.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,9 +22,21 @@ T = TypeVar("T")
 EXECUTION_STATUSES = ("new", "queued", "running", "waiting", "success", "error", "canceled", "crashed")
 
 
+_last_id = 0
+_id_lock = threading.Lock()
+
+
 def new_id() -> str:
-    """A 26-character id that sorts by creation time (48-bit ms clock + 80 random bits, base32)."""
+    """A 26-character id that sorts by creation time (48-bit ms clock + 80 random bits, base32).
+
+    Monotonic within a process: an id made in the same millisecond as the previous one is that one plus 1,
+    so ids (what pruning and paging order by) keep the order in which things were made."""
+    global _last_id
     value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    with _id_lock:
+        if value >> 80 <= _last_id >> 80:
+            value = _last_id + 1
+        _last_id = value
     alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
     out = []
     for _ in range(26):
@@ -52,6 +65,8 @@ class WorkflowRecord:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     owner_id: str | None = None  # the user who made it (None: made before users existed)
+    conversion: dict[str, Any] | None = None
+    """The n8n conversion report of the save that returned this record (`flowbox.n8n`); never stored."""
 
 
 @dataclass
@@ -125,13 +140,14 @@ class CredentialRecord:
 @dataclass
 class UserRecord:
     """A user who may sign in. `email` is stored lower-cased; `password_hash` is `flowbox.auth`'s scrypt
-    string (never the password); `role` is owner, admin or member."""
+    string (never the password); `role` is owner, admin or member; a `disabled` user cannot sign in."""
 
     id: str
     email: str
     role: str
     password_hash: str
     created_at: datetime | None = None
+    disabled: bool = False
 
 
 @dataclass
@@ -177,15 +193,9 @@ class AuditEntry:
     at: datetime | None = None
 
 
-class Store(Protocol):
-    """Storage for workflows, executions and variables. All methods are coroutines."""
+class WorkflowStore(Protocol):
+    """Workflows and their versions."""
 
-    async def open(self) -> None:
-        """Connect and apply pending migrations."""
-
-    async def close(self) -> None: ...
-
-    # workflows
     async def create_workflow(self, name: str, data: dict[str, Any], active: bool = False,
                               id: str | None = None, owner_id: str | None = None) -> WorkflowRecord: ...
 
@@ -204,7 +214,10 @@ class Store(Protocol):
 
     async def list_versions(self, workflow_id: str) -> list[WorkflowVersion]: ...
 
-    # executions
+
+class ExecutionStore(Protocol):
+    """Executions, their node runs and snapshots; pruning and disk space."""
+
     async def create_execution(self, *, workflow_id: str | None, mode: str, status: str = "running",
                                workflow_data: dict[str, Any] | None = None,
                                input: list[dict[str, Any]] | None = None,
@@ -243,17 +256,34 @@ class Store(Protocol):
     async def list_due(self, until: datetime, limit: int = 100) -> list[ExecutionRecord]:
         """"waiting" executions whose `wait_till` is at or before `until`, soonest first (without nodes)."""
 
-    async def prune_executions(self, *, older_than: datetime | None = None, keep: int | None = None) -> int:
-        """Delete finished executions older than a time and/or beyond the newest `keep`; returns the count."""
+    async def prune_executions(self, *, older_than: datetime | None = None, keep: int | None = None,
+                               gap: float = 0.0) -> int:
+        """Delete finished executions older than a time and/or beyond the newest `keep` (oldest first, in
+        short writes `gap` seconds apart while they keep up), with their node runs and snapshots;
+        returns the count."""
 
-    # variables
+    async def release_space(self, *, keep_free: int | None = None) -> int:
+        """Give some space that deletes freed back to the file system in one short step, keeping
+        `keep_free` bytes (None: the backend's default) for new writes; returns the bytes released
+        (0: nothing to do, or the database's own business, as PostgreSQL's autovacuum)."""
+
+    async def writable(self) -> bool:
+        """Whether a write would succeed now (after one failed for lack of disk space: a probe write)."""
+
+
+class VariableStore(Protocol):
+    """The `$vars` of every workflow."""
+
     async def get_variables(self) -> dict[str, str]: ...
 
     async def set_variable(self, key: str, value: str) -> None: ...
 
     async def delete_variable(self, key: str) -> None: ...
 
-    # credentials (`data` is always the encrypted blob)
+
+class CredentialStore(Protocol):
+    """Credentials (`data` is always the encrypted blob)."""
+
     async def create_credential(self, name: str, type: str, data: bytes, id: str | None = None,
                                 owner_id: str | None = None) -> CredentialRecord: ...
 
@@ -275,7 +305,10 @@ class Store(Protocol):
         """Replace every credential's blob by `transform(id, blob)` in ONE transaction; returns the count.
         If `transform` raises, nothing changes."""
 
-    # users and API keys (`flowbox.auth`; hashes only, never a password or a key)
+
+class UserStore(Protocol):
+    """Users and API keys (`flowbox.auth`; hashes only, never a password or a key)."""
+
     async def create_user(self, email: str, role: str, password_hash: str, id: str | None = None) -> UserRecord:
         """A new user; an email already taken (case-insensitively) raises Conflict."""
 
@@ -288,8 +321,15 @@ class Store(Protocol):
 
     async def count_users(self) -> int: ...
 
-    async def update_user(self, id: str, *, role: str | None = None, password_hash: str | None = None
-                          ) -> UserRecord: ...
+    async def update_user(self, id: str, *, role: str | None = None, password_hash: str | None = None,
+                          disabled: bool | None = None) -> UserRecord:
+        """Change what is given. Conflict when it would demote or disable the last enabled owner."""
+
+    async def delete_user(self, id: str, *, transfer_to: str | None = None) -> dict[str, int]:
+        """Delete a user with their API keys, sessions and shares in ONE transaction; the workflows and
+        credentials they own move to `transfer_to` (a user id). Returns `{"workflows": n, "credentials": n}`
+        moved. Conflict (nothing changes) when they own something and `transfer_to` is None, when they are
+        the last enabled owner or the only user; NotFound for an unknown `id` or `transfer_to`."""
 
     async def create_api_key(self, user_id: str, prefix: str, key_hash: str, name: str = "",
                              id: str | None = None) -> ApiKeyRecord:
@@ -303,14 +343,23 @@ class Store(Protocol):
 
     async def delete_api_key(self, id: str) -> None: ...
 
-    # sharing: kind is "workflow" or "credential"
+    async def delete_api_keys(self, *, user_id: str) -> int:
+        """Revoke every key of a user; returns the count."""
+
+
+class ShareStore(Protocol):
+    """Sharing: kind is "workflow" or "credential"."""
+
     async def get_shares(self, kind: str, resource_id: str) -> list[str]:
         """The ids of the users `resource_id` is shared with."""
 
     async def set_shares(self, kind: str, resource_id: str, user_ids: Sequence[str]) -> None:
         """Share with exactly these users (unknown user ids raise NotFound; nothing changes then)."""
 
-    # editor sessions
+
+class SessionStore(Protocol):
+    """Editor sessions."""
+
     async def create_session(self, session: SessionRecord) -> None: ...
 
     async def find_session(self, id: str, now: datetime) -> tuple[SessionRecord, UserRecord] | None:
@@ -318,10 +367,15 @@ class Store(Protocol):
 
     async def delete_session(self, id: str) -> None: ...
 
-    async def delete_sessions(self, *, user_id: str | None = None, expired_before: datetime | None = None) -> int:
-        """Log out every session of a user, and/or drop sessions that expired; returns the count."""
+    async def delete_sessions(self, *, user_id: str | None = None, expired_before: datetime | None = None,
+                              keep: str | None = None) -> int:
+        """Log out every session of a user (but the one with id `keep`), and/or drop sessions that expired;
+        returns the count."""
 
-    # static data of trigger nodes (`flowbox.listeners`): a JSON object per workflow and node
+
+class StaticDataStore(Protocol):
+    """Static data of trigger nodes (`flowbox.listeners`): a JSON object per workflow and node."""
+
     async def get_static_data(self, workflow_id: str, node: str) -> dict[str, Any]:
         """The node's static data ({} when none was saved)."""
 
@@ -329,10 +383,24 @@ class Store(Protocol):
         """Replace the node's static data durably (one statement); None deletes it. Deleting the
         workflow deletes its static data."""
 
-    # audit log (`flowbox.audit`)
+
+class AuditStore(Protocol):
+    """The audit log (`flowbox.audit`)."""
+
     async def append_audit(self, entry: AuditEntry) -> AuditEntry:
         """Append one entry (one statement); returns it with `id` and `at` filled in when they were empty."""
 
     async def list_audit(self, *, action: str | None = None, actor: str | None = None, limit: int = 50,
                          cursor: str | None = None) -> Page[AuditEntry]:
         """Newest first; `action` matches exactly, or as a prefix when it ends with "*" ("workflow.*")."""
+
+
+class Store(WorkflowStore, ExecutionStore, VariableStore, CredentialStore, UserStore, ShareStore, SessionStore,
+            StaticDataStore, AuditStore, Protocol):
+    """Everything flowbox keeps, as one object: the per-record protocols above plus opening and closing. All
+    methods are coroutines. A part that needs one kind of record can ask for just that protocol."""
+
+    async def open(self) -> None:
+        """Connect and apply pending migrations."""
+
+    async def close(self) -> None: ...

@@ -1,19 +1,27 @@
-"""The SQLite schema, as numbered sqlite-utils migrations (`0001_init`, `0002_...`).
+"""Applying the schema (`flowbox.store.schema`) to an SQLite file, as sqlite-utils migrations.
 
 Migrations are recorded in sqlite-utils' `_sqlite_migrations` table under the set
-"flowbox". They only ever add: a schema is never reset or dropped. To add one, write
-`def m0002_what(db)` and append it to `MIGRATIONS`; its recorded name is `0002_what`.
+"flowbox". They only ever add: a schema is never reset or dropped. To add one, append a
+`Migration` to `flowbox.store.schema.MIGRATIONS` (PostgreSQL gets the same one).
 
 `apply_migrations(path)` runs at start, before serving. When nothing is pending (the
 usual case) it only uses the stdlib `sqlite3` module, because importing sqlite_utils
 costs more than the whole check. Before migrating a database that already holds data
-it writes `<db>.pre-<first pending migration>.bak` with `write_backup()` (SQLite's
-online backup API, also behind `flowbox backup`).
+it writes `<db>.pre-<first pending migration>.bak` with `write_backup()` (a compact copy,
+`VACUUM INTO`, also behind `flowbox backup`).
+
+New databases are created with `auto_vacuum = INCREMENTAL`, so the pages pruning frees
+can go back to the file system in small steps (`SqliteStore.release_space`). A database
+made before that is switched once by `use_incremental_vacuum()`, a migration-like step a
+server runs at start (outside the numbered migrations: it changes no schema): a backup
+`<db>.pre-auto-vacuum.bak`, then one `VACUUM`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import sqlite3
 import time
 from collections.abc import Callable
@@ -21,183 +29,44 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flowbox.errors import StoreError
+from flowbox.store import schema
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
     from sqlite_utils.migrations import Migrations
 
+logger = logging.getLogger("flowbox.store")
+
 MIGRATION_SET = "flowbox"
 MIGRATIONS_TABLE = "_sqlite_migrations"
-PAGES_PER_STEP = 1024  # pages copied per backup step (4 MiB at SQLite's default page size)
+PAGES_PER_STEP = 1024  # pages between progress reports of a backup (4 MiB at SQLite's default page size)
+AUTO_VACUUM_STEP = "auto-vacuum"  # names the backup taken before switching a database to incremental vacuum
+INCREMENTAL = 2  # PRAGMA auto_vacuum: 0 none, 1 full, 2 incremental
 Progress = Callable[[int, int], None]  # (pages copied, total pages)
 
 
-def m0001_init(db: Database) -> None:
-    """Workflows (+ versions), executions (+ per-node runs) and variables."""
-    for sql in (
-        """CREATE TABLE workflows (
-            id TEXT PRIMARY KEY,
-            name TEXT NOT NULL,
-            data TEXT NOT NULL,
-            active INTEGER NOT NULL DEFAULT 0,
-            version INTEGER NOT NULL DEFAULT 1,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL)""",
-        "CREATE INDEX idx_workflows_active ON workflows (active, id)",
-        """CREATE TABLE workflow_versions (
-            workflow_id TEXT NOT NULL,
-            version INTEGER NOT NULL,
-            data TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            PRIMARY KEY (workflow_id, version))""",
-        """CREATE TABLE executions (
-            id TEXT PRIMARY KEY,
-            workflow_id TEXT,
-            status TEXT NOT NULL,
-            mode TEXT NOT NULL,
-            started_at TEXT,
-            finished_at TEXT,
-            error TEXT,
-            last_node TEXT,
-            workflow_data TEXT,
-            input TEXT,
-            retry_of TEXT,
-            wait_till TEXT)""",
-        "CREATE INDEX idx_executions_workflow ON executions (workflow_id, id)",
-        "CREATE INDEX idx_executions_status ON executions (status, id)",
-        """CREATE TABLE execution_nodes (
-            execution_id TEXT NOT NULL,
-            seq INTEGER NOT NULL,
-            node TEXT NOT NULL,
-            run_index INTEGER NOT NULL,
-            data BLOB NOT NULL,
-            PRIMARY KEY (execution_id, seq))""",
-        "CREATE TABLE variables (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    ):
-        db.execute(sql)
-
-
-def m0002_start_and_snapshots(db: Database) -> None:
-    """The trigger node a queued execution starts from; snapshots of executions suspended in a Wait."""
-    for sql in (
-        "ALTER TABLE executions ADD COLUMN start_node TEXT",
-        "CREATE INDEX idx_executions_wait ON executions (status, wait_till)",
-        """CREATE TABLE execution_snapshots (
-            execution_id TEXT PRIMARY KEY,
-            data BLOB NOT NULL)""",
-    ):
-        db.execute(sql)
-
-
-def m0003_credentials(db: Database) -> None:
-    """Credentials; `data` is the AES-GCM encrypted JSON (`flowbox.credentials.Vault`), never clear text."""
-    for sql in (
-        """CREATE TABLE credentials (
-            id TEXT PRIMARY KEY,
-            name TEXT NOT NULL,
-            type TEXT NOT NULL,
-            data BLOB NOT NULL,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL)""",
-        "CREATE INDEX idx_credentials_type ON credentials (type, id)",
-    ):
-        db.execute(sql)
-
-
-def m0004_users_and_api_keys(db: Database) -> None:
-    """Users (scrypt password hashes) and their API keys (sha256 of the key, and a display prefix)."""
-    for sql in (
-        """CREATE TABLE users (
-            id TEXT PRIMARY KEY,
-            email TEXT NOT NULL UNIQUE,
-            role TEXT NOT NULL,
-            password_hash TEXT NOT NULL,
-            created_at TEXT NOT NULL)""",
-        """CREATE TABLE api_keys (
-            id TEXT PRIMARY KEY,
-            user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-            prefix TEXT NOT NULL,
-            key_hash TEXT NOT NULL UNIQUE,
-            name TEXT NOT NULL DEFAULT '',
-            created_at TEXT NOT NULL)""",
-        "CREATE INDEX idx_api_keys_user ON api_keys (user_id, id)",
-    ):
-        db.execute(sql)
-
-
-def m0005_audit(db: Database) -> None:
-    """The audit log (`flowbox.audit`): who did what, to what, when and from where; append-only."""
-    for sql in (
-        """CREATE TABLE audit (
-            id TEXT PRIMARY KEY,
-            at TEXT NOT NULL,
-            actor TEXT NOT NULL,
-            action TEXT NOT NULL,
-            target_kind TEXT,
-            target_id TEXT,
-            ip TEXT,
-            details TEXT)""",
-        "CREATE INDEX idx_audit_action ON audit (action, id)",
-        "CREATE INDEX idx_audit_actor ON audit (actor, id)",
-    ):
-        db.execute(sql)
-
-
-def m0006_sessions_and_sharing(db: Database) -> None:
-    """Editor login sessions (sha256 of the cookie token, never the token) and ownership and sharing of
-    workflows and credentials: `owner_id` (NULL for what was made before users existed: admins see it)
-    and `shares` (a resource shared with a user)."""
-    for sql in (
-        """CREATE TABLE sessions (
-            id TEXT PRIMARY KEY,
-            user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-            csrf TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            expires_at TEXT NOT NULL,
-            ip TEXT,
-            user_agent TEXT)""",
-        "CREATE INDEX idx_sessions_user ON sessions (user_id)",
-        "ALTER TABLE workflows ADD COLUMN owner_id TEXT",
-        "ALTER TABLE credentials ADD COLUMN owner_id TEXT",
-        """CREATE TABLE shares (
-            kind TEXT NOT NULL,
-            resource_id TEXT NOT NULL,
-            user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-            PRIMARY KEY (kind, resource_id, user_id))""",
-        "CREATE INDEX idx_shares_user ON shares (user_id, kind)",
-    ):
-        db.execute(sql)
-
-
-def m0007_static_data(db: Database) -> None:
-    """Static data of trigger nodes (`flowbox.listeners`): one small JSON object per workflow and node,
-    e.g. a polling trigger's cursor."""
-    db.execute("""CREATE TABLE static_data (
-            workflow_id TEXT NOT NULL,
-            node TEXT NOT NULL,
-            data TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            PRIMARY KEY (workflow_id, node))""")
-
-
-MIGRATIONS: tuple[Callable[[Database], None], ...] = (m0001_init, m0002_start_and_snapshots, m0003_credentials,
-                                                      m0004_users_and_api_keys, m0005_audit,
-                                                      m0006_sessions_and_sharing, m0007_static_data)
-
-
 def migration_names() -> list[str]:
-    """The recorded names of every migration, in order (`m0001_init` -> `0001_init`)."""
-    return [fn.__name__.removeprefix("m") for fn in MIGRATIONS]
+    """The recorded names of every migration, in order (`0001_init`, ...)."""
+    return schema.names()
 
 
 def build_migrations() -> Migrations:
-    """The sqlite-utils `Migrations("flowbox")` set (imports sqlite_utils)."""
+    """The sqlite-utils `Migrations("flowbox")` set of `flowbox.store.schema` (imports sqlite_utils)."""
     from sqlite_utils.migrations import Migrations
 
     migrations = Migrations(MIGRATION_SET)
-    for fn, name in zip(MIGRATIONS, migration_names(), strict=True):
-        migrations(name=name)(fn)
+    for migration in schema.MIGRATIONS:
+        migrations(name=migration.name)(_applier(migration))
     return migrations
+
+
+def _applier(migration: schema.Migration) -> Callable[[Database], None]:
+    def apply(db: Database) -> None:
+        for sql in schema.statements(migration, "sqlite"):
+            db.execute(sql)
+
+    apply.__doc__ = migration.doc
+    return apply
 
 
 def applied_migrations(conn: sqlite3.Connection) -> set[str]:
@@ -241,6 +110,7 @@ def _apply_once(path: str | Path) -> list[str]:
     try:
         conn = sqlite3.connect(path, timeout=10)
         try:
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # takes effect on a new file only; before WAL
             conn.execute("PRAGMA journal_mode=WAL")
             applied = applied_migrations(conn)
         finally:
@@ -291,32 +161,76 @@ def backup_before_migration(path: str | Path, migration: str) -> Path:
     return dest
 
 
+def use_incremental_vacuum(path: str | Path) -> bool:
+    """Switch the database at `path` to `auto_vacuum = INCREMENTAL` if it is not (one VACUUM); True if it did.
+
+    The migration-like step a server runs at start, before it opens the store: first the
+    backup `<db>.pre-auto-vacuum.bak` (as before a migration), then `VACUUM`, which rewrites
+    the file compactly, then the WAL is emptied. Skipped with a warning (the next start tries
+    again) when the disk lacks room for the backup, VACUUM's temporary copy and its WAL, or
+    another process has the database busy.
+    """
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=5)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open database {str(path)!r}: {exc}") from exc
+    try:
+        if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == INCREMENTAL:
+            return False
+        page_size, pages, free = (conn.execute(f"PRAGMA {name}").fetchone()[0]
+                                  for name in ("page_size", "page_count", "freelist_count"))
+        used = (pages - free) * page_size
+        room = shutil.disk_usage(Path(path).resolve().parent).free
+        if room < 3 * used + 16 * 1024 * 1024:
+            logger.warning("not switching %s to incremental vacuum yet: it needs about %.0f MB free, the disk has "
+                           "%.0f MB (pruned executions keep their space in the file until then)", path,
+                           3 * used / 1e6, room / 1e6)
+            return False
+        logger.info("switching %s to incremental vacuum: a backup, then a one-time VACUUM of %.0f MB", path,
+                    used / 1e6)
+        backup_before_migration(path, AUTO_VACUUM_STEP)
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        conn.execute("VACUUM")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return True
+    except (sqlite3.Error, StoreError, OSError) as exc:
+        logger.warning("not switching %s to incremental vacuum this time: %s", path, exc)
+        return False
+    finally:
+        conn.close()
+
+
 def write_backup(conn: sqlite3.Connection, dest: str | Path, *, replace: bool = True,
                  progress: Progress | None = None, pages: int = PAGES_PER_STEP) -> None:
-    """Copy the database `conn` reads into the file `dest` with SQLite's online backup API.
+    """Write a compact copy of the database `conn` reads into the file `dest` (`VACUUM INTO`).
 
-    `conn` holds one read transaction for the whole copy, so the copy is the database as
-    of one instant, and writers (WAL lets them go on) never make it restart, however busy.
-    The copy goes to `<dest>.tmp-<pid>` first and takes the name only when complete, as a
-    single file in rollback-journal mode; with `replace=False` an existing `dest` is kept.
-    `progress(copied, total)` is called after each step of `pages` pages.
+    The copy holds only the pages in use (the space pruning freed stays behind) and is the
+    database as of one instant: VACUUM INTO reads inside one read transaction, which
+    writers (WAL lets them go on) never make it restart, however busy. It goes to
+    `<dest>.tmp-<pid>` first and takes the name only when complete, as a single file in
+    rollback-journal mode; with `replace=False` an existing `dest` is kept.
+    `progress(copied, total)` (in pages) is called each time about `pages` more pages were
+    written, and once at the end with `copied == total`.
     """
     dest = Path(dest)
     tmp = dest.with_name(f"{dest.name}.tmp-{os.getpid()}")
     tmp.unlink(missing_ok=True)
-    report = None if progress is None else (lambda _status, left, total: progress(total - left, total))
     try:
-        conn.execute("BEGIN")
+        if progress is not None:
+            conn.set_progress_handler(_vacuum_into_progress(conn, tmp, progress, pages), 10_000)
         try:
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # starts the read snapshot
-            target = sqlite3.connect(tmp, isolation_level=None)
-            try:
-                conn.backup(target, pages=pages, progress=report)
-                target.execute("PRAGMA journal_mode = DELETE")
-            finally:
-                target.close()
+            conn.execute("VACUUM INTO ?", [str(tmp)])
         finally:
-            conn.execute("COMMIT")
+            if progress is not None:
+                conn.set_progress_handler(None, 0)
+        target = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            target.execute("PRAGMA journal_mode = DELETE")
+            total = target.execute("PRAGMA page_count").fetchone()[0]
+        finally:
+            target.close()
+        if progress is not None:
+            progress(total, total)
         if replace:
             os.replace(tmp, dest)
         else:
@@ -329,3 +243,25 @@ def write_backup(conn: sqlite3.Connection, dest: str | Path, *, replace: bool = 
                     os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _vacuum_into_progress(conn: sqlite3.Connection, tmp: Path, progress: Progress,
+                          pages: int) -> Callable[[], int]:
+    """A progress handler for `VACUUM INTO tmp`: reports the pages written so far (the size of `tmp`) against
+    the pages in use, whenever `pages` more were written (never the whole: the end is reported apart)."""
+    page_size, count, free = (conn.execute(f"PRAGMA {name}").fetchone()[0]
+                              for name in ("page_size", "page_count", "freelist_count"))
+    total = max(count - free, 1)
+    shown = [0]
+
+    def handler() -> int:
+        try:
+            copied = min(tmp.stat().st_size // page_size, total - 1)
+        except OSError:
+            return 0
+        if copied - shown[0] >= pages:
+            shown[0] = copied
+            progress(copied, total)
+        return 0
+
+    return handler

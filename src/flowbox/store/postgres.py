@@ -6,10 +6,14 @@ another coroutine's statements. JSON columns are JSONB (read and written with or
 a node run is the same orjson blob as in SQLite, in a BYTEA column. Times are
 TIMESTAMPTZ, read back in UTC.
 
-The schema is a list of numbered SQL migrations, recorded in `flowbox_migrations`
-(the shape of sqlite-utils' `_sqlite_migrations`) and applied in one transaction under
-an advisory lock, so workers starting together do not race. To change the schema,
-append `("0002_what", "SQL ...")` to `MIGRATIONS`; never edit an applied one. The
+PostgreSQL's text and jsonb cannot hold U+0000, which SQLite (and a webhook body) can: here every
+string written, a text parameter or a string (or key) inside JSON, has NUL escaped as `ESC "0"` and
+ESC itself as `ESC ESC`, and is unescaped when read (`escape_nul`; ESC is U+10FFFD, a private-use
+character). Both stores so keep what they are given. Strings without either character pass unchanged.
+
+The schema is `flowbox.store.schema` (the same numbered migrations SQLite gets, in PostgreSQL's
+types), recorded in `flowbox_migrations` (the shape of sqlite-utils' `_sqlite_migrations`) and applied
+in one transaction under an advisory lock, so workers starting together do not race. The
 tables live in the connection's current schema (set `options=-csearch_path=...` in the
 URL to pick another).
 """
@@ -17,6 +21,7 @@ URL to pick another).
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -24,128 +29,72 @@ from typing import Any
 
 import orjson
 import psycopg
+from psycopg.abc import Buffer
 from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
+from psycopg.types.string import StrDumperUnknown, TextLoader
 
 from flowbox.errors import Conflict, StoreError
-from flowbox.store.sqlite import Db, Row, SqlStore, dumps, utc
+from flowbox.store import schema
+from flowbox.store.sql import SqlStore
+from flowbox.store.sqlbase import Db, Row, dumps, utc
+
+ESC = "\U0010fffd"
+_ESC_UTF8 = ESC.encode()
+_ESCAPED = re.compile(f"{ESC}[{ESC}0]")
 
 MIGRATION_SET = "flowbox"
 _LOCK_KEY = 0x666C6F77626F78  # "flowbox": the advisory lock held while migrating
 
-MIGRATIONS: tuple[tuple[str, str], ...] = (
-    ("0001_init", """
-CREATE TABLE workflows (
-    id TEXT COLLATE "C" PRIMARY KEY,
-    name TEXT NOT NULL,
-    data JSONB NOT NULL,
-    active BOOLEAN NOT NULL DEFAULT false,
-    version INTEGER NOT NULL DEFAULT 1,
-    created_at TIMESTAMPTZ NOT NULL,
-    updated_at TIMESTAMPTZ NOT NULL);
-CREATE INDEX idx_workflows_active ON workflows (active, id);
-CREATE TABLE workflow_versions (
-    workflow_id TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    data JSONB NOT NULL,
-    created_at TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY (workflow_id, version));
-CREATE TABLE executions (
-    id TEXT COLLATE "C" PRIMARY KEY,
-    workflow_id TEXT,
-    status TEXT NOT NULL,
-    mode TEXT NOT NULL,
-    started_at TIMESTAMPTZ,
-    finished_at TIMESTAMPTZ,
-    error JSONB,
-    last_node TEXT,
-    workflow_data JSONB,
-    input JSONB,
-    retry_of TEXT,
-    wait_till TIMESTAMPTZ);
-CREATE INDEX idx_executions_workflow ON executions (workflow_id, id);
-CREATE INDEX idx_executions_status ON executions (status, id);
-CREATE TABLE execution_nodes (
-    execution_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    node TEXT NOT NULL,
-    run_index INTEGER NOT NULL,
-    data BYTEA NOT NULL,
-    PRIMARY KEY (execution_id, seq));
-CREATE TABLE variables (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""),
-    ("0002_start_and_snapshots", """
-ALTER TABLE executions ADD COLUMN start_node TEXT;
-CREATE INDEX idx_executions_wait ON executions (status, wait_till);
-CREATE TABLE execution_snapshots (execution_id TEXT COLLATE "C" PRIMARY KEY, data BYTEA NOT NULL);
-"""),
-    ("0003_credentials", """
-CREATE TABLE credentials (
-    id TEXT COLLATE "C" PRIMARY KEY,
-    name TEXT NOT NULL,
-    type TEXT NOT NULL,
-    data BYTEA NOT NULL,
-    created_at TIMESTAMPTZ NOT NULL,
-    updated_at TIMESTAMPTZ NOT NULL);
-CREATE INDEX idx_credentials_type ON credentials (type, id);
-"""),
-    ("0004_users_and_api_keys", """
-CREATE TABLE users (
-    id TEXT COLLATE "C" PRIMARY KEY,
-    email TEXT NOT NULL UNIQUE,
-    role TEXT NOT NULL,
-    password_hash TEXT NOT NULL,
-    created_at TIMESTAMPTZ NOT NULL);
-CREATE TABLE api_keys (
-    id TEXT COLLATE "C" PRIMARY KEY,
-    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    prefix TEXT NOT NULL,
-    key_hash TEXT NOT NULL UNIQUE,
-    name TEXT NOT NULL DEFAULT '',
-    created_at TIMESTAMPTZ NOT NULL);
-CREATE INDEX idx_api_keys_user ON api_keys (user_id, id);
-"""),
-    ("0005_audit", """
-CREATE TABLE audit (
-    id TEXT COLLATE "C" PRIMARY KEY,
-    at TIMESTAMPTZ NOT NULL,
-    actor TEXT NOT NULL,
-    action TEXT NOT NULL,
-    target_kind TEXT,
-    target_id TEXT,
-    ip TEXT,
-    details JSONB);
-CREATE INDEX idx_audit_action ON audit (action, id);
-CREATE INDEX idx_audit_actor ON audit (actor, id);
-"""),
-    ("0006_sessions_and_sharing", """
-CREATE TABLE sessions (
-    id TEXT COLLATE "C" PRIMARY KEY,
-    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    csrf TEXT NOT NULL,
-    created_at TIMESTAMPTZ NOT NULL,
-    expires_at TIMESTAMPTZ NOT NULL,
-    ip TEXT,
-    user_agent TEXT);
-CREATE INDEX idx_sessions_user ON sessions (user_id);
-ALTER TABLE workflows ADD COLUMN owner_id TEXT;
-ALTER TABLE credentials ADD COLUMN owner_id TEXT;
-CREATE TABLE shares (
-    kind TEXT NOT NULL,
-    resource_id TEXT NOT NULL,
-    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    PRIMARY KEY (kind, resource_id, user_id));
-CREATE INDEX idx_shares_user ON shares (user_id, kind);
-"""),
-    ("0007_static_data", """
-CREATE TABLE static_data (
-    workflow_id TEXT COLLATE "C" NOT NULL,
-    node TEXT NOT NULL,
-    data JSONB NOT NULL,
-    updated_at TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY (workflow_id, node));
-"""),
-)
+
+
+def escape_nul(text: str) -> str:
+    """`text` without U+0000, reversibly (`unescape_nul`)."""
+    if "\0" not in text and ESC not in text:
+        return text
+    return text.replace(ESC, ESC + ESC).replace("\0", ESC + "0")
+
+
+def unescape_nul(text: str) -> str:
+    if ESC not in text:
+        return text
+    return _ESCAPED.sub(lambda m: ESC if m.group()[1] == ESC else "\0", text)
+
+
+def _map_strings(value: Any, convert: Any) -> Any:
+    """`value` (JSON: dicts, lists, scalars) with `convert` applied to every string, keys included."""
+    if isinstance(value, str):
+        return convert(value)
+    if isinstance(value, dict):
+        return {convert(k): _map_strings(v, convert) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(v, convert) for v in value]
+    return value
+
+
+def _dumps_jsonb(obj: Any) -> bytes:
+    data = dumps(obj)
+    if b"\\u0000" in data or _ESC_UTF8 in data:  # rare: go through the strings
+        data = dumps(_map_strings(orjson.loads(data), escape_nul))
+    return data
+
+
+def _loads_jsonb(data: bytes) -> Any:
+    value = orjson.loads(data)
+    return _map_strings(value, unescape_nul) if _ESC_UTF8 in data else value
+
+
+class _NulSafeStrDumper(StrDumperUnknown):
+    """psycopg's default `str` dumper, with NUL escaped."""
+
+    def dump(self, obj: str) -> Buffer | None:
+        return super().dump(escape_nul(obj))
+
+
+class _NulSafeTextLoader(TextLoader):
+    def load(self, data: Buffer) -> bytes | str:
+        text = super().load(data)
+        return unescape_nul(text) if isinstance(text, str) else text
 
 
 class _PgDb:
@@ -176,22 +125,24 @@ async def apply_migrations(conn: psycopg.AsyncConnection[Any]) -> list[str]:
         async with conn.cursor(row_factory=tuple_row) as cursor:
             await cursor.execute("SELECT name FROM flowbox_migrations WHERE migration_set = %s", [MIGRATION_SET])
             applied = {name for (name,) in await cursor.fetchall()}
-        unknown = sorted(applied - {name for name, _ in MIGRATIONS})
+        unknown = sorted(applied - set(schema.names()))
         if unknown:
             raise StoreError(f"database has migrations this flowbox does not know ({', '.join(unknown)});"
                              " it was written by a newer version")
-        pending = [(name, sql) for name, sql in MIGRATIONS if name not in applied]
-        for name, sql in pending:
-            await conn.execute(sql)
+        pending = [m for m in schema.MIGRATIONS if m.name not in applied]
+        for migration in pending:
+            for sql in schema.statements(migration, "postgres"):
+                await conn.execute(sql)
             await conn.execute("INSERT INTO flowbox_migrations (migration_set, name, applied_at)"
-                               " VALUES (%s, %s, %s)", [MIGRATION_SET, name, str(datetime.now(UTC))])
-    return [name for name, _ in pending]
+                               " VALUES (%s, %s, %s)", [MIGRATION_SET, migration.name, str(datetime.now(UTC))])
+    return [m.name for m in pending]
 
 
 class PostgresStore(SqlStore):
     """The Store in a PostgreSQL database given by a libpq URL (`postgresql://user@host/db`)."""
 
     _search_sql = "strpos(lower(name), ?) > 0"
+    _lock_rows = " FOR UPDATE"  # several processes may change users at once
 
     def __init__(self, url: str, *, connect_timeout: int = 10) -> None:
         self.url = url
@@ -217,8 +168,10 @@ class PostgresStore(SqlStore):
         try:
             conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True, row_factory=dict_row,
                                                          connect_timeout=self.connect_timeout)
-            set_json_dumps(dumps, context=conn)
-            set_json_loads(orjson.loads, context=conn)
+            set_json_dumps(_dumps_jsonb, context=conn)
+            set_json_loads(_loads_jsonb, context=conn)
+            conn.adapters.register_dumper(str, _NulSafeStrDumper)
+            conn.adapters.register_loader("text", _NulSafeTextLoader)
             await conn.execute("SET TIME ZONE 'UTC'")
         except psycopg.Error as exc:
             raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc

@@ -2,7 +2,8 @@
 
 Exit codes: 0 success, 1 the workflow failed, 2 the workflow or the command line
 is invalid (message on stderr naming what is wrong). Errors map to exit codes in
-one place, `main()`. The run path imports neither the web stack nor httpx.
+one place, `main()`. The run path imports neither the web stack nor httpx. People and API keys are
+`flowbox.cli.people`; what the commands share is `flowbox.cli.common`.
 """
 
 from __future__ import annotations
@@ -14,59 +15,16 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from flowbox import __version__
-from flowbox.errors import FlowboxError, NodeError, NotFound, WorkflowInvalid
-
-T = TypeVar("T")
-
-
-class UsageError(FlowboxError):
-    code = "usage"
-
-
-def data_dir_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-                        help="Where flowbox keeps its data (default: FLOWBOX_DATA_DIR or the user data dir)")(fn)
-
-
-async def _with_store(data_dir: str | None, work: Callable[[Any, Any], Awaitable[T]]) -> T:
-    from flowbox import registry
-    from flowbox.settings import Settings
-    from flowbox.store import open_store
-
-    settings = Settings.load(data_dir)
-    settings.ensure_dirs()
-    registry.load(settings.nodes_dir)
-    store = open_store(settings.database_url)
-    await store.open()
-    try:
-        return await work(store, settings)
-    finally:
-        await store.close()
-
-
-def _dump(value: Any) -> str:
-    return _dump_bytes(value).decode()
-
-
-def _dump_bytes(value: Any) -> bytes:
-    import orjson
-
-    return orjson.dumps(value, default=_jsonable)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (set, frozenset, tuple)) or hasattr(value, "__iter__"):
-        return list(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
+from flowbox.cli import people
+from flowbox.cli.common import UsageError, data_dir_option, dump, dump_bytes, with_ops, with_store
+from flowbox.errors import DataDirInUse, FlowboxError, NodeError, NotFound, WorkflowInvalid
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -108,11 +66,11 @@ def _read_input(input_json: str | None, input_file: str | None) -> Any:
 def run(workflow: str, input_json: str | None, input_file: str | None, as_json: bool, no_save: bool,
         data_dir: str | None) -> None:
     """Run a workflow file (FILE.json) or a stored workflow (its id)."""
-    from flowbox import services
-    from flowbox.workflow import load_workflow, validate
+    from flowbox.runs import parse_input
+    from flowbox.workflow import load_workflow, validate_for_run
 
     raw_input = _read_input(input_json, input_file)
-    items = services.parse_input(raw_input)
+    items = parse_input(raw_input)
     # items hold no reference cycles: keep the cyclic GC from rescanning them at every few
     # thousand allocations (worth ~10% on a 100,000-item run); start-up objects are frozen
     gc.freeze()
@@ -121,17 +79,18 @@ def run(workflow: str, input_json: str | None, input_file: str | None, as_json: 
 
     async def work(store: Any, settings: Any) -> Any:
         if path.is_file():
-            wf = load_workflow(path)
+            wf = load_workflow(_read_workflow(path))
             base_dir = path.resolve().parent
         elif path.suffix == ".json" or "/" in workflow:
             raise UsageError(f"workflow file {workflow} not found")
         else:
             try:
-                wf = await services.load_stored(store, workflow)
+                stored = await store.get_workflow(workflow)
+                wf = load_workflow(stored.data, id=stored.id)
             except NotFound:
                 raise UsageError(f"no workflow file or stored workflow named {workflow!r}") from None
             base_dir = None
-        validate(wf)
+        validate_for_run(wf)
         progress = None if as_json else _progress
 
         def open_vault() -> Any:  # only when a node uses a credential
@@ -139,19 +98,38 @@ def run(workflow: str, input_json: str | None, input_file: str | None, as_json: 
 
             return Vault.from_settings(settings.data_dir)
 
-        return await services.execute(store, wf, items, mode="cli", save=not no_save,
-                                      on_node_run=progress, base_dir=base_dir, vault=open_vault,
-                                      files_dir=settings.files_dir)
+        from flowbox.recorder import ExecutionPlan, Recorder, engine_services
 
-    result = asyncio.run(_with_store(data_dir, work))
+        engine = engine_services(store, await store.get_variables(), base_dir, vault=open_vault,
+                                 files_dir=settings.files_dir)
+        try:
+            recorder = Recorder(None if no_save else store, engine)
+            return await recorder.execute(ExecutionPlan(wf, items, mode="cli"), on_node_run=progress)
+        finally:
+            await engine.close()
+
+    result = asyncio.run(with_store(data_dir, work))
     if as_json:
         sys.stdout.flush()
-        sys.stdout.buffer.write(_dump_bytes(result.to_json()) + b"\n")
+        sys.stdout.buffer.write(dump_bytes(result.to_json()) + b"\n")
         sys.stdout.flush()
     else:
         _summary(result)
     if result.status != "success":
         sys.exit(1)
+
+
+def _read_workflow(path: Path) -> Any:
+    """A workflow file's JSON; n8n's is converted (DESIGN §10), its report on stderr."""
+    from flowbox.n8n import read_workflow_file
+
+    try:
+        data, conversion = read_workflow_file(path)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    if conversion is not None:
+        _print_conversion(str(path), conversion.to_json())
+    return data
 
 
 async def _progress(run: Any) -> None:
@@ -164,7 +142,7 @@ async def _progress(run: Any) -> None:
 def _summary(result: Any) -> None:
     if result.status == "success":
         items = result.last_output()
-        click.echo(_dump([i.json for i in items[:20]]))
+        click.echo(dump([i.json for i in items[:20]]))
         more = f" (showing 20 of {len(items)})" if len(items) > 20 else ""
         click.echo(click.style(f"success: execution {result.execution_id or '(not saved)'}, "
                                f"last node '{result.last_node}'{more}", fg="green"), err=True)
@@ -178,19 +156,26 @@ def _summary(result: Any) -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default 5678, or FLOWBOX_PORT)")
 @data_dir_option
 def serve(host: str | None, port: int | None, data_dir: str | None) -> None:
-    """Run the server: editor, API, webhooks, schedules and the queue, in one process on one port."""
+    """Run the server: editor, API, webhooks, schedules and the queue, in one process on one port.
+
+    One server per data dir: a second one exits with code 2, naming the one running (`flowbox.lock`).
+    """
+    from flowbox.lock import DataDirLock
     from flowbox.server import serve as run_server
     from flowbox.settings import Settings
 
     settings = Settings.load(data_dir, host=host, port=port)
+    lock = DataDirLock(settings.data_dir).acquire("flowbox serve", f"http://{settings.host}:{settings.port}/",
+                                                  hint=", or start this one with another --data-dir")
     if not _is_loopback(settings.host) and os.environ.get("FLOWBOX_INSECURE_BIND") != "1" \
-            and not asyncio.run(_with_store(data_dir, _has_owner)):
+            and not asyncio.run(with_store(data_dir, _has_owner)):
         raise UsageError(f"--host {settings.host} would open flowbox to the network before anyone has to log in: "
                          "create the owner first (`flowbox user create EMAIL --role owner --password-stdin`, or "
                          "the setup form at http://127.0.0.1), or put an authenticating reverse proxy in front "
                          "and set FLOWBOX_INSECURE_BIND=1")
     _exit_zero_on_sigterm()
     run_server(settings)
+    lock.release()
 
 
 @cli.command()
@@ -199,9 +184,10 @@ def serve(host: str | None, port: int | None, data_dir: str | None) -> None:
 def desktop(port: int | None, data_dir: str | None) -> None:
     """What `flowbox` with no arguments does: serve on 127.0.0.1 and open the editor in the browser.
 
-    No browser is started without a display or with FLOWBOX_NO_BROWSER=1. When the port
-    is taken by a running flowbox, its editor is opened instead.
+    No browser is started without a display or with FLOWBOX_NO_BROWSER=1. When a flowbox
+    already runs on the port, or on this data dir (on another port), its editor is opened instead.
     """
+    from flowbox.lock import DataDirLock
     from flowbox.server import serve as run_server
     from flowbox.settings import Settings
 
@@ -214,10 +200,22 @@ def desktop(port: int | None, data_dir: str | None) -> None:
         click.echo(f"flowbox is already running at {url}", err=True)
         _open_browser(url)
         return
+    try:
+        lock = DataDirLock(settings.data_dir).acquire("flowbox desktop", url,
+                                                      hint=", or start this one with another --data-dir")
+    except DataDirInUse as exc:
+        running = exc.holder.url if exc.holder is not None else None
+        if not running or not _answers_healthz(running):
+            raise
+        click.echo(f"flowbox is already running at {running} (pid {exc.holder.pid}, data in {settings.data_dir}):"
+                   " opening its editor", err=True)
+        _open_browser(running)
+        return
     click.echo(f"flowbox: the editor is at {url} (data in {settings.data_dir}; Ctrl+C stops)", err=True)
     threading.Thread(target=_open_browser_when_up, args=(url,), daemon=True, name="flowbox-browser").start()
     _exit_zero_on_sigterm()
     run_server(settings)
+    lock.release()
 
 
 def _exit_zero_on_sigterm() -> None:
@@ -273,7 +271,7 @@ def _open_browser(url: str) -> None:
 
 async def _has_owner(store: Any, settings: Any) -> bool:
     """Whether an owner account exists (a LAN bind needs one: from then on every door needs a login)."""
-    return any(user.role == "owner" for user in await store.list_users())
+    return any(user.role == "owner" and not user.disabled for user in await store.list_users())
 
 
 def _is_loopback(host: str) -> bool:
@@ -304,9 +302,7 @@ def worker(concurrency: int | None, data_dir: str | None) -> None:
 @data_dir_option
 def import_(files: tuple[str, ...], data_dir: str | None) -> None:
     """Import workflow JSON files (one workflow or a list per file) into the store."""
-    from flowbox import services
-
-    async def work(store: Any, settings: Any) -> None:
+    async def work(ops: Any) -> None:
         for name in files:
             try:
                 data = json.loads(Path(name).read_text())
@@ -316,36 +312,58 @@ def import_(files: tuple[str, ...], data_dir: str | None) -> None:
                 raise WorkflowInvalid(f"{name} is not valid JSON: {exc}") from None
             for wf in data if isinstance(data, list) else [data]:
                 try:
-                    record = await services.save_workflow(store, wf)
+                    record = await ops.import_workflow(wf)
                 except WorkflowInvalid as exc:
                     raise WorkflowInvalid(f"{name}: {exc.message}", node=exc.node, field=exc.field) from None
                 click.echo(f"{record.id}\t{record.name}\tversion {record.version}")
+                if record.conversion is not None:
+                    _print_conversion(name, record.conversion)
 
-    asyncio.run(_with_store(data_dir, work))
+    asyncio.run(with_ops(data_dir, work))
+
+
+def _print_conversion(name: str, conversion: dict[str, Any], what: str = "converted from n8n") -> None:
+    """A conversion report (the API's `conversion` field) on stderr, one line per entry: stdout stays the
+    command's own output (`flowbox run --json` prints one JSON object)."""
+    click.echo(f"{name}: {what}", err=True)
+    for level, entries in conversion.items():
+        for entry in entries:
+            where = f"{entry['node']}: " if entry["node"] else ""
+            click.echo(f"  {level:<12} {where}{entry['message']}", err=True)
 
 
 @cli.command()
 @click.argument("ids", nargs=-1)
 @click.option("--out", type=click.Path(file_okay=False), help="Write one <id>.json per workflow into this folder")
+@click.option("--format", "fmt", type=click.Choice(["flowbox", "n8n"]), default="flowbox", show_default=True,
+              help="n8n: n8n workflow JSON (what each node became is reported on stderr)")
 @data_dir_option
-def export(ids: tuple[str, ...], out: str | None, data_dir: str | None) -> None:
+def export(ids: tuple[str, ...], out: str | None, fmt: str, data_dir: str | None) -> None:
     """Export stored workflows as JSON (all of them when no id is given)."""
-    from flowbox import services
+    from flowbox.n8n import report_json
+    from flowbox.records import workflow_to_json
 
-    async def work(store: Any, settings: Any) -> list[dict[str, Any]]:
+    async def work(ops: Any) -> list[tuple[dict[str, Any], Any]]:
         if ids:
-            records = [await store.get_workflow(i) for i in ids]
+            records = [await ops.get_workflow(i) for i in ids]
         else:
             records, cursor = [], None
             while True:
-                page = await store.list_workflows(limit=200, cursor=cursor)
+                page = await ops.list_workflows(limit=200, cursor=cursor)
                 records += page.data
                 cursor = page.next_cursor
                 if not cursor:
                     break
-        return [services.workflow_to_json(r) for r in records]
+        workflows = [workflow_to_json(r) for r in records]
+        return [(wf, await ops.export_n8n(wf) if fmt == "n8n" else None) for wf in workflows]
 
-    workflows = asyncio.run(_with_store(data_dir, work))
+    results = asyncio.run(with_ops(data_dir, work))
+    workflows = [wf for wf, _ in results]
+    if fmt == "n8n":
+        workflows = []
+        for wf, (n8n_json, report) in results:
+            workflows.append({**n8n_json, "id": wf["id"]})
+            _print_conversion(wf["name"], report_json(report), "exported to n8n")
     if out:
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
@@ -365,15 +383,15 @@ def export(ids: tuple[str, ...], out: str | None, data_dir: str | None) -> None:
 @data_dir_option
 def executions(workflow_id: str | None, status: str | None, limit: int, as_json: bool, data_dir: str | None) -> None:
     """List recorded executions, newest first."""
-    from flowbox import services
+    from flowbox.records import execution_to_json
 
-    async def work(store: Any, settings: Any) -> Any:
-        return await store.list_executions(workflow_id=workflow_id, status=status, limit=limit)
+    async def work(ops: Any) -> Any:
+        return await ops.list_executions(workflow_id=workflow_id, status=status, limit=limit)
 
-    page = asyncio.run(_with_store(data_dir, work))
-    rows = [services.execution_to_json(r, with_nodes=False) for r in page.data]
+    page = asyncio.run(with_ops(data_dir, work))
+    rows = [execution_to_json(r, with_nodes=False) for r in page.data]
     if as_json:
-        click.echo(_dump({"data": rows, "nextCursor": page.next_cursor}))
+        click.echo(dump({"data": rows, "nextCursor": page.next_cursor}))
         return
     if not rows:
         click.echo("no executions", err=True)
@@ -389,13 +407,13 @@ def executions(workflow_id: str | None, status: str | None, limit: int, as_json:
 @data_dir_option
 def execution(execution_id: str, data_dir: str | None) -> None:
     """Show one execution with every node's output, as JSON."""
-    from flowbox import services
+    from flowbox.records import execution_to_json
 
-    async def work(store: Any, settings: Any) -> Any:
-        return await store.get_execution(execution_id)
+    async def work(ops: Any) -> Any:
+        return await ops.get_execution(execution_id)
 
-    record = asyncio.run(_with_store(data_dir, work))
-    click.echo(_dump(services.execution_to_json(record)))
+    record = asyncio.run(with_ops(data_dir, work))
+    click.echo(dump(execution_to_json(record)))
 
 
 @cli.command()
@@ -409,7 +427,7 @@ def nodes(as_json: bool, data_dir: str | None) -> None:
     registry.load(Settings.load(data_dir).nodes_dir)
     specs = registry.catalog()
     if as_json:
-        click.echo(_dump([s.to_dict() for s in specs]))
+        click.echo(dump([s.to_dict() for s in specs]))
         return
     group = None
     for spec in specs:
@@ -487,8 +505,11 @@ def rotate_key(new_key: str | None, data_dir: str | None) -> None:
     With a key file, the new key is written to encryption.key.new (mode 0600), every credential
     is re-encrypted in one transaction, then the file replaces encryption.key. With
     FLOWBOX_ENCRYPTION_KEY, set it to the new key (printed when generated) before restarting.
+    Refused (exit code 2) while a server runs on the data dir.
     """
     from flowbox import credentials as cr
+    from flowbox.lock import holding
+    from flowbox.settings import Settings
 
     async def work(store: Any, settings: Any) -> None:
         old = cr.Vault.from_settings(settings.data_dir)
@@ -513,92 +534,13 @@ def rotate_key(new_key: str | None, data_dir: str | None) -> None:
             os.replace(staged, Path(settings.data_dir) / cr.KEY_FILE)
             click.echo(f"wrote {Path(settings.data_dir) / cr.KEY_FILE} (mode 0600)")
 
-    asyncio.run(_with_store(data_dir, work))
+    with holding(Settings.load(data_dir).data_dir, "flowbox rotate-key"):
+        asyncio.run(with_store(data_dir, work))
 
 
-@cli.group()
-def user() -> None:
-    """Manage users (the API asks for a key once one exists)."""
+cli.add_command(people.user)
+cli.add_command(people.apikey)
 
-
-@user.command(name="create")
-@click.argument("email")
-@click.option("--role", type=click.Choice(["owner", "admin", "member"]), default="member", show_default=True)
-@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (else prompt)")
-@data_dir_option
-def user_create(email: str, role: str, password_stdin: bool, data_dir: str | None) -> None:
-    """Create a user; from now on the API needs an API key (`flowbox apikey create`)."""
-    from flowbox import audit, auth
-
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    try:
-        auth.check_password(password)
-        email = auth.check_email(email)
-    except auth.AuthError as exc:
-        raise UsageError(exc.message) from None
-
-    async def work(store: Any, settings: Any) -> None:
-        record = await auth.create_user(store, email, role, password)
-        await audit.record(store, "user.create", "user", record.id, email=record.email, role=record.role)
-        click.echo(f"created {record.role} {record.email} ({record.id})")
-
-    asyncio.run(_with_store(data_dir, work))
-
-
-@cli.group()
-def apikey() -> None:
-    """Manage API keys (sent as the X-API-Key header)."""
-
-
-@apikey.command(name="create")
-@click.option("--user", "email", required=True, help="The user the key belongs to (it acts with their role)")
-@click.option("--name", default="", help="A label for the key")
-@data_dir_option
-def apikey_create(email: str, name: str, data_dir: str | None) -> None:
-    """Create an API key and print it (only this once: flowbox keeps just its hash)."""
-    from flowbox import audit, auth
-
-    async def work(store: Any, settings: Any) -> None:
-        key, record = await auth.create_api_key(store, email, name)
-        await audit.record(store, "apikey.create", "apikey", record.id, user=email, name=name, prefix=record.prefix)
-        click.echo(key)
-        click.echo(f"key {record.prefix}... for {email}: store it now, it is not shown again", err=True)
-
-    asyncio.run(_with_store(data_dir, work))
-
-
-@apikey.command(name="list")
-@click.option("--user", "email", default=None, help="Only this user's keys")
-@data_dir_option
-def apikey_list(email: str | None, data_dir: str | None) -> None:
-    """List API keys: id, prefix, user, name, created (never the key)."""
-
-    async def work(store: Any, settings: Any) -> None:
-        users = {u.id: u.email for u in await store.list_users()}
-        owner = (await store.get_user_by_email(email)).id if email else None
-        for key in await store.list_api_keys(owner):
-            created = key.created_at.strftime("%Y-%m-%d %H:%M") if key.created_at else ""
-            click.echo(f"{key.id}  {key.prefix}...  {users.get(key.user_id, key.user_id)}  {created}  {key.name}")
-
-    asyncio.run(_with_store(data_dir, work))
-
-
-@apikey.command(name="revoke")
-@click.argument("key_id")
-@data_dir_option
-def apikey_revoke(key_id: str, data_dir: str | None) -> None:
-    """Revoke an API key by id (`flowbox apikey list`); a running server stops accepting it within 10 s."""
-    from flowbox import audit
-
-    async def work(store: Any, settings: Any) -> None:
-        await store.delete_api_key(key_id)
-        await audit.record(store, "apikey.delete", "apikey", key_id)
-        click.echo(f"revoked {key_id}", err=True)
-
-    asyncio.run(_with_store(data_dir, work))
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the click group and maps flowbox errors to exit codes."""
@@ -620,7 +562,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except (WorkflowInvalid, UsageError) as exc:
+    except (WorkflowInvalid, UsageError, DataDirInUse) as exc:
         click.echo(f"flowbox: {exc.message}", err=True)
         sys.exit(2)
     except NotFound as exc:

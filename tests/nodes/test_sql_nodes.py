@@ -1,0 +1,240 @@
+"""What the mysql and postgres nodes share, as one suite run against each real server (support.MYSQL_HOST/PORT,
+support.PG_URL): parameters bound per item, SQL injection kept as data, one transaction per batch, onError per
+item, update/upsert/select and the connection errors. What only one of them does is in test_mysql.py and
+test_postgres.py."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from support import MYSQL_HOST, MYSQL_PORT, PG_URL, credential_services, unavailable
+
+from flowbox.engine.runner import EngineServices
+
+pytestmark = pytest.mark.services
+
+_PG = urlsplit(PG_URL)
+
+
+@dataclass
+class Server:
+    """One SQL server and how its node is called: `type` is also the credential type."""
+
+    type: str
+    label: str  # as the node names the server in its errors
+    cred: dict[str, Any]
+    quote: str  # identifier quote
+    people: str  # CREATE TABLE body of the people table
+    duplicate: str  # how the server's error for a unique violation starts
+    connect: Callable[[], Any]
+    table: str = ""
+    conn: Any = None
+
+    def node(self, on_error: str = "stop", **params: Any) -> dict[str, Any]:
+        return {"name": "Db", "type": self.type, "parameters": params, "credentials": {self.type: "db1"},
+                "onError": on_error}
+
+    def services(self, **cred: Any) -> EngineServices:
+        return credential_services({**self.cred, **cred}, self.type, "db1")
+
+    def q(self, name: str) -> str:
+        return f"{self.quote}{name.replace(self.quote, self.quote * 2)}{self.quote}"
+
+    def sql(self, statement: str) -> list[tuple[Any, ...]]:
+        cursor = self.conn.cursor()
+        try:
+            cursor.execute(statement)
+            return list(cursor.fetchall()) if cursor.description else []
+        finally:
+            cursor.close()
+
+    def make_people(self) -> str:
+        self.sql(f"CREATE TABLE {self.q(self.table)} ({self.people})")
+        return self.table
+
+    def table_rows(self) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self.sql(f"SELECT email, name FROM {self.q(self.table)} ORDER BY id")]
+
+
+def rows(result: Any, output: int = 0) -> list[dict[str, Any]]:
+    assert result.status == "success", result.error
+    return [item.json for item in result.runs["Db"][-1].outputs[output]]
+
+
+def _mysql() -> Any:
+    import pymysql
+
+    try:
+        return pymysql.connect(host=MYSQL_HOST, port=MYSQL_PORT, user="root", password="", database="test",
+                               autocommit=True, connect_timeout=3)
+    except pymysql.MySQLError as exc:
+        unavailable(f"MySQL does not answer at {MYSQL_HOST}:{MYSQL_PORT}: {exc}")
+
+
+def _postgres() -> Any:
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        return psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        unavailable(f"PostgreSQL does not answer at {PG_URL}: {exc}".strip())
+
+
+SERVERS = {
+    "mysql": lambda: Server(
+        "mysql", "MySQL", {"host": MYSQL_HOST, "port": str(MYSQL_PORT), "database": "test", "user": "root",
+                           "password": ""}, "`",
+        "id INT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(100) UNIQUE, name TEXT, age INT",
+        "Duplicate entry", _mysql),
+    "postgres": lambda: Server(
+        "postgres", "PostgreSQL", {"host": _PG.hostname or "127.0.0.1", "port": str(_PG.port or 5432),
+                                   "database": _PG.path.lstrip("/"), "user": _PG.username or "postgres",
+                                   "password": _PG.password or "", "ssl": "disable"}, '"',
+        "id serial PRIMARY KEY, email text UNIQUE, name text, age int",
+        "duplicate key value violates unique constraint", _postgres),
+}
+
+
+@pytest.fixture(params=sorted(SERVERS))
+def db(request: pytest.FixtureRequest) -> Iterator[Server]:
+    """A server with an autocommit connection and a fresh table name (the table is dropped afterwards)."""
+    server = SERVERS[request.param]()
+    server.conn = server.connect()
+    server.table = f"fb_node_{uuid.uuid4().hex[:12]}"
+    yield server
+    server.sql(f"DROP TABLE IF EXISTS {server.q(server.table)}")
+    server.conn.close()
+
+
+def test_several_statements_and_row_counts(run_node, db):
+    table = db.q(db.make_people())
+    several = run_node(db.node(operation="executeQuery",
+                               query=f"INSERT INTO {table} (email) VALUES ('a@x'), ('b%x'); "
+                                     f"SELECT email FROM {table} WHERE email LIKE '%x' ORDER BY email; SELECT 1 AS one"),
+                       services=db.services())
+    assert rows(several) == [{"email": "a@x"}, {"email": "b%x"}, {"one": 1}]
+    write = run_node(db.node(operation="executeQuery", query=f"UPDATE {table} SET age = 3"), services=db.services())
+    assert rows(write) == [{"success": True, "rowCount": 2}]
+    short = run_node(db.node(operation="executeQuery", query="SELECT $2"), [{}], services=db.services())
+    assert short.status == "error" and "parameter" in short.error["message"] and "2" in short.error["message"]
+
+
+def test_sql_injection_is_stored_verbatim(run_node, db):
+    table = db.make_people()
+    evil = f"'; DROP TABLE {db.q(table)}; -- \\' %s $1"
+    query = run_node(db.node(operation="executeQuery",
+                             query=f"INSERT INTO {db.q(table)} (email, name) VALUES ($1, $2)",
+                             queryParams=["{{ $json.email }}", "{{ $json.name }}"]),
+                     [{"email": "e@x", "name": evil}], services=db.services())
+    assert rows(query) == [{"success": True, "rowCount": 1}]
+    insert = run_node(db.node(operation="insert", table=table, columns=["email", "name"]),
+                      [{"email": "f@x", "name": evil}], services=db.services())
+    assert rows(insert)[0]["name"] == evil
+    found = run_node(db.node(operation="select", table=table, columns=["name"],
+                             where=[{"column": "name", "operator": "=", "value": "{{ $json.name }}"}]),
+                     [{"name": evil}], services=db.services())
+    assert rows(found) == [{"name": evil}, {"name": evil}]
+    assert db.table_rows() == [("e@x", evil), ("f@x", evil)]  # the table is intact
+    field = f"name{db.quote}) VALUES (1); DROP TABLE {db.q(table)}; --"
+    bad = run_node(db.node(operation="insert", table=table), [{"email": "g@x", field: "x"}], services=db.services())
+    assert bad.status == "error" and "item 0" in bad.error["message"]
+    assert "does not exist in table" in bad.error["message"]
+    assert len(db.table_rows()) == 2
+
+
+def test_expressions_in_the_query_are_refused(run_node, db):
+    result = run_node(db.node(operation="executeQuery", query="SELECT '{{ $json.name }}' AS name"), [{"name": "x"}],
+                      services=db.services())
+    assert result.status == "error" and "Query Parameters" in result.error["message"]
+
+
+def test_insert_is_one_transaction_rolled_back_when_an_item_fails(run_node, db):
+    table = db.make_people()
+    result = run_node(db.node(operation="insert", table=table),
+                      [{"email": "a@x"}, {"email": "b@x"}, {"email": "a@x"}], services=db.services())
+    assert result.status == "error"
+    message = result.error["message"]
+    assert message.startswith(f"item 2: {db.duplicate}") and "rolled back" in message, message
+    assert db.table_rows() == []
+
+
+def test_independent_items_follow_on_error_continue(run_node, db):
+    table = db.make_people()
+    result = run_node(db.node("continue", operation="insert", table=table, queryBatching="independently"),
+                      [{"email": "a@x"}, {"email": "a@x"}, {"email": "c@x"}], services=db.services())
+    out = rows(result)
+    assert [o.get("email") for o in out] == ["a@x", None, "c@x"]
+    assert out[1]["error"].startswith(f"item 1: {db.duplicate}")
+    assert db.table_rows() == [("a@x", None), ("c@x", None)]
+
+
+def test_independent_items_to_the_error_output(run_node, db):
+    table = db.make_people()
+    result = run_node(db.node("errorOutput", operation="update", table=table, matchOn=["email"],
+                              queryBatching="independently"),
+                      [{"email": "a@x", "name": "A"}, {"name": "no key"}], services=db.services())
+    assert rows(result) == []  # nothing matched a@x
+    [failed] = rows(result, 1)
+    assert failed["name"] == "no key" and "match column 'email'" in failed["error"]
+
+
+def test_update_matches_rows(run_node, db):
+    table = db.make_people()
+    db.sql(f"INSERT INTO {db.q(table)} (email, name, age) VALUES ('a@x', 'A', 1), ('b@x', 'B', 2)")
+    result = run_node(db.node(operation="update", table=table, matchOn=["email"], columns=["name", "email"]),
+                      [{"email": "b@x", "name": "Bee", "age": 50}], services=db.services())
+    [row] = rows(result)
+    assert (row["email"], row["name"], row["age"]) == ("b@x", "Bee", 2)
+    assert db.table_rows() == [("a@x", "A"), ("b@x", "Bee")]
+
+
+def test_upsert_twice_is_one_row(run_node, db):
+    node = db.node(operation="upsert", table=db.make_people(), matchOn=["email"])
+    first = rows(run_node(node, [{"email": "a@x", "name": "One", "age": 1}], services=db.services()))
+    second = rows(run_node(node, [{"email": "a@x", "name": "Two"}], services=db.services()))
+    assert first[0]["id"] == second[0]["id"]
+    assert (second[0]["name"], second[0]["age"]) == ("Two", 1)
+    assert db.table_rows() == [("a@x", "Two")]
+    assert rows(run_node(node, [{"email": "a@x"}], services=db.services()))[0]["name"] == "Two"
+
+
+def test_select_where_sort_limit(run_node, db):
+    table = db.make_people()
+    db.sql(f"INSERT INTO {db.q(table)} (email, name, age) VALUES ('a@x', 'Ann', 30), ('b@x', 'Bob', 40), "
+           f"('c@x', 'Cid', 50), ('d@x', NULL, 60)")
+    node = db.node(operation="select", table=table, columns=["name", "age"],
+                   sort=[{"column": "age", "direction": "DESC"}], limit=2,
+                   where=[{"column": "age", "operator": ">=", "value": "{{ $json.min }}"},
+                          {"column": "name", "operator": "IS NOT NULL"}])
+    assert rows(run_node(node, [{"min": 35}], services=db.services())) == [{"name": "Cid", "age": 50},
+                                                                            {"name": "Bob", "age": 40}]
+    every = db.node(operation="select", table=table, columns=["email"], returnAll=True, combineConditions="OR",
+                    where=[{"column": "name", "operator": "LIKE", "value": "A%"},
+                           {"column": "name", "operator": "=", "value": None}], sort=[{"column": "email"}])
+    assert rows(run_node(every, services=db.services())) == [{"email": "a@x"}, {"email": "d@x"}]
+    per_item = db.node(operation="select", table=table, columns=["name"],
+                       where=[{"column": "email", "operator": "=", "value": "{{ $json.email }}"}])
+    assert rows(run_node(per_item, [{"email": "b@x"}, {"email": "c@x"}], services=db.services())) == [
+        {"name": "Bob"}, {"name": "Cid"}]
+
+
+def test_connection_failure_names_the_server_and_hides_the_password(run_node, db):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = run_node(db.node(operation="executeQuery", query="SELECT 1"),
+                      services=db.services(port=str(port), password="hunter2-secret"))
+    assert result.status == "error"
+    assert f"could not connect to {db.label} at 127.0.0.1:{port}" in result.error["message"]
+    assert "hunter2" not in result.error["message"]
+
+
+def test_missing_credential_is_a_clear_error(run_node, db):
+    result = run_node({**db.node(operation="executeQuery", query="SELECT 1"), "credentials": {}},
+                      services=db.services())
+    assert result.status == "error" and f"needs a {db.type} credential" in result.error["message"]

@@ -1,0 +1,565 @@
+"""n8n converters of the nodes that follow n8n's parameter names (Summarize, Rename Keys, Compare Datasets,
+Markdown, DebugHelper, iCalendar, Read PDF): n8n's layouts per typeVersion (written from n8n's docs, defaults
+left out as exports do) become the flowbox node's parameters with fixedCollections unwrapped to rows; what
+flowbox's node cannot do becomes a placeholder; expression-free workflows give n8n's documented output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from n8n_support import cli, n8n_chain, n8n_node, n8n_workflow, outputs, run_json
+from test_n8n_converters import converted
+from test_n8n_converters import test_what_a_flowbox_node_cannot_do_becomes_a_placeholder as placeholder_check
+
+from flowbox.n8n import convert
+
+CONVERTED = [
+    ("summarize", 1.1, {"fieldsToSummarize": {"values": [{"aggregation": "sum", "field": "amount"},
+                                                        {"field": "id"}]},
+                        "fieldsToSplitBy": "city", "options": {"outputFormat": "singleItem"}},
+     {"fieldsToSummarize": [{"aggregation": "sum", "field": "amount"}, {"field": "id"}],
+      "fieldsToSplitBy": "city", "options": {"outputFormat": "singleItem"}}),
+    ("summarize", 1, {"fieldsToSummarize": {"values": [{"aggregation": "concatenate", "field": "n",
+                                                       "separateBy": "other", "customSeparator": "|"}]},
+                      "options": {"continueIfFieldNotFound": True}},
+     {"fieldsToSummarize": [{"aggregation": "concatenate", "field": "n", "separateBy": "other",
+                             "customSeparator": "|"}], "options": {"continueIfFieldNotFound": True}}),
+    ("renameKeys", 1, {"keys": {"key": [{"currentKey": "name", "newKey": "fullName"}]}},
+     {"keys": [{"currentKey": "name", "newKey": "fullName"}]}),
+    ("renameKeys", 1, {"keys": {}, "additionalOptions": {"regexReplacement": {"replacements": [
+        {"searchRegex": "^x_(.*)", "replaceRegex": "$1", "options": {"depth": 0}}]}}},
+     {"keys": [], "additionalOptions": {"regexReplacement": [
+         {"searchRegex": "^x_(.*)", "replaceRegex": "$1", "options": {"depth": 0}}]}}),
+    ("compareDatasets", 2.3, {"mergeByFields": {"values": [{"field1": "id", "field2": "uid"}]},
+                              "fuzzyCompare": True, "options": {"skipFields": "updated"}},
+     {"mergeByFields": [{"field1": "id", "field2": "uid"}], "fuzzyCompare": True, "options": {"skipFields": "updated"}}),
+    ("compareDatasets", 1, {"infoBox": "", "mergeByFields": {"values": [{"field1": "id", "field2": "id"}]},
+                            "resolve": "mix", "preferWhenMix": "input2", "exceptWhenMix": "a",
+                            "options": {"fuzzyCompare": True}},
+     {"mergeByFields": [{"field1": "id", "field2": "id"}], "resolve": "mix", "preferWhenMix": "input2",
+      "exceptWhenMix": "a", "options": {"fuzzyCompare": True}}),
+    ("compareDatasets", 2.2, {"mergeByFields": {"values": [{"field1": "k", "field2": "k"}]}},
+     {"mergeByFields": [{"field1": "k", "field2": "k"}]}),  # resolve left out: v2.2's own default applies
+    ("markdown", 1, {"mode": "markdownToHtml", "markdown": "# Hi", "options": {"tables": True}},
+     {"mode": "markdownToHtml", "markdown": "# Hi", "options": {"tables": True}}),
+    ("markdown", 1, {"html": "<b>x</b>", "destinationKey": "md", "options": {"bulletMarker": "-"}},
+     {"html": "<b>x</b>", "destinationKey": "md", "options": {"bulletMarker": "-"}}),
+    ("debugHelper", 1, {"throwErrorMessage": "boom"}, {"throwErrorMessage": "boom"}),
+    ("debugHelper", 1, {"category": "randomData", "randomDataType": "email", "randomDataCount": 3},
+     {"category": "randomData", "randomDataType": "email", "randomDataCount": 3}),
+    ("iCal", 1, {"title": "Launch", "start": "2025-01-02T10:00:00Z", "end": "2025-01-02T11:00:00Z",
+                 "additionalFields": {"location": "Room 1", "fileName": "launch.ics"}},
+     {"title": "Launch", "start": "2025-01-02T10:00:00Z", "end": "2025-01-02T11:00:00Z",
+      "additionalFields": {"location": "Room 1", "fileName": "launch.ics"}}),
+    ("readPDF", 1, {"binaryPropertyName": "file", "encrypted": True, "password": "pw"},
+     {"binaryPropertyName": "file", "encrypted": True, "password": "pw"}),
+    ("readPDF", 1, {}, {}),
+]
+
+
+@pytest.mark.parametrize(("kind", "version", "params", "expected"), CONVERTED,
+                         ids=[f"{c[0]}-v{c[1]}-{i}" for i, c in enumerate(CONVERTED)])
+def test_same_named_nodes_map_their_layout(kind: str, version: float, params: dict[str, Any],
+                                           expected: dict[str, Any]) -> None:
+    node = converted(kind, version, params)
+    assert (node["type"], node["parameters"], node["typeVersion"]) == (kind, expected, version)
+
+
+UNSUPPORTED = [
+    ("summarize", 1.1, {"options": {"groupByEverything": True}}, "option 'options.groupByEverything'"),
+    ("summarize", 1.1, {"fieldsToSummarize": {"values": []}, "extra": 1}, "parameter 'extra'"),
+    ("renameKeys", 1, {"additionalOptions": {"regexReplacement": {"replacements": [
+        {"searchRegex": "a", "options": {"multiline": True}}]}}}, "option 'multiline'"),
+    ("compareDatasets", 1, {"fuzzyCompare": True}, "parameter 'fuzzyCompare'"),  # v1 has it in options only
+    ("compareDatasets", 2.3, {"options": {"fuzzyCompare": True}}, "option 'options.fuzzyCompare'"),
+    ("markdown", 1, {"mode": "markdownToHtml", "options": {"emoji": True}}, "option 'options.emoji' (showdown)"),
+    ("iCal", 1, {"operation": "parseEvent"}, "operation 'parseEvent'"),
+    ("iCal", 1, {"additionalFields": {"priority": 1}}, "option 'additionalFields.priority'"),
+    ("readPDF", 1, {"pages": "1-2"}, "parameter 'pages'"),
+    ("debugHelper", 1, {"category": "cpu"}, "category 'cpu'"),
+    ("debugHelper", 1, {"category": "randomData", "randomDataType": "iban"}, "randomDataType 'iban'"),
+]
+
+
+@pytest.mark.parametrize(("kind", "version", "params", "reason"), UNSUPPORTED,
+                         ids=[f"{c[0]}-v{c[1]}-{i}" for i, c in enumerate(UNSUPPORTED)])
+def test_what_they_cannot_do_becomes_a_placeholder(kind: str, version: float, params: dict[str, Any],
+                                                   reason: str) -> None:
+    placeholder_check(kind, version, params, reason)
+
+
+def test_engine_substitutes_are_reported_approximated() -> None:
+    conversion = convert(n8n_workflow(
+        n8n_node("Start", "manualTrigger"), n8n_node("Md", "markdown", 1, {"html": "<p>x</p>"}),
+        n8n_node("Pdf", "readPDF", 1, {}), n8n_node("Fake", "debugHelper", 1, {"category": "randomData"})))
+    approximated = {e.node for e in conversion.report if e.level == "approximated"}
+    assert {"Md", "Pdf", "Fake"} <= approximated
+
+
+SALES = [{"city": "Oslo", "amount": 10, "name": "a"}, {"city": "Rome", "amount": 5, "name": "b"},
+         {"city": "Oslo", "amount": 2, "name": "c"}]
+
+
+def test_summarize_and_rename_keys_give_n8ns_output(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Summarize (sum of amount, count of name, split by city) gives one item per city with `sum_amount` and
+    `count_name`; Rename Keys renames `sum_amount` to `total` (n8n's Summarize and Rename Keys docs)."""
+    data = n8n_workflow(
+        n8n_node("Start", "manualTrigger"),
+        n8n_node("Summarize", "summarize", 1.1, {"fieldsToSummarize": {"values": [
+            {"aggregation": "sum", "field": "amount"}, {"field": "name"}]}, "fieldsToSplitBy": "city",
+            "options": {}}),
+        n8n_node("Rename", "renameKeys", 1, {"keys": {"key": [{"currentKey": "sum_amount", "newKey": "total"}]}}),
+        pinData={"Start": [{"json": s} for s in SALES]})
+    result = run_json(capsys, tmp_path, data)
+    assert outputs(result, "Summarize") == [{"city": "Oslo", "sum_amount": 12, "count_name": 2},
+                                            {"city": "Rome", "sum_amount": 5, "count_name": 1}]
+    assert outputs(result, "Rename") == [{"city": "Oslo", "total": 12, "count_name": 2},
+                                         {"city": "Rome", "total": 5, "count_name": 1}]
+
+
+def test_compare_datasets_gives_n8ns_four_outputs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Compare Datasets v2.3 pairs A and B by `id`: in A only, same, different (both versions), in B only."""
+    a = [{"id": 1, "v": "x"}, {"id": 2, "v": "y"}, {"id": 3, "v": "z"}]
+    b = [{"id": 2, "v": "y"}, {"id": 3, "v": "w"}, {"id": 4, "v": "q"}]
+    nodes = [n8n_node("Start", "manualTrigger"), n8n_node("A", "noOp"), n8n_node("B", "noOp"),
+             n8n_node("Compare", "compareDatasets", 2.3, {"mergeByFields": {"values": [
+                 {"field1": "id", "field2": "id"}]}, "options": {}})]
+    connections = {"Start": {"main": [[{"node": "A", "type": "main", "index": 0},
+                                       {"node": "B", "type": "main", "index": 0}]]},
+                   **n8n_chain("A", "Compare"), "B": {"main": [[{"node": "Compare", "type": "main", "index": 1}]]}}
+    data = n8n_workflow(*nodes, connections=connections,
+                        pinData={"A": [{"json": i} for i in a], "B": [{"json": i} for i in b]})
+    result = run_json(capsys, tmp_path, data)
+    assert outputs(result, "Compare", 0) == [a[0]]
+    assert outputs(result, "Compare", 1) == [a[1]]
+    different = outputs(result, "Compare", 2)
+    assert len(different) == 1 and different[0]["keys"] == {"id": 3}
+    assert different[0]["different"] == {"v": {"inputA": "z", "inputB": "w"}}
+    assert outputs(result, "Compare", 3) == [b[2]]
+
+
+def test_markdown_to_html_gives_showdowns_header(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Markdown to HTML: `# Hello World` becomes showdown's `<h1 id="helloworld">Hello World</h1>` under `data`."""
+    data = n8n_workflow(n8n_node("Start", "manualTrigger"),
+                        n8n_node("Md", "markdown", 1, {"mode": "markdownToHtml", "markdown": "# Hello World",
+                                                       "options": {}}),
+                        pinData={"Start": [{"json": {"k": 1}}]})
+    result = run_json(capsys, tmp_path, data)
+    assert outputs(result, "Md") == [{"k": 1, "data": '<h1 id="helloworld">Hello World</h1>'}]
+
+
+# ---------------------------------------------------------------- Crypto
+
+CRYPTO = [
+    ("crypto", 1, {"value": "hello"}, {"outputField": "data", "action": "hash", "algorithm": "md5", "value": "hello",
+                                       "encoding": "hex"}),
+    ("crypto", 2, {"type": "SHA3-256", "value": "={{ $json.v }}", "dataPropertyName": "h", "encoding": "base64"},
+     {"outputField": "h", "action": "hash", "algorithm": "sha3-256", "value": "={{ $json.v }}", "encoding": "base64"}),
+    ("crypto", 1, {"action": "hmac", "type": "SHA256", "value": "x", "secret": "k"},
+     {"outputField": "data", "action": "hmac", "algorithm": "sha256", "value": "x", "encoding": "hex", "secret": "k"}),
+    ("crypto", 2, {"action": "generate"}, {"outputField": "data", "action": "uuid"}),
+    ("crypto", 1, {"action": "generate", "encodingType": "hex", "stringLength": 12, "dataPropertyName": "id"},
+     {"outputField": "id", "action": "randomString", "charset": "hex", "length": 12}),
+]
+
+
+@pytest.mark.parametrize(("kind", "version", "params", "expected"), CRYPTO,
+                         ids=[f"{c[0]}-v{c[1]}-{i}" for i, c in enumerate(CRYPTO)])
+def test_crypto_maps_its_layout(kind: str, version: float, params: dict[str, Any], expected: dict[str, Any]) -> None:
+    node = converted(kind, version, params)
+    assert (node["type"], node["parameters"]) == ("crypto", expected)
+
+
+@pytest.mark.parametrize(("version", "params", "reason"), [
+    (1, {"binaryData": True, "binaryPropertyName": "file"}, "hashing binary data"),
+    (1, {"type": "SHA224"}, "hash type 'SHA224'"),  # not one of n8n's choices, but a workflow may hold it
+    (2, {"action": "hmac", "value": "x"}, "'crypto' credential"),
+    (1, {"action": "sign", "value": "x", "privateKey": "k", "algorithm": "RSA-SHA256"}, "action 'sign'"),
+    (1, {"action": "generate", "encodingType": "base64"}, "encodingType 'base64'"),
+])
+def test_crypto_placeholders(version: float, params: dict[str, Any], reason: str) -> None:
+    placeholder_check("crypto", version, params, reason)
+
+
+def test_crypto_gives_n8ns_digests(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """MD5 and SHA3-256 (hex) of "hello", HMAC-SHA256 (base64) with secret "secret", a 12-character hex string."""
+    data = n8n_workflow(
+        n8n_node("Start", "manualTrigger"),
+        n8n_node("Md5", "crypto", 1, {"value": "hello"}),
+        n8n_node("Sha3", "crypto", 2, {"type": "SHA3-256", "value": "hello", "dataPropertyName": "sha3"}),
+        n8n_node("Hmac", "crypto", 1, {"action": "hmac", "type": "SHA256", "value": "hello", "secret": "secret",
+                                       "encoding": "base64", "dataPropertyName": "mac"}),
+        n8n_node("Id", "crypto", 1, {"action": "generate", "encodingType": "hex", "stringLength": 12,
+                                     "dataPropertyName": "id"}),
+        pinData={"Start": [{"json": {"k": 1}}]})
+    result = run_json(capsys, tmp_path, data)
+    [item] = outputs(result, "Id")
+    assert {k: item[k] for k in ("k", "data", "sha3", "mac")} == {
+        "k": 1, "data": "5d41402abc4b2a76b9719d911017c592",
+        "sha3": "3338be694f50c5f338814986cdf0686453a888b84f424d792af4b9202398f392",
+        "mac": "iKqz7ejTrflNJquQ07r9SiCDBww7zOnAFO4EpEOEfAs="}
+    assert len(item["id"]) == 12 and set(item["id"]) <= set("0123456789abcdef")
+
+
+# ---------------------------------------------------------------- Item Lists (legacy) onto the standalone nodes
+
+ITEM_LISTS = [
+    (1, {"fieldsToAggregate": {"fieldToAggregate": [{"fieldToAggregate": "name"}]}, "options": {}},
+     "aggregate", 1, {"field": "name", "includeEmpty": False}),
+    (3, {"operation": "concatenateItems", "aggregate": "aggregateAllItemData"},
+     "aggregate", 1, {"all": True, "outputField": "data"}),
+    (2.2, {"operation": "limit", "maxItems": 2, "keep": "lastItems"}, "limit", 1, {"max": 2, "keep": "last"}),
+    (2, {"operation": "removeDuplicates", "compare": "selectedFields",
+         "fieldsToCompare": {"fields": [{"fieldName": "id"}]}}, "removeDuplicates", 1, {"fields": ["id"]}),
+    (3.1, {"operation": "removeDuplicates", "compare": "selectedFields", "fieldsToCompare": "id, a.b"},
+     "removeDuplicates", 1.1, {"fields": ["id", "a.b"]}),
+    (3, {"operation": "sort", "sortFieldsUi": {"sortField": [{"fieldName": "n", "order": "descending"}]}},
+     "sort", 1, {"fields": [{"field": "n", "order": "desc"}]}),
+    (3.1, {"operation": "splitOutItems", "fieldToSplitOut": "tags", "include": "allOtherFields"},
+     "splitOut", 1, {"field": "tags", "include": "allOtherFields", "destination": ""}),
+    (2, {"operation": "summarize", "fieldsToSummarize": {"values": [{"aggregation": "sum", "field": "n"}]}},
+     "summarize", 1, {"fieldsToSummarize": [{"aggregation": "sum", "field": "n"}]}),
+    (3.1, {"operation": "summarize", "fieldsToSummarize": {"values": [{"field": "n"}]}, "fieldsToSplitBy": "k"},
+     "summarize", 1, {"fieldsToSummarize": [{"field": "n"}], "fieldsToSplitBy": "k",
+                      "options": {"continueIfFieldNotFound": True}}),
+]
+
+
+@pytest.mark.parametrize(("version", "params", "flowbox_type", "flowbox_version", "expected"), ITEM_LISTS,
+                         ids=[f"v{c[0]}-{c[2]}-{i}" for i, c in enumerate(ITEM_LISTS)])
+def test_item_lists_operations_become_the_standalone_nodes(version: float, params: dict[str, Any], flowbox_type: str,
+                                                          flowbox_version: float, expected: dict[str, Any]) -> None:
+    node = converted("itemLists", version, params)
+    assert (node["type"], node["typeVersion"], node["parameters"]) == (flowbox_type, flowbox_version, expected)
+    assert {k: node["n8n"][k] for k in ("type", "typeVersion")} == {"type": "n8n-nodes-base.itemLists", "typeVersion": version}
+    assert node["n8n"]["parameters"] == params  # the original, for an export back
+
+
+@pytest.mark.parametrize(("version", "params", "reason"), [
+    (3, {"operation": "aggregateItems"}, "operation 'aggregateItems'"),  # v3 calls it concatenateItems
+    (3.1, {"operation": "splitOutItems", "fieldToSplitOut": "a", "include": "selectedOtherFields",
+           "fieldsToInclude": "b"}, "include 'selectedOtherFields'"),
+    (2, {"operation": "sort", "type": "random"}, "sort type 'random'"),
+    (3, {"operation": "summarize", "fieldsToSummarize": {"values": [{"field": "n"}]}, "options": {"bogus": 1}},
+     "option 'options.bogus'"),
+])
+def test_item_lists_placeholders(version: float, params: dict[str, Any], reason: str) -> None:
+    conversion = convert(n8n_workflow(n8n_node("Start", "manualTrigger"), n8n_node("Node", "itemLists", version, params)))
+    node = conversion.workflow["nodes"][1]
+    assert node["type"] == "n8nPlaceholder" and reason in node["parameters"]["reason"]
+    assert node["parameters"]["node"]["type"] == "n8n-nodes-base.itemLists"
+
+
+def test_item_lists_unknown_version_is_refused() -> None:
+    from flowbox.errors import WorkflowInvalid
+
+    with pytest.raises(WorkflowInvalid, match="typeVersion 4 is not one flowbox knows"):
+        convert(n8n_workflow(n8n_node("Start", "manualTrigger"), n8n_node("Node", "itemLists", 4, {})))
+
+
+def test_item_lists_give_n8ns_output(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Item Lists v3 summarize (count of name by city: the city as text, as Item Lists groups), then
+    v2 sort by count descending and v3.1 limit to one (n8n's Item Lists docs)."""
+    data = n8n_workflow(
+        n8n_node("Start", "manualTrigger"),
+        n8n_node("Summary", "itemLists", 3, {"operation": "summarize", "fieldsToSummarize": {"values": [
+            {"field": "name"}, {"aggregation": "sum", "field": "missing"}]}, "fieldsToSplitBy": "city"}),
+        n8n_node("Sort", "itemLists", 2, {"operation": "sort", "sortFieldsUi": {"sortField": [
+            {"fieldName": "count_name", "order": "descending"}]}}),
+        n8n_node("Top", "itemLists", 3.1, {"operation": "limit"}),
+        pinData={"Start": [{"json": s} for s in SALES]})
+    result = run_json(capsys, tmp_path, data)
+    assert outputs(result, "Summary") == [{"city": "Oslo", "count_name": 2, "sum_missing": 0},
+                                          {"city": "Rome", "count_name": 1, "sum_missing": 0}]
+    assert outputs(result, "Top") == [{"city": "Oslo", "count_name": 2, "sum_missing": 0}]
+
+
+# ---------------------------------------------------------------- RSS Read
+
+
+@pytest.mark.parametrize("version", [1, 1.1, 1.2])
+def test_rss_feed_read_maps_its_url(version: float) -> None:
+    node = converted("rssFeedRead", version, {"url": "https://example.com/feed.xml", "options": {}})
+    assert (node["type"], node["parameters"]) == ("rssFeedRead", {"url": "https://example.com/feed.xml"})
+
+
+def test_rss_feed_read_v1_reading_once_is_reported() -> None:
+    conversion = convert(n8n_workflow(n8n_node("Start", "manualTrigger"),
+                                      n8n_node("Feed", "rssFeedRead", 1, {"url": "https://x.test/f"})))
+    assert any(e.level == "approximated" and "reads the feed once" in e.message for e in conversion.report)
+
+
+@pytest.mark.parametrize("option", ["ignoreSSL", "customFields"])
+def test_rss_feed_read_options_become_a_placeholder(option: str) -> None:
+    placeholder_check("rssFeedRead", 1.2, {"url": "https://x", "options": {option: True}}, f"option 'options.{option}'")
+
+
+# ---------------------------------------------------------------- Redis
+
+REDIS = [
+    ({"operation": "get", "key": "k"},
+     {"operation": "get", "key": "k", "propertyName": "propertyName", "jsonDecode": False, "includeInput": False}),
+    ({"operation": "set", "key": "k", "value": "v", "expire": True},
+     {"operation": "set", "key": "k", "value": "v", "ttl": 60}),
+    ({"operation": "set", "key": "k", "value": "v", "ttl": 5}, {"operation": "set", "key": "k", "value": "v", "ttl": 0}),
+    ({"operation": "incr", "key": "hits", "expire": True, "ttl": 10},
+     {"operation": "incr", "key": "hits", "ttl": 10, "incrBy": 1, "propertyName": "hits", "includeInput": False}),
+    ({"operation": "delete", "key": "k"}, {"operation": "delete", "key": "k"}),
+    ({"operation": "push", "list": "q", "messageData": "m", "tail": True},
+     {"operation": "push", "key": "q", "side": "right", "value": "m"}),
+    ({"operation": "pop", "list": "q", "propertyName": "job"},
+     {"operation": "pop", "key": "q", "side": "left", "propertyName": "job", "jsonDecode": True, "includeInput": False}),
+    ({"operation": "publish", "channel": "c", "messageData": "hi"}, {"operation": "publish", "channel": "c", "value": "hi"}),
+]
+
+
+@pytest.mark.parametrize(("params", "expected"), REDIS, ids=[f"{c[0]['operation']}-{i}" for i, c in enumerate(REDIS)])
+def test_redis_maps_its_operations(params: dict[str, Any], expected: dict[str, Any]) -> None:
+    node = converted("redis", 1, params, credentials={"redis": {"id": "1", "name": "Redis"}})
+    assert (node["type"], node["parameters"]) == ("redis", expected)
+
+
+@pytest.mark.parametrize(("params", "reason"), [
+    ({}, "operation 'info'"),  # n8n's default operation
+    ({"operation": "keys", "keyPattern": "a*"}, "operation 'keys'"),
+    ({"operation": "get", "key": "k", "keyType": "hash"}, "keyType 'hash'"),
+    ({"operation": "pop", "list": "q", "options": {"dotNotation": False}}, "dotNotation"),
+])
+def test_redis_placeholders(params: dict[str, Any], reason: str) -> None:
+    placeholder_check("redis", 1, params, reason)
+
+
+# ---------------------------------------------------------------- Read/Write Files from Disk
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    ({"fileSelector": "/data/*.csv"},
+     {"operation": "read", "fileSelector": "/data/*.csv", "fileInfo": True, "dataPropertyName": "data"}),
+    ({"fileSelector": "in/a.bin", "options": {"dataPropertyName": "file", "mimeType": "application/zip"}},
+     {"operation": "read", "fileSelector": "in/a.bin", "fileInfo": True, "dataPropertyName": "file",
+      "mimeType": "application/zip"}),
+    ({"operation": "write", "fileName": "out/x.txt", "options": {"append": True}},
+     {"operation": "write", "fileName": "out/x.txt", "dataPropertyName": "data", "append": True}),
+])
+def test_read_write_file_maps_its_layout(params: dict[str, Any], expected: dict[str, Any]) -> None:
+    node = converted("readWriteFile", 1, params)
+    assert (node["type"], node["parameters"]) == ("readWriteFile", expected)
+
+
+@pytest.mark.parametrize("option", ["fileName", "fileExtension"])
+def test_read_write_file_renaming_options_become_a_placeholder(option: str) -> None:
+    placeholder_check("readWriteFile", 1, {"fileSelector": "a", "options": {option: "x"}}, f"option 'options.{option}'")
+
+
+def test_read_file_gives_n8ns_file_facts(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read Files from Disk: one item per file, its json the file's facts (n8n's docs), the bytes as binary."""
+    monkeypatch.delenv("FLOWBOX_FILES_DIR", raising=False)
+    folder = tmp_path / "data" / "files"
+    folder.mkdir(parents=True)
+    (folder / "r.csv").write_text("a,b\n")
+    data = n8n_workflow(n8n_node("Start", "manualTrigger"),
+                        n8n_node("Read", "readWriteFile", 1, {"fileSelector": "*.csv", "options": {}}))
+    result = run_json(capsys, tmp_path, data)
+    assert outputs(result, "Read") == [{"mimeType": "text/csv", "fileName": "r.csv", "fileExtension": "csv",
+                                        "fileSize": 4}]
+
+
+# ---------------------------------------------------------------- Execute Workflow Trigger
+
+
+@pytest.mark.parametrize(("version", "params"), [
+    (1, {}), (1, {"events": "worklfow_call"}), (1.1, {"inputSource": "passthrough"}), (1.1, {}),
+])
+def test_execute_workflow_trigger_passes_the_callers_items(version: float, params: dict[str, Any]) -> None:
+    conversion = convert(n8n_workflow(n8n_node("Called", "executeWorkflowTrigger", version, params),
+                                      n8n_node("Next", "noOp")))
+    node = conversion.workflow["nodes"][0]
+    assert (node["type"], node["parameters"]) == ("manualTrigger", {})
+
+
+@pytest.mark.parametrize(("params", "reason"), [
+    ({"inputSource": "workflowInputs", "workflowInputs": {"values": [{"name": "id", "type": "number"}]}},
+     "typed workflow inputs (inputSource 'workflowInputs')"),
+    ({"workflowInputs": {"values": [{"name": "id"}]}}, "typed workflow inputs"),  # v1.1's default source
+    ({"inputSource": "jsonExample", "jsonExample": "{\"id\": 1}"}, "inputSource 'jsonExample'"),
+])
+def test_execute_workflow_trigger_typed_inputs_become_a_placeholder(params: dict[str, Any], reason: str) -> None:
+    conversion = convert(n8n_workflow(n8n_node("Called", "executeWorkflowTrigger", 1.1, params),
+                                      n8n_node("Next", "noOp")))
+    node = conversion.workflow["nodes"][0]
+    assert node["type"] == "n8nPlaceholder" and reason in node["parameters"]["reason"]
+
+
+def test_sub_workflow_started_by_execute_workflow_trigger_gets_the_items(capsys: pytest.CaptureFixture[str],
+                                                                          tmp_path: Path) -> None:
+    """An n8n sub-workflow (Execute Workflow Trigger -> Set), converted and saved as a file, run by an n8n caller
+    returns the caller's items as its Set made them (the engine's file loader reads flowbox JSON)."""
+    import json
+
+    sub = n8n_workflow(n8n_node("Called", "executeWorkflowTrigger", 1, {}),
+                       n8n_node("Mark", "set", 3.4, {"assignments": {"assignments": [
+                           {"id": "1", "name": "seen", "value": True, "type": "boolean"}]}, "includeOtherFields": True}))
+    sub_path = tmp_path / "sub.json"
+    sub_path.write_text(json.dumps(convert(sub).workflow))
+    caller = n8n_workflow(n8n_node("Start", "manualTrigger"),
+                          n8n_node("Call", "executeWorkflow", 1, {"workflowId": str(sub_path)}),
+                          pinData={"Start": [{"json": {"n": 1}}, {"json": {"n": 2}}]})
+    result = run_json(capsys, tmp_path, caller)
+    assert outputs(result, "Call") == [{"n": 1, "seen": True}, {"n": 2, "seen": True}]
+
+
+@pytest.mark.parametrize("mode", ["once", "each"])
+def test_an_n8n_sub_workflow_file_runs_unchanged(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                 mode: str) -> None:
+    """n8n's `source: localFile`: the file is n8n's own export (not converted beforehand); the loader converts it
+    as every other door does, and a placeholder in it refuses the run naming the node."""
+    import json
+
+    sub = n8n_workflow(n8n_node("Called", "executeWorkflowTrigger", 1, {}),
+                       n8n_node("Mark", "set", 3.4, {"assignments": {"assignments": [
+                           {"id": "1", "name": "double", "value": "={{ $json.n * 2 }}", "type": "number"}]},
+                           "includeOtherFields": True}))
+    (tmp_path / "sub.json").write_text(json.dumps(sub))
+    caller = n8n_workflow(n8n_node("Start", "manualTrigger"),
+                          n8n_node("Call", "executeWorkflow", 1, {"source": "localFile", "mode": mode,
+                                                                  "workflowPath": str(tmp_path / "sub.json")}),
+                          pinData={"Start": [{"json": {"n": 1}}, {"json": {"n": 2}}]})
+    assert outputs(run_json(capsys, tmp_path, caller), "Call") == [{"n": 1, "double": 2}, {"n": 2, "double": 4}]
+    sub["nodes"][1]["parameters"]["shout"] = True  # a parameter Set does not know: a placeholder
+    (tmp_path / "sub.json").write_text(json.dumps(sub))
+    (tmp_path / "caller.json").write_text(json.dumps(caller))
+    code, out, _ = cli(capsys, "run", str(tmp_path / "caller.json"), "--json", "--data-dir", str(tmp_path / "data"))
+    error = json.loads(out)["error"]
+    assert code == 1 and error["node"] == "Call", error
+    assert "'Mark'" in error["message"] and "n8n-nodes-base.set" in error["message"], error
+
+
+# ---------------------------------------------------------------- Compression
+
+COMPRESSION = [
+    (1.1, {}, {"operation": "decompress", "binaryPropertyName": "data", "outputPrefix": "file_"}),
+    (1, {"binaryPropertyName": "a,b", "outputPrefix": "f"}, {"operation": "decompress", "binaryPropertyName": "a,b",
+                                                            "outputPrefix": "f"}),
+    (1.1, {"operation": "compress", "binaryPropertyName": "a, b", "fileName": "all.zip", "binaryPropertyOutput": "z"},
+     {"operation": "compress", "binaryPropertyName": "a, b", "outputFormat": "zip", "binaryPropertyOutput": "z",
+      "fileName": "all.zip"}),
+    (1, {"operation": "compress", "outputFormat": "zip", "fileName": "x.zip"},
+     {"operation": "compress", "binaryPropertyName": "data", "outputFormat": "zip", "binaryPropertyOutput": "data",
+      "fileName": "x.zip"}),
+    (1.1, {"operation": "compress", "outputFormat": "gzip"},
+     {"operation": "compress", "binaryPropertyName": "data", "outputFormat": "gzip", "binaryPropertyOutput": "data"}),
+]
+
+
+@pytest.mark.parametrize(("version", "params", "expected"), COMPRESSION,
+                         ids=[f"v{c[0]}-{i}" for i, c in enumerate(COMPRESSION)])
+def test_compression_maps_its_layout(version: float, params: dict[str, Any], expected: dict[str, Any]) -> None:
+    node = converted("compression", version, params)
+    assert (node["type"], node["parameters"]) == ("compression", expected)
+
+
+@pytest.mark.parametrize(("version", "params", "reason"), [
+    (1, {"operation": "compress", "outputFormat": "gzip"}, "v1's gzip naming"),
+    (1.1, {"operation": "compress", "outputFormat": "gzip", "binaryPropertyName": "a,b"}, "several binary properties"),
+    (1.1, {"operation": "compress", "outputFormat": "gzip", "fileName": "x"}, "a gzip fileName"),
+    (1, {"operation": "compress"}, "outputFormat ''"),  # v1 has no default format
+])
+def test_compression_placeholders(version: float, params: dict[str, Any], reason: str) -> None:
+    placeholder_check("compression", version, params, reason)
+
+
+def test_zip_then_unzip_gives_n8ns_files() -> None:
+    """Compression v1.1: two files zipped into `data` named by `fileName` (json kept), then unpacked into
+    `file_0`, `file_1` with their names (n8n's Compression docs), run by the engine on the converted workflow."""
+    import asyncio
+    import base64
+
+    from flowbox.engine.runner import EngineServices, Runner
+    from flowbox.node import make_binary, make_items
+    from flowbox.workflow import load_workflow
+
+    data = n8n_workflow(
+        n8n_node("Start", "manualTrigger"),
+        n8n_node("Zip", "compression", 1.1, {"operation": "compress", "binaryPropertyName": "a,b",
+                                             "fileName": "both.zip"}),
+        n8n_node("Unzip", "compression", 1.1, {}))
+    wf = load_workflow(convert(data).workflow)
+    item = {"json": {"k": 1}, "binary": {"a": make_binary(b"alpha", "a.txt"), "b": make_binary(b"beta", "b.txt")}}
+
+    async def go() -> Any:
+        services = EngineServices()
+        try:
+            return await Runner(wf, services=services).run(make_items([item]))
+        finally:
+            await services.close()
+
+    result = asyncio.run(go())
+    assert result.status == "success", result.error
+    [zipped] = result.runs["Zip"][-1].outputs[0]
+    assert zipped.json == {"k": 1} and list(zipped.binary) == ["data"]
+    assert zipped.binary["data"]["fileName"] == "both.zip"
+    [unzipped] = result.runs["Unzip"][-1].outputs[0]
+    assert unzipped.json == {"k": 1}
+    assert {k: (v["fileName"], base64.b64decode(v["data"])) for k, v in unzipped.binary.items()} == {
+        "file_0": ("a.txt", b"alpha"), "file_1": ("b.txt", b"beta")}
+
+
+# ---------------------------------------------------------------- Send Email
+
+EMAIL = [
+    (1, {"fromEmail": "a@x.test", "toEmail": "b@x.test", "subject": "Hi", "text": "t", "html": "<p>h</p>",
+         "attachments": "data", "options": {"allowUnauthorizedCerts": True}},
+     {"fromEmail": "a@x.test", "to": "b@x.test", "subject": "Hi", "cc": "", "bcc": "", "text": "t",
+      "html": "<p>h</p>", "attachments": "data", "allowUnauthorizedCerts": True}),
+    (2, {"fromEmail": "a@x.test", "toEmail": "b@x.test", "text": "plain", "options": {"ccEmail": "c@x.test"}},
+     {"fromEmail": "a@x.test", "to": "b@x.test", "subject": "", "text": "plain", "html": "", "cc": "c@x.test",
+      "bcc": "", "replyTo": "", "attachments": "", "allowUnauthorizedCerts": False}),  # v2: text by default
+    (2.1, {"fromEmail": "a@x.test", "toEmail": "b@x.test", "html": "<b>x</b>", "text": "ignored",
+           "options": {"appendAttribution": False, "replyTo": "r@x.test"}},
+     {"fromEmail": "a@x.test", "to": "b@x.test", "subject": "", "text": "", "html": "<b>x</b>", "cc": "", "bcc": "",
+      "replyTo": "r@x.test", "attachments": "", "allowUnauthorizedCerts": False}),  # v2.1: html by default
+]
+
+
+@pytest.mark.parametrize(("version", "params", "expected"), EMAIL, ids=[f"v{c[0]}" for c in EMAIL])
+def test_email_send_maps_its_layout(version: float, params: dict[str, Any], expected: dict[str, Any]) -> None:
+    node = converted("emailSend", version, params, credentials={"smtp": {"id": "1", "name": "SMTP"}})
+    assert (node["type"], node["parameters"]) == ("sendEmail", expected)
+
+
+def test_email_send_attribution_is_reported_and_wait_is_a_placeholder() -> None:
+    conversion = convert(n8n_workflow(n8n_node("Start", "manualTrigger"),
+                                      n8n_node("Mail", "emailSend", 2.1, {"toEmail": "b@x.test"})))
+    assert any(e.level == "approximated" and "sent automatically with n8n" in e.message for e in conversion.report)
+    placeholder_check("emailSend", 2.1, {"operation": "sendAndWait", "message": "ok?"}, "operation 'sendAndWait'")
+
+
+# ---------------------------------------------------------------- XML
+
+
+def test_xml_to_json_maps_onto_xml2js_layout() -> None:
+    node = converted("xml", 1, {"dataPropertyName": "body", "options": {"mergeAttrs": True}})
+    assert (node["type"], node["parameters"]) == ("xml", {"mode": "xmlToJson", "dataPropertyName": "body",
+                                                          "layout": "xml2js"})
+
+
+@pytest.mark.parametrize(("params", "reason"), [
+    ({"mode": "jsonToxml"}, "mode 'jsonToxml'"),
+    ({"options": {"explicitArray": True}}, "option 'options.explicitArray' = True"),
+    ({"options": {"attrkey": "@"}}, "option 'options.attrkey' = '@'"),
+])
+def test_xml_placeholders(params: dict[str, Any], reason: str) -> None:
+    placeholder_check("xml", 1, params, reason)
+
+
+def test_xml_to_json_gives_xml2js_output(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """XML to JSON as n8n documents it (xml2js, attributes merged): the item becomes the parsed document."""
+    xml = '<order id="7"><item sku="a">Pen</item><item sku="b">Ink</item><note/><total>3</total></order>'
+    data = n8n_workflow(n8n_node("Start", "manualTrigger"), n8n_node("XML", "xml", 1, {"options": {}}),
+                        pinData={"Start": [{"json": {"data": xml}}]})
+    result = run_json(capsys, tmp_path, data)
+    assert outputs(result, "XML") == [{"order": {"id": "7", "item": [{"sku": "a", "_": "Pen"}, {"sku": "b", "_": "Ink"}],
+                                                 "note": "", "total": "3"}}]
