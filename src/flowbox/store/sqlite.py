@@ -157,14 +157,15 @@ class SqliteStore(SqlStore):
         use) stay, for the next writes to reuse. The step runs on the writer thread between two
         groups, as one statement in C (`executescript`: the sqlite3 module would step
         `PRAGMA incremental_vacuum(N)` once, one page), and its page count adapts so that a step
-        takes about `vacuum_step_seconds`. While the WAL is past `wal_truncate_bytes` (the
-        checkpoints are behind) it releases nothing: moved pages would only grow it further.
+        takes about `vacuum_step_seconds`. While the WAL is past half of `wal_truncate_bytes` (the
+        checkpoints are behind) it releases nothing: moved pages would only grow it further, up to where
+        the writer has to copy the rest itself (~20 ms held, measured in bench/disk.py).
         0 when the database was made without auto_vacuum=INCREMENTAL (a server switches it at start).
         """
         if self._auto_vacuum != INCREMENTAL:
             return 0
         with contextlib.suppress(OSError):
-            if Path(f"{self.path}-wal").stat().st_size > self.wal_truncate_bytes:
+            if Path(f"{self.path}-wal").stat().st_size > self.wal_truncate_bytes // 2:
                 return 0
 
         def step(conn: sqlite3.Connection) -> int:
