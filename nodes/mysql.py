@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from flowbox.node import Context, Item, Param, node
+from flowbox.node import Context, Item, N8n, N8nNotes, Param, node
 from flowbox.nodes._db import (
     CONNECT_TIMEOUT,
     Column,
@@ -32,6 +32,7 @@ from flowbox.nodes._db import (
     run_sql,
     sql_params,
 )
+from flowbox.nodes._sql_n8n import sql_from_n8n
 
 SSL_MODES = ("disable", "require", "verify")
 
@@ -210,10 +211,17 @@ def _connect(cred: dict[str, Any], host: str, port: int) -> Any:
         connect_timeout=CONNECT_TIMEOUT)
 
 
+def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's MySQL v1 and v2.0-2.5 (see nodes/_sql_n8n.py); n8n's `mySql` credential is flowbox's `mysql`."""
+    return sql_from_n8n(params, version, schema=False)
+
+
 @node(
     type="mysql", display_name="MySQL", group="integration", icon="database",
     description="Run SQL, or insert, update, upsert and select rows, in a MySQL or MariaDB database",
     credentials=["mysql"], params=sql_params(),
+    n8n=N8n(types=("n8n-nodes-base.mySql",), versions=(1, 2, 2.1, 2.2, 2.3, 2.4, 2.5), convert=from_n8n,
+            credentials={"mySql": "mysql"}),
 )
 async def mysql(ctx: Context, items: list[Item]) -> list[list[Item]]:
     """Connect with the node's mysql credential, run the operation for every item, close."""

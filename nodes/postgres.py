@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowbox.node import Context, Item, Param, node
+from flowbox.node import Context, Item, N8n, N8nNotes, Param, node
 from flowbox.nodes._db import (
     CONNECT_TIMEOUT,
     Column,
@@ -29,6 +29,7 @@ from flowbox.nodes._db import (
     run_sql,
     sql_params,
 )
+from flowbox.nodes._sql_n8n import sql_from_n8n
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
@@ -118,10 +119,16 @@ def _holds_objects(values: list[Any]) -> bool:
     return any(isinstance(v, dict) or (isinstance(v, list) and _holds_objects(v)) for v in values)
 
 
+def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's Postgres v1 and v2.0-2.6 (see nodes/_sql_n8n.py)."""
+    return sql_from_n8n(params, version, schema=True)
+
+
 @node(
     type="postgres", display_name="Postgres", group="integration", icon="database",
     description="Run SQL, or insert, update, upsert and select rows, in a PostgreSQL database",
     credentials=["postgres"], params=sql_params(schema=True),
+    n8n=N8n(types=("n8n-nodes-base.postgres",), versions=(1, 2, 2.1, 2.2, 2.3, 2.4, 2.5, 2.6), convert=from_n8n),
 )
 async def postgres(ctx: Context, items: list[Item]) -> list[list[Item]]:
     """Connect with the node's postgres credential, run the operation for every item, close."""

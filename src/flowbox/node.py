@@ -20,7 +20,7 @@ catalog and the editor's parameter panel.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -310,7 +310,8 @@ class N8n:
     the converter knows (another one is refused, naming the node); `convert(parameters, version)`
     returns this node's parameters and its notes. A note of level "unsupported" keeps the node as
     a placeholder that refuses to run; a fixed value that cannot be read raises `WorkflowInvalid`
-    with `field` naming the n8n parameter. `export`, when given, writes this node's parameters back as
+    with `field` naming the n8n parameter. `credentials` renames the node's credential references
+    (n8n's `mySql` is flowbox's `mysql`). `export`, when given, writes this node's parameters back as
     n8n's `types[0]` (a node edited in flowbox; an unedited one gets its original n8n parameters).
     """
 
@@ -318,6 +319,7 @@ class N8n:
     versions: tuple[float, ...]
     convert: N8nConverter
     export: N8nExporter | None = None
+    credentials: Mapping[str, str] = field(default_factory=dict)  # n8n's credential type -> flowbox's, where they differ
 
 
 NodeFunction = Callable[..., Awaitable[list[list[Item]]]]

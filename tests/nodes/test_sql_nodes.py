@@ -238,3 +238,81 @@ def test_missing_credential_is_a_clear_error(run_node, db):
     result = run_node({**db.node(operation="executeQuery", query="SELECT 1"), "credentials": {}},
                       services=db.services())
     assert result.status == "error" and f"needs a {db.type} credential" in result.error["message"]
+
+
+# ---------------------------------------------------------------- n8n's Postgres / MySQL nodes, imported
+
+
+def _from_n8n(db: Server, version: float, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """n8n's node for `db` with `params` through the importer: (the flowbox node, the workflow settings, report)."""
+    from n8n_support import n8n_node, n8n_workflow
+
+    from flowbox.n8n import accept
+
+    kind = {"mysql": "mySql", "postgres": "postgres"}[db.type]
+    data, report = accept(n8n_workflow(n8n_node("Db", kind, version, params,
+                                                credentials={kind: {"id": "db1", "name": "Test database"}})))
+    return data["nodes"][0], data["settings"], report
+
+
+def test_an_n8n_query_with_expressions_runs_with_its_values_bound(run_node, db):
+    table = db.q(db.make_people())
+    evil = "O'Brien'); DROP TABLE people; --"
+    insert, settings, report = _from_n8n(db, 2.5, {
+        "operation": "executeQuery",
+        "query": f"=INSERT INTO {table} (email, name, age) VALUES ('{{{{ $json.email }}}}', '{{{{ $json.name }}}}', "
+                 "{{ $json.age + 1 }})"})
+    assert insert["type"] == db.type and insert["credentials"] == {db.type: "db1"}
+    assert "bound parameters" in str(report.to_json()["approximated"])
+    people = [{"email": "a@x", "name": evil, "age": 29}, {"email": "b@x", "name": "Bob", "age": 40}]
+    assert run_node(insert, people, services=db.services(), settings=settings).status == "success"
+    assert db.sql(f"SELECT name, age FROM {table} ORDER BY id") == [(evil, 30), ("Bob", 41)]
+    select, settings, _ = _from_n8n(db, 2.5, {
+        "operation": "executeQuery",
+        "query": f"=SELECT name FROM {table} WHERE age > $1 AND email LIKE '%{{{{ $json.domain }}}}'",
+        "options": {"queryReplacement": "={{ $json.min }}"}})
+    assert rows(run_node(select, [{"min": 35, "domain": "@x"}], services=db.services(), settings=settings)) == [
+        {"name": "Bob"}]
+
+
+def test_n8n_insert_and_select_operations_run(run_node, db):
+    table = db.make_people()
+    insert, settings, _ = _from_n8n(db, 2.5, {
+        "operation": "insert", "table": {"__rl": True, "value": table, "mode": "list"},
+        "columns": {"mappingMode": "defineBelow", "value": {"email": "={{ $json.email }}", "name": "={{ $json.name }}"},
+                    "matchingColumns": []}})
+    assert insert["parameters"]["columns"] == ["email", "name"]
+    assert run_node(insert, [{"email": "a@x", "name": "Ann", "age": 9}, {"email": "b@x", "name": "Bob"}],
+                    services=db.services(), settings=settings).status == "success"
+    assert db.table_rows() == [("a@x", "Ann"), ("b@x", "Bob")]
+    select, settings, _ = _from_n8n(db, 2.5, {
+        "operation": "select", "table": {"__rl": True, "value": table, "mode": "name"}, "limit": 1,
+        "where": {"values": [{"column": "email", "condition": "LIKE", "value": "%@x"}]},
+        "sort": {"values": [{"column": "email", "direction": "DESC"}]}, "options": {"outputColumns": ["name"]}})
+    assert rows(run_node(select, services=db.services(), settings=settings)) == [{"name": "Bob"}]
+
+
+def test_what_n8n_sql_flowbox_cannot_bind_becomes_a_placeholder(db):
+    table_name, _, report = _from_n8n(db, 2.5, {"operation": "executeQuery",
+                                                "query": "=SELECT * FROM {{ $json.table }}"})
+    assert table_name["type"] == "n8nPlaceholder"
+    assert "table or column name" in str(report.to_json()["unsupported"])
+    computed, _, report = _from_n8n(db, 2.5, {
+        "operation": "insert", "table": {"__rl": True, "value": "t", "mode": "list"},
+        "columns": {"mappingMode": "defineBelow", "value": {"name": "={{ $json.first }} {{ $json.last }}"}}})
+    assert computed["type"] == "n8nPlaceholder" and "column 'name'" in str(report.to_json()["unsupported"])
+
+
+def test_an_n8n_v1_query_takes_its_parameters_from_the_named_fields(run_node, db):
+    table = db.q(db.make_people())
+    db.sql(f"INSERT INTO {table} (email, name) VALUES ('a@x', 'Ann'), ('b@x', 'Bob')")
+    node, settings, _ = _from_n8n(db, 1, {"operation": "executeQuery",
+                                          "query": f"SELECT name FROM {table} WHERE email = $1",
+                                          "additionalFields": {"queryParams": "email"}})
+    assert rows(run_node(node, [{"email": "b@x"}], services=db.services(), settings=settings)) == [{"name": "Bob"}]
+    update, settings, _ = _from_n8n(db, 1, {"operation": "update", "table": db.table, "columns": "email,name",
+                                            "updateKey": "email"})
+    assert update["parameters"]["matchOn"] == ["email"]
+    assert run_node(update, [{"email": "a@x", "name": "Anne"}], services=db.services(),
+                    settings=settings).status == "success"
+    assert db.table_rows() == [("a@x", "Anne"), ("b@x", "Bob")]

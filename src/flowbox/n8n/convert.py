@@ -188,6 +188,9 @@ def _node(raw: Any, index: int, connections: Mapping[str, Any],
                                   field=f"parameters.{exc.field}" if exc.field else "parameters") from None
         notes = [*notes, *more]
         flowbox_type = spec.type
+        for theirs, ours in way.credentials.items():
+            if theirs in node.get("credentials", {}):
+                node["credentials"][ours] = node["credentials"].pop(theirs)
     if any(level == "unsupported" for level, _ in notes):
         reasons = [message for level, message in notes if level == "unsupported"]
         outputs = max((len(v) for v in (connections.get(name) or {}).values()), default=1)

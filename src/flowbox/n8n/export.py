@@ -62,8 +62,11 @@ def _node(raw: Mapping[str, Any], report: list[Entry], names: Mapping[str, str])
     if on_error in _ON_ERROR_BACK and on_error != "stop":
         node["onError"] = _ON_ERROR_BACK[on_error]
     if raw.get("credentials"):
-        node["credentials"] = {kind: ref if isinstance(ref, Mapping) else {"id": str(ref),
-                                                                           "name": names.get(str(ref), str(ref))}
+        spec = registry.get_or_none(str(raw.get("type", "")))
+        back = {ours: theirs for way in (spec.n8n if spec is not None else ()) if n8n_type in way.types
+                for theirs, ours in way.credentials.items()}  # flowbox's mysql is n8n's mySql
+        node["credentials"] = {back.get(kind, kind): ref if isinstance(ref, Mapping) else
+                               {"id": str(ref), "name": names.get(str(ref), str(ref))}
                                for kind, ref in raw["credentials"].items()}
     for level, message in notes:
         report.append(Entry(name, level, message))
