@@ -1,45 +1,128 @@
-"""HTML: extract values from HTML with CSS selectors (beautifulsoup4 + soupsieve).
+"""HTML: extract values from HTML with CSS selectors (beautifulsoup4 + soupsieve), fill an HTML template per
+item, or make one HTML table of all items.
+
+extractHtmlContent:
 
 The HTML comes from a json field or a binary property (its encoding detected by
 beautifulsoup). Each extraction value names a `key`, a `cssSelector` and what to
 return: the element's `text`, its inner `html`, an `attribute`, or a form field's
 `value`; the first match, or with `returnArray` every match. The output item holds
 the extracted keys (null, or [], when nothing matches).
+
+generateHtmlTemplate: the `html` parameter is a template ({{ }} expressions filled per item); each item
+becomes `{"html": ...}`. convertToHtmlTable: one item `{"table": ...}` with a column for every field
+any item has, values HTML-escaped, booleans as checkboxes.
 """
 
 from __future__ import annotations
 
+import html as html_text
+import json
 import re
 from typing import Any
 
-from flowbox.node import Context, Item, ItemErrors, Param, binary_bytes, get_path, node, set_path
+from flowbox.node import (
+    Context,
+    Item,
+    ItemErrors,
+    N8n,
+    N8nNotes,
+    Param,
+    binary_bytes,
+    get_path,
+    node,
+    set_path,
+)
+from flowbox.nodes._n8n import Params, rows
 
 RETURN_VALUES = ["text", "html", "attribute", "value"]
+OPERATIONS = ["extractHtmlContent", "generateHtmlTemplate", "convertToHtmlTable"]
+EXTRACT = {"operation": ["extractHtmlContent"]}
+_TABLE_OPTIONS = ("capitalize", "caption", "tableAttributes", "headerAttributes", "rowAttributes", "cellAttributes",
+                  "customStyling")
+
+
+def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's HTML v1-1.2 (every operation; n8n's default is generateHtmlTemplate) and the legacy HTML Extract v1
+    (extractHtmlContent only, `options.trimValues`)."""
+    p = Params(params, version)
+    legacy = version == 0  # HTML Extract, registered below as version 0 of the same converter
+    operation = "extractHtmlContent" if legacy else p.take("operation", "generateHtmlTemplate")
+    if operation == "generateHtmlTemplate":
+        p.ignore("notice")
+        template = str(p.take("html", ""))
+        if "{{" in template and not template.startswith("="):  # n8n fills this one's {{ }} itself
+            template = "=" + template
+        return p.done({"operation": operation, "html": template})
+    if operation == "convertToHtmlTable":
+        options = p.options("options", _TABLE_OPTIONS)
+        p.approximated("cell values are HTML-escaped (n8n inserts them as they are) and the built-in styles are "
+                       "flowbox's")
+        return p.done({"operation": operation, **{k: options[k] for k in _TABLE_OPTIONS if k in options}})
+    if operation != "extractHtmlContent":
+        p.unsupported(f"operation {operation!r} is not supported")
+        return p.done({})
+    options = p.options("options", ("trimValues", "cleanUpText"))
+    values = []
+    for row in rows(p.take("extractionValues", {}), "values", "extractionValues"):
+        if row.get("skipSelectors"):
+            p.unsupported("extraction value 'skipSelectors' is not supported")
+        if not row.get("returnArray") and row.get("returnValue", "text") == "text":
+            p.approximated(f"key {row.get('key')!r}: text of the first match (n8n joins the text of every match)")
+        values.append({k: row[k] for k in ("key", "cssSelector", "returnValue", "attribute", "returnArray")
+                       if k in row})
+    return p.done({"operation": operation, "sourceData": p.take("sourceData", "json"),
+                   "dataPropertyName": p.take("dataPropertyName", "data"), "extractionValues": values,
+                   "trimValues": options.get("trimValues", True),
+                   "cleanUpText": options.get("cleanUpText", not legacy and version > 1)})
+
+
+def _legacy_from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    return from_n8n(params, 0)
 
 
 @node(
     type="html", display_name="HTML", group="transform", icon="file-code",
     description="Extract text, HTML or attributes from HTML with CSS selectors",
     params=[
-        Param("operation", "options", default="extractHtmlContent", required=True, options=["extractHtmlContent"]),
-        Param("sourceData", "options", default="json", options=["json", "binary"],
+        Param("operation", "options", default="extractHtmlContent", required=True, options=OPERATIONS),
+        Param("html", "string", default="", required=True, show_if={"operation": ["generateHtmlTemplate"]},
+              placeholder="<p>Hello {{ $json.name }}</p>", description="The HTML to output, its {{ }} filled per item"),
+        Param("sourceData", "options", default="json", options=["json", "binary"], show_if=EXTRACT,
               description="Read the HTML from a json field or from a binary property"),
-        Param("dataPropertyName", "string", default="data", required=True,
+        Param("dataPropertyName", "string", default="data", required=True, show_if=EXTRACT,
               description="The field (json) or binary property (binary) holding the HTML"),
-        Param("extractionValues", "list", default=[], required=True, fields=(
+        Param("extractionValues", "list", default=[], required=True, show_if=EXTRACT, fields=(
             Param("key", "string", default="", required=True, description="Output field (dotted paths nest)"),
             Param("cssSelector", "string", default="", required=True, placeholder="div.price > span"),
             Param("returnValue", "options", default="text", options=RETURN_VALUES),
             Param("attribute", "string", default="", show_if={"returnValue": ["attribute"]}, placeholder="href"),
             Param("returnArray", "boolean", default=False, description="Return every match as a list"),
         )),
-        Param("trimValues", "boolean", default=True, description="Strip spaces at the start and end of values"),
-        Param("cleanUpText", "boolean", default=True,
+        Param("trimValues", "boolean", default=True, show_if=EXTRACT,
+              description="Strip spaces at the start and end of values"),
+        Param("cleanUpText", "boolean", default=True, show_if=EXTRACT,
               description="Text: join the text of nested elements with spaces and collapse runs of whitespace"),
+        *(Param(name, "string", default="", show_if={"operation": ["convertToHtmlTable"]}, description=text)
+          for name, text in (("caption", "The table's caption"),
+                             ("tableAttributes", "Attributes of <table>, e.g. class=\"report\""),
+                             ("headerAttributes", "Attributes of <thead>"), ("rowAttributes", "Attributes of each <tr>"),
+                             ("cellAttributes", "Attributes of each <td>"))),
+        Param("capitalize", "boolean", default=False, show_if={"operation": ["convertToHtmlTable"]},
+              description="Headers from field names: snake_case -> Snake Case"),
+        Param("customStyling", "boolean", default=False, show_if={"operation": ["convertToHtmlTable"]},
+              description="Leave out the built-in inline styles"),
     ],
+    n8n=(N8n(types=("n8n-nodes-base.html",), versions=(1, 1.1, 1.2), convert=from_n8n),
+         N8n(types=("n8n-nodes-base.htmlExtract",), versions=(1,), convert=_legacy_from_n8n)),
 )
 async def html(ctx: Context, items: list[Item]) -> list[list[Item]]:
-    """One output item per input item, holding the extracted keys."""
+    """One output item per input item (the extracted keys, or the filled template); one table of all items."""
+    operation = ctx.param("operation")
+    if operation == "convertToHtmlTable":
+        return [[Item({"table": _table(ctx, items)})]] if items else [[]]
+    if operation == "generateHtmlTemplate":
+        return [[item.derive({"html": str(ctx.param("html", i) or "")}, binary=None) for i, item in enumerate(items)]]
     errors = ItemErrors(ctx)
     out: list[Item] = []
     for i, item in enumerate(items):
@@ -124,3 +207,42 @@ def _form_value(el: Any) -> Any:
         picked = [o.get("value", o.get_text()) for o in chosen]
         return picked if el.has_attr("multiple") else (picked[0] if picked else None)
     return el.get("value")
+
+
+_STYLES = ("style='border-collapse:collapse; font-family:system-ui,sans-serif'",  # flowbox's own look
+           "style='text-align:left; color:#666; border-bottom:2px solid #ddd'",
+           "style='padding:6px 16px 6px 0; border-bottom:1px solid #eee'")
+
+
+def _table(ctx: Context, items: list[Item]) -> str:
+    """Every item a row, every field any item has a column (in the order first seen)."""
+    headers = list(dict.fromkeys(key for item in items for key in item.json))
+    table_style, header_style, cell_style = ("", "", "") if ctx.param("customStyling") else _STYLES
+
+    def attrs(*parts: Any) -> str:
+        return "".join(f" {part}" for part in parts if part)
+
+    def cell(value: Any) -> str:
+        if isinstance(value, bool):
+            return '<input type="checkbox" checked="checked"/>' if value else '<input type="checkbox"/>'
+        if value is None:
+            return ""
+        return html_text.escape(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+                                if isinstance(value, (dict, list)) else str(value))
+
+    def header(name: str) -> str:
+        if ctx.param("capitalize"):
+            name = " ".join(word[:1].upper() + word[1:] for word in name.split("_") if word)
+        return html_text.escape(name)
+
+    out = [f"<table{attrs(table_style, ctx.param('tableAttributes'))}>"]
+    if ctx.param("caption"):
+        out.append(f"<caption>{html_text.escape(str(ctx.param('caption')))}</caption>")
+    out.append(f"<thead{attrs(header_style, ctx.param('headerAttributes'))}><tr>"
+               + "".join(f"<th>{header(h)}</th>" for h in headers) + "</tr></thead><tbody>")
+    for i, item in enumerate(items):
+        td = f"<td{attrs(cell_style, ctx.param('cellAttributes', i))}>"
+        out.append(f"<tr{attrs(ctx.param('rowAttributes', i))}>"
+                   + "".join(f"{td}{cell(item.json.get(h))}</td>" for h in headers) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)

@@ -89,3 +89,42 @@ def test_bad_inputs_name_the_item(run_node):
     assert result.status == "error" and "returnValue attribute needs 'attribute'" in result.error["message"]
     with pytest.raises(WorkflowInvalid, match=r"extractionValues\[0\]\.key' is required"):
         run_node(extract({"cssSelector": "a"}), [{"data": "<p/>"}])
+
+
+def test_a_template_per_item_and_one_table_of_all_items(run_node):
+    page = run_node({"name": "HTML", "type": "html", "parameters": {
+        "operation": "generateHtmlTemplate", "html": "<p>Hello {{ $json.name }}</p>"}}, [{"name": "Ann"}, {"name": "Bo"}])
+    assert [item.json for item in page.runs["HTML"][-1].outputs[0]] == [{"html": "<p>Hello Ann</p>"},
+                                                                        {"html": "<p>Hello Bo</p>"}]
+    table = run_node({"name": "HTML", "type": "html", "parameters": {
+        "operation": "convertToHtmlTable", "customStyling": True, "capitalize": True, "caption": "People",
+        "tableAttributes": 'class="t"'}}, [{"first_name": "<Ann>", "ok": True}, {"first_name": "Bo", "age": 3}])
+    out = [item.json for item in table.runs["HTML"][-1].outputs[0]]
+    assert out == [{"table": '<table class="t"><caption>People</caption><thead><tr><th>First Name</th><th>Ok</th>'
+                             '<th>Age</th></tr></thead><tbody><tr><td>&lt;Ann&gt;</td><td><input type="checkbox" '
+                             'checked="checked"/></td><td></td></tr><tr><td>Bo</td><td></td><td>3</td></tr>'
+                             '</tbody></table>'}]
+
+
+def test_n8n_html_and_html_extract_nodes_import_and_run(tmp_path, capsys):
+    from n8n_support import n8n_node, n8n_workflow, outputs, run_json
+
+    data = n8n_workflow(
+        n8n_node("Start", "manualTrigger"),
+        n8n_node("Page", "set", 3.4, {"assignments": {"assignments": [
+            {"id": "1", "name": "data", "value": "<ul><li> a </li><li>b</li></ul><a href='/x'>x</a>", "type": "string"},
+            {"id": "2", "name": "who", "value": "Ann", "type": "string"}]}}),
+        n8n_node("Extract", "html", 1.2, {"operation": "extractHtmlContent", "extractionValues": {"values": [
+            {"key": "items", "cssSelector": "li", "returnArray": True},
+            {"key": "link", "cssSelector": "a", "returnValue": "attribute", "attribute": "href"}]}}),
+        n8n_node("Legacy", "htmlExtract", 1, {"extractionValues": {"values": [
+            {"key": "first", "cssSelector": "li"}]}}),
+        connections={"Start": {"main": [[{"node": "Page", "type": "main", "index": 0}]]},
+                     "Page": {"main": [[{"node": "Extract", "type": "main", "index": 0},
+                                        {"node": "Legacy", "type": "main", "index": 0},
+                                        {"node": "Template", "type": "main", "index": 0}]]}})
+    data["nodes"].append(n8n_node("Template", "html", 1.2, {"html": "<b>{{ $json.who.toUpperCase() }}</b>"}))
+    result = run_json(capsys, tmp_path, data)
+    assert outputs(result, "Extract")[0] == {"items": ["a", "b"], "link": "/x"}
+    assert outputs(result, "Legacy")[0] == {"first": "a"}
+    assert outputs(result, "Template")[0] == {"html": "<b>ANN</b>"}
