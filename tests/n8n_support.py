@@ -55,3 +55,15 @@ def run_json(capsys: pytest.CaptureFixture[str], tmp_path: Path, data: dict[str,
 def outputs(result: dict[str, Any], name: str, output: int = 0) -> list[dict[str, Any]]:
     """What node `name` output (its last run, output `output`), as n8n's test harness compares it."""
     return result["nodes"][name][-1]["outputs"][output]
+
+
+def placeholder_check(kind: str, version: float, params: dict[str, Any], reason: str) -> None:
+    """n8n's `kind` node with `params` converts to a placeholder whose reason, and the report, say `reason`."""
+    from flowbox.n8n import PLACEHOLDER, convert
+
+    conversion = convert(n8n_workflow(n8n_node("Start", "manualTrigger"), n8n_node("Node", kind, version, params)))
+    node = conversion.workflow["nodes"][1]
+    assert node["type"] == PLACEHOLDER
+    assert reason in node["parameters"]["reason"]
+    assert node["parameters"]["n8nType"] == f"n8n-nodes-base.{kind}"
+    assert any(e.level == "unsupported" and e.node == "Node" and reason in e.message for e in conversion.report)

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from n8n_support import n8n_chain, n8n_node, n8n_workflow, outputs, run_json
+from n8n_support import n8n_chain, n8n_node, n8n_workflow, outputs, placeholder_check, run_json
 
-from flowbox.n8n import PLACEHOLDER, convert
+from flowbox.n8n import convert
 from flowbox.workflow import load_workflow, validate_for_run
 
 
@@ -268,12 +268,7 @@ UNSUPPORTED = [
                          ids=[f"{c[0]}-v{c[1]}-{i}" for i, c in enumerate(UNSUPPORTED)])
 def test_what_a_flowbox_node_cannot_do_becomes_a_placeholder(kind: str, version: float, params: dict[str, Any],
                                                              reason: str) -> None:
-    conversion = convert(n8n_workflow(n8n_node("Start", "manualTrigger"), n8n_node("Node", kind, version, params)))
-    node = conversion.workflow["nodes"][1]
-    assert node["type"] == PLACEHOLDER
-    assert reason in node["parameters"]["reason"]
-    assert node["parameters"]["n8nType"] == f"n8n-nodes-base.{kind}"
-    assert any(e.level == "unsupported" and e.node == "Node" and reason in e.message for e in conversion.report)
+    placeholder_check(kind, version, params, reason)
 
 
 def test_approximations_are_reported_not_hidden() -> None:

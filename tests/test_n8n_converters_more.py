@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from n8n_support import cli, n8n_chain, n8n_node, n8n_workflow, outputs, run_json
+from n8n_support import cli, n8n_chain, n8n_node, n8n_workflow, outputs, placeholder_check, run_json
 from test_n8n_converters import converted
-from test_n8n_converters import test_what_a_flowbox_node_cannot_do_becomes_a_placeholder as placeholder_check
 
 from flowbox.n8n import convert
 
