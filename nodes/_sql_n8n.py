@@ -125,11 +125,9 @@ def sql_from_n8n(params: dict[str, Any], version: float, *, schema: bool) -> tup
                                     "connectionTimeout", "replaceEmptyStrings", "skipOnConflict", "detailedOutput",
                                     "connectionLimit", "decimalNumbers", "priority", "selectDistinct",
                                     "nodeVersion"))
-    for flag in ("replaceEmptyStrings", "skipOnConflict", "detailedOutput", "selectDistinct"):
+    for flag in ("replaceEmptyStrings", "skipOnConflict", "detailedOutput", "selectDistinct", "priority"):
         if options.get(flag):
             p.unsupported(f"option '{flag}' is not supported")
-    if options.get("priority"):
-        p.unsupported("option 'priority' is not supported")
     if options.get("largeNumbersOutput", "text") == "text" or options.get("decimalNumbers") is False:
         p.approximated("BIGINT and NUMERIC values come out as numbers (n8n's default gives them as text)")
     batching = options.get("queryBatching", "single")

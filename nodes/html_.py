@@ -19,6 +19,7 @@ from __future__ import annotations
 import html as html_text
 import json
 import re
+from functools import partial
 from typing import Any
 
 from flowbox.node import (
@@ -42,11 +43,10 @@ _TABLE_OPTIONS = ("capitalize", "caption", "tableAttributes", "headerAttributes"
                   "customStyling")
 
 
-def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
-    """n8n's HTML v1-1.2 (every operation; n8n's default is generateHtmlTemplate) and the legacy HTML Extract v1
+def from_n8n(params: dict[str, Any], version: float, *, legacy: bool = False) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's HTML v1-1.2 (every operation; n8n's default is generateHtmlTemplate) and, `legacy`, HTML Extract v1
     (extractHtmlContent only, `options.trimValues`)."""
     p = Params(params, version)
-    legacy = version == 0  # HTML Extract, registered below as version 0 of the same converter
     operation = "extractHtmlContent" if legacy else p.take("operation", "generateHtmlTemplate")
     if operation == "generateHtmlTemplate":
         p.ignore("notice")
@@ -75,10 +75,6 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
                    "dataPropertyName": p.take("dataPropertyName", "data"), "extractionValues": values,
                    "trimValues": options.get("trimValues", True),
                    "cleanUpText": options.get("cleanUpText", not legacy and version > 1)})
-
-
-def _legacy_from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
-    return from_n8n(params, 0)
 
 
 @node(
@@ -114,7 +110,7 @@ def _legacy_from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, 
               description="Leave out the built-in inline styles"),
     ],
     n8n=(N8n(types=("n8n-nodes-base.html",), versions=(1, 1.1, 1.2), convert=from_n8n),
-         N8n(types=("n8n-nodes-base.htmlExtract",), versions=(1,), convert=_legacy_from_n8n)),
+         N8n(types=("n8n-nodes-base.htmlExtract",), versions=(1,), convert=partial(from_n8n, legacy=True))),
 )
 async def html(ctx: Context, items: list[Item]) -> list[list[Item]]:
     """One output item per input item (the extracted keys, or the filled template); one table of all items."""
@@ -227,8 +223,9 @@ def _table(ctx: Context, items: list[Item]) -> str:
             return '<input type="checkbox" checked="checked"/>' if value else '<input type="checkbox"/>'
         if value is None:
             return ""
-        return html_text.escape(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-                                if isinstance(value, (dict, list)) else str(value))
+        if isinstance(value, (dict, list)):
+            return html_text.escape(json.dumps(value, ensure_ascii=False))
+        return html_text.escape(str(value))
 
     def header(name: str) -> str:
         if ctx.param("capitalize"):
