@@ -110,10 +110,10 @@ CPU = [
     "-1 in map(str, range(10**7))",
     "-1 in (x for x in range(10**7) for _ in range(100))",
     "'x' in (str(i) for i in range(10**9))",
-    "sorted([str(i) for i in range(999_999)])",
+    "sorted([str(i) for i in range(9_999_999)])",
     "sorted(range(999_999), key=lambda x: str(x * x)[::-1])",
     "max(range(10**7), key=lambda x: str(x))",
-    "len([x for x in range(999_999) if str(x) * 3 == 'abc'])",
+    "len([x for x in range(9_999_999) if str(x) * 3 == 'abc'])",
     "[(n := n + 1) for n in [0] for _ in range(10**9)]",
     "(lambda f: f(f))(lambda f: [f(f) for _ in range(2)])",
     "(lambda f: f(f, 0))(lambda f, n: n if n > 10**9 else f(f, n + 1))",
@@ -127,7 +127,7 @@ CPU = [
     "{i % 7: i for i in range(10**9)}",
     "next(x for x in range(10**9) if x < 0)",
     "[x for x in zip(range(10**9), range(10**9)) if x[0] < 0]",
-    "list(filter(lambda x: x < 0, range(10**7)))",
+    "list(filter(lambda x: x < 0, (x for x in range(10**7) for _ in range(10))))",
     "list(filter(None, [1] * 10**6 + [1]))",
     "sum(1 for _ in enumerate(range(10**9)))",
     "[i for i in reversed(range(10**9)) if i < 0]",
@@ -135,7 +135,7 @@ CPU = [
     "sum(ord(c) for c in 'x' * 10**7 for _ in range(10))",
     "sum(int(str(x)) for x in range(10**9))",
     "[x for x in range(10**9) if (x * x) % 1000003 == -1]",
-    "sum(abs(x - y) for x in range(3000) for y in range(3000))",
+    "sum(abs(x - y) for x in range(10_000) for y in range(10_000))",
 ]
 
 MEMORY = [
