@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -130,6 +131,22 @@ def test_no_save_keeps_no_history(fb, tmp_path: Path) -> None:
     out = json.loads(fb("run", wf, "--json", "--no-save").stdout)
     assert out["executionId"] is None
     assert json.loads(fb("executions", "--json").stdout)["data"] == []
+
+
+def test_import_and_run_are_audited_as_cli(fb, tmp_path: Path) -> None:
+    """The CLI goes through the same operations as the API: what it saves and runs is in the audit log."""
+    path = write(tmp_path / "wf.json", workflow(node("Start", "manualTrigger"), name="Audited"))
+    wid = fb("import", path).stdout.split("\t")[0]
+    by_id = json.loads(fb("run", wid, "--json").stdout)
+    fb("run", path, "--json", "--no-save")
+    with sqlite3.connect(fb.data / "flowbox.db") as conn:
+        rows = conn.execute("SELECT actor, action, target_kind, target_id, details FROM audit ORDER BY id").fetchall()
+    assert [(r[0], r[1]) for r in rows] == [("cli", "workflow.create"), ("cli", "execution.run"),
+                                            ("cli", "execution.run")]
+    assert rows[0][2:4] == ("workflow", wid)
+    assert rows[1][2:4] == ("execution", by_id["executionId"])
+    assert json.loads(rows[1][4]) == {"workflow": wid, "mode": "cli", "status": "success", "saved": True}
+    assert rows[2][3] is None and json.loads(rows[2][4])["saved"] is False
 
 
 def test_failed_execution_is_recorded_with_its_error(fb, tmp_path: Path) -> None:
@@ -304,7 +321,6 @@ def test_flowbox_run_uses_a_stored_credential(fb, tmp_path: Path) -> None:
 
 
 def test_user_commands_change_disable_reset_and_delete(fb, tmp_path: Path) -> None:
-    import sqlite3
 
     def db(sql: str, *params: Any) -> list[tuple[Any, ...]]:
         with sqlite3.connect(fb.data / "flowbox.db") as conn:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -159,6 +161,9 @@ def test_services_crud_masks_and_rotate_key(tmp_path: Path, monkeypatch: pytest.
     assert fresh.decrypt(new_blob, cred_id) == {"name": "X-Other", "value": SECRET}
     with pytest.raises(CredentialError, match="another key"):
         fresh.decrypt(old_blob, cred_id)
+    with sqlite3.connect(data_dir / "flowbox.db") as conn:
+        rotated = conn.execute("SELECT actor, details FROM audit WHERE action = 'credential.rotate_key'").fetchall()
+    assert [(actor, json.loads(details)["count"]) for actor, details in rotated] == [("cli", 1)]
 
     # with FLOWBOX_ENCRYPTION_KEY: the new key is given, no key file is written
     monkeypatch.setenv(cr.KEY_ENV, key_path.read_text().strip())

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowbox import audit
@@ -26,7 +27,7 @@ from flowbox.node import Item, make_items
 from flowbox.runs import parse_input
 from flowbox.store.base import ExecutionRecord, Page, WorkflowRecord, WorkflowVersion
 from flowbox.webhooks import WebhookReply, WebhookRequest
-from flowbox.workflow import load_workflow, validate_for_run
+from flowbox.workflow import Workflow, load_workflow, validate_for_run
 
 if TYPE_CHECKING:
     from flowbox.runtime import Runtime
@@ -156,6 +157,21 @@ class Operations:
                         replay[name] = [make_items(output) for output in last.outputs]
         return await self.runtime.runs.run_manual(workflow, specs, parse_input(input), destination=destination,
                                                   replay=replay, on_node_start=on_node_start, on_node_run=on_node_run)
+
+    async def run_here(self, workflow: Workflow, input: Any = None, *, base_dir: Path | None = None,
+                       save: bool = True, on_node_run: Callable[[RunData], Awaitable[None]] | None = None
+                       ) -> ExecutionResult:
+        """`flowbox run`: `workflow` (from a file or the store) validated, then run now in this process;
+        recorded unless `save` is false; audited either way."""
+        validate_for_run(workflow)
+        await self.runtime.access.check_reach(workflow, self.user)
+        result = await self.runtime.runs.run_here(workflow, parse_input(input), base_dir=base_dir,
+                                                  vault=lambda: self.runtime.vault,
+                                                  files_dir=self.settings.files_dir, save=save,
+                                                  on_node_run=on_node_run)
+        await audit.record(self.runtime.store, "execution.run", "execution", result.execution_id,
+                           workflow=workflow.id or workflow.name, mode="cli", status=result.status, saved=save)
+        return result
 
     async def wait_for(self, execution_id: str, timeout: float = 300) -> ExecutionRecord:
         await self.get_execution(execution_id)

@@ -22,6 +22,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -38,7 +39,7 @@ from flowbox.errors import (
     WorkflowInvalid,
 )
 from flowbox.node import Item, make_items
-from flowbox.recorder import ExecutionPlan, Recorder
+from flowbox.recorder import ExecutionPlan, Recorder, engine_services
 from flowbox.store.base import ExecutionRecord, Store
 from flowbox.workflow import Workflow, load_workflow, validate_for_run
 
@@ -227,6 +228,19 @@ class Runs:
         result = await self.recorder.execute(plan, runner=runner, on_node_run=on_node_run)
         self.metrics.execution(result.status, "manual")
         return result
+
+    async def run_here(self, workflow: Workflow, items: list[Item], *, base_dir: Path | None, vault: Any,
+                       files_dir: Path | None, save: bool = True,
+                       on_node_run: Callable[[RunData], Any] | None = None) -> ExecutionResult:
+        """`flowbox run`: now, in this process, outside the queue; sub-workflow files are found relative
+        to `base_dir` (the workflow file's folder); `save=False` records nothing, sub-workflows included."""
+        engine = engine_services(self.store, await self.store.get_variables(), base_dir, vault=vault,
+                                 files_dir=files_dir)
+        try:
+            recorder = Recorder(self.store if save else None, engine)
+            return await recorder.execute(ExecutionPlan(workflow, items, mode="cli"), on_node_run=on_node_run)
+        finally:
+            await engine.close()
 
     async def _run_error_workflow(self, workflow: Workflow, result: ExecutionResult, mode: str) -> None:
         """`settings.errorWorkflow`: run that workflow from its failure trigger with the failure's details."""

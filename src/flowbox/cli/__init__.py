@@ -66,18 +66,16 @@ def _read_input(input_json: str | None, input_file: str | None) -> Any:
 def run(workflow: str, input_json: str | None, input_file: str | None, as_json: bool, no_save: bool,
         data_dir: str | None) -> None:
     """Run a workflow file (FILE.json) or a stored workflow (its id)."""
-    from flowbox.runs import parse_input
-    from flowbox.workflow import load_workflow, validate_for_run
+    from flowbox.workflow import load_workflow
 
     raw_input = _read_input(input_json, input_file)
-    items = parse_input(raw_input)
     # items hold no reference cycles: keep the cyclic GC from rescanning them at every few
     # thousand allocations (worth ~10% on a 100,000-item run); start-up objects are frozen
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
     path = Path(workflow)
 
-    async def work(store: Any, settings: Any) -> Any:
+    async def work(ops: Any) -> Any:
         if path.is_file():
             wf = load_workflow(_read_workflow(path))
             base_dir = path.resolve().parent
@@ -85,30 +83,15 @@ def run(workflow: str, input_json: str | None, input_file: str | None, as_json: 
             raise UsageError(f"workflow file {workflow} not found")
         else:
             try:
-                stored = await store.get_workflow(workflow)
-                wf = load_workflow(stored.data, id=stored.id)
+                stored = await ops.get_workflow(workflow)
             except NotFound:
                 raise UsageError(f"no workflow file or stored workflow named {workflow!r}") from None
+            wf = load_workflow(stored.data, id=stored.id)
             base_dir = None
-        validate_for_run(wf)
-        progress = None if as_json else _progress
+        return await ops.run_here(wf, raw_input, base_dir=base_dir, save=not no_save,
+                                  on_node_run=None if as_json else _progress)
 
-        def open_vault() -> Any:  # only when a node uses a credential
-            from flowbox.credentials import Vault
-
-            return Vault.from_settings(settings.data_dir)
-
-        from flowbox.recorder import ExecutionPlan, Recorder, engine_services
-
-        engine = engine_services(store, await store.get_variables(), base_dir, vault=open_vault,
-                                 files_dir=settings.files_dir)
-        try:
-            recorder = Recorder(None if no_save else store, engine)
-            return await recorder.execute(ExecutionPlan(wf, items, mode="cli"), on_node_run=progress)
-        finally:
-            await engine.close()
-
-    result = asyncio.run(with_store(data_dir, work))
+    result = asyncio.run(with_ops(data_dir, work))
     if as_json:
         sys.stdout.flush()
         sys.stdout.buffer.write(dump_bytes(result.to_json()) + b"\n")
@@ -507,6 +490,7 @@ def rotate_key(new_key: str | None, data_dir: str | None) -> None:
     FLOWBOX_ENCRYPTION_KEY, set it to the new key (printed when generated) before restarting.
     Refused (exit code 2) while a server runs on the data dir.
     """
+    from flowbox import audit
     from flowbox import credentials as cr
     from flowbox.lock import holding
     from flowbox.settings import Settings
@@ -525,6 +509,7 @@ def rotate_key(new_key: str | None, data_dir: str | None) -> None:
             return new.encrypt(new.decrypt(blob, id) if done else old.decrypt(blob, id), id)
 
         count = await store.reencrypt_credentials(transform)
+        await audit.record(store, "credential.rotate_key", None, None, count=count, key_id=new.key_id.hex())
         click.echo(f"re-encrypted {count} credential(s) with key {new.key_id.hex()}")
         if from_env:
             click.echo(f"now set {cr.KEY_ENV} to the new key before starting flowbox again", err=True)
