@@ -237,7 +237,7 @@ async def compare_datasets(ctx: Context, inputs: list[list[Item]]) -> list[list[
         raise ctx.error(f"parameter 'options.skipFields': dot notation is disabled, but field to skip "
                         f"comparing '{field}' contains a dot")
     resolve = ctx.param("resolve") if version >= 2.3 or given(ctx, "resolve") else "preferInput2"
-    fuzzy = bool(ctx.param("fuzzyCompare") if version >= 2 else options.get("fuzzyCompare"))
+    fuzzy = ctx.param("fuzzyCompare") if version >= 2 else options.get("fuzzyCompare") is True
     cmp = Compare(version, fuzzy, resolve, dot, skip)
     every = options.get("multipleMatches") == "all"
     a_items, b_items = ([i for i in items if i.json] for items in (inputs + [[], []])[:2])

@@ -145,7 +145,7 @@ def _unique(name: str, taken: set[str]) -> str:
 
 def _decompress(ctx: Context, item: Item, props: list[str], i: int) -> dict[str, Any]:
     try:
-        limit = int(ctx.param("maxSize", i, 100) * MB)
+        limit = ctx.param("maxSize", i) * MB
     except (TypeError, ValueError):
         raise ValueError(f"parameter 'maxSize' must be a number of MB, got {ctx.param('maxSize', i)!r}") from None
     prefix = ctx.param("outputPrefix", i)

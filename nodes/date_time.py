@@ -110,7 +110,7 @@ def _compute(ctx: Context, i: int) -> Any:
     if op == "diff":
         return diff(value, to_datetime(ctx.param("value2", i), tz, pattern), ctx.param("unit", i))
     if op in ("add", "subtract"):
-        amount = _number(ctx.param("amount", i), "amount")
+        amount = ctx.param("amount", i)
         value = shift(value, -amount if op == "subtract" else amount, ctx.param("unit", i))
     elif op == "convertTimezone":
         tz = zone(ctx.param("toTimezone", i))
@@ -167,14 +167,6 @@ def _from_epoch(number: float) -> dt.datetime:
         return dt.datetime.fromtimestamp(seconds, dt.UTC)
     except (OverflowError, OSError, ValueError):
         raise DateError(f"epoch value {number!r} is out of range") from None
-
-
-def _number(value: Any, name: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise DateError(f"parameter '{name}' must be a number, got {value!r}") from None
-    return int(number) if number.is_integer() else number
 
 
 def shift(value: dt.datetime, amount: float, unit: str) -> dt.datetime:

@@ -59,13 +59,8 @@ def random_records(ctx: Context) -> list[dict[str, Any]]:
 
     kind = ctx.param("randomDataType")
     count = ctx.param("randomDataCount")
-    alphabet = str(ctx.param("nanoidAlphabet") or "")
-    try:
-        length = int(str(ctx.param("nanoidLength")).strip())
-    except ValueError:
-        raise ValueError(f"parameter 'nanoidLength' must be a whole number; got {ctx.param('nanoidLength')!r}") from None
-    if kind == "nanoid" and (not alphabet or length < 1):
-        raise ValueError("parameters 'nanoidAlphabet' and 'nanoidLength' need at least one character")
+    alphabet = ctx.param("nanoidAlphabet")
+    length = ctx.param("nanoidLength")
     fake = Faker("en_US")
     seed = ctx.param("randomDataSeed")
     if seed not in (None, ""):
@@ -107,7 +102,7 @@ N8N = N8n(types=("n8n-nodes-base.debugHelper",), versions=(1,), convert=from_n8n
           Param("randomDataType", "options", "user", options=DATA_TYPES, show_if={"category": ["randomData"]}),
           Param("nanoidAlphabet", "string", NANOID_ALPHABET,
                 show_if={"category": ["randomData"], "randomDataType": ["nanoid"]}),
-          Param("nanoidLength", "string", "16", show_if={"category": ["randomData"], "randomDataType": ["nanoid"]}),
+          Param("nanoidLength", "number", 16, min=1, integer=True, show_if={"category": ["randomData"], "randomDataType": ["nanoid"]}),
           Param("randomDataSeed", "string", "", placeholder="Leave empty for random seed",
                 show_if={"category": ["randomData"]}, description="The same seed makes the same data"),
           Param("randomDataCount", "number", 10, min=0, max=100_000, integer=True,
@@ -122,7 +117,7 @@ async def debug_helper(ctx: Context, items: list[Item]) -> list[list[Item]]:
     for i, item in enumerate(items):
         try:
             if category == "throwError":
-                raise ctx.error(str(ctx.param("throwErrorMessage") or "Node has thrown an error"), i)
+                raise ctx.error(ctx.param("throwErrorMessage"), i)
             if category == "oom":
                 size = ctx.param("memorySizeValue")
                 raise ctx.error(f"simulated out of memory: category 'oom' would allocate about {size:g} MB until the "

@@ -118,7 +118,7 @@ async def html(ctx: Context, items: list[Item]) -> list[list[Item]]:
     if operation == "convertToHtmlTable":
         return [[Item({"table": _table(ctx, items)})]] if items else [[]]
     if operation == "generateHtmlTemplate":
-        return [[item.derive({"html": str(ctx.param("html", i) or "")}, binary=None) for i, item in enumerate(items)]]
+        return [[item.derive({"html": ctx.param("html", i)}, binary=None) for i, item in enumerate(items)]]
     errors = ItemErrors(ctx)
     out: list[Item] = []
     for i, item in enumerate(items):
@@ -233,8 +233,8 @@ def _table(ctx: Context, items: list[Item]) -> str:
         return html_text.escape(name)
 
     out = [f"<table{attrs(table_style, ctx.param('tableAttributes'))}>"]
-    if ctx.param("caption"):
-        out.append(f"<caption>{html_text.escape(str(ctx.param('caption')))}</caption>")
+    if caption := ctx.param("caption"):
+        out.append(f"<caption>{html_text.escape(caption)}</caption>")
     out.append(f"<thead{attrs(header_style, ctx.param('headerAttributes'))}><tr>"
                + "".join(f"<th>{header(h)}</th>" for h in headers) + "</tr></thead><tbody>")
     for i, item in enumerate(items):

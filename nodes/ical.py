@@ -171,7 +171,7 @@ async def ical(ctx: Context, items: list[Item]) -> list[list[Item]]:
             if end < start:
                 raise ValueError(f"parameter 'end' ({end.isoformat()}) is before 'start' ({start.isoformat()})")
             options = dict(ctx.param("additionalFields", i) or {})
-            data = event_file(str(ctx.param("title", i) or ""), start, end, bool(ctx.param("allDay", i)), options,
+            data = event_file(ctx.param("title", i), start, end, ctx.param("allDay", i), options,
                               ctx.timezone)
             prop = ctx.param("binaryPropertyName", i) or "data"
             binary = make_binary(data, str(options.get("fileName") or "event.ics"), "text/calendar")

@@ -282,9 +282,9 @@ async def markdown_node(ctx: Context, items: list[Item]) -> list[list[Item]]:
             options = ctx.param("options", i) or {}
             key = ctx.param("destinationKey", i)
             if mode == "htmlToMarkdown":
-                result = html_to_markdown(str(ctx.param("html", i) or ""), options)
+                result = html_to_markdown(ctx.param("html", i), options)
             else:
-                result = markdown_to_html(str(ctx.param("markdown", i) or ""), options)
+                result = markdown_to_html(ctx.param("markdown", i), options)
                 ignored = [f for f in _SHOWDOWN_FLAGS if options.get(f) and f != "encodeEmails"]
                 if ignored and i == 0:
                     ctx.log(f"showdown options without effect in flowbox: {', '.join(ignored)}")

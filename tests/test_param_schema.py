@@ -146,3 +146,25 @@ def test_the_api_answers_422_naming_the_node_and_the_key(tmp_path: Path) -> None
         assert changed.status_code == 422 and "keepOnlySet" in changed.json()["error"]["message"]
 
     run_with_services(tmp_path, body)
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"operation": "add", "value": "2026-01-01", "amount": "{{ $json.n }}"},
+     "parameter 'amount' must be a number; got 'lots' (item 1)"),
+    ({"operation": "add", "value": "2026-01-01", "unit": "{{ 'days' if $json.n == 2 else 'fortnights' }}"},
+     "parameter 'unit' must be one of 'seconds', 'minutes', 'hours', 'days', 'weeks', 'months', 'years'; "
+     "got 'fortnights' (item 1)"),
+])
+def test_an_expression_of_the_wrong_type_fails_naming_node_parameter_and_item(params: dict[str, Any],
+                                                                                message: str) -> None:
+    """`ctx.param()` returns the declared kind: an expression's result that cannot be one fails the node
+    (not the server), naming the node, the parameter and the item."""
+    import asyncio
+
+    from flowbox.engine.runner import Runner
+    from flowbox.node import make_items
+
+    wf = load_workflow(one({"name": "Shift", "type": "dateTime", "parameters": params}))
+    result = asyncio.run(Runner(wf).run(make_items([{"n": 2}, {"n": "lots"}])))
+    assert result.status == "error" and result.error["node"] == "Shift"
+    assert result.error["message"] == message

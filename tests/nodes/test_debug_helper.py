@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from flowbox.errors import WorkflowInvalid
+
 
 def debug(**params: Any) -> dict[str, Any]:
     return {"name": "Debug", "type": "debugHelper", "parameters": params}
@@ -83,5 +85,9 @@ def test_single_array_per_input_item(run_node):
 
 
 def test_a_bad_nanoid_length_names_the_parameter(run_node):
-    result = run_node(debug(category="randomData", randomDataType="nanoid", nanoidLength="ten"))
-    assert result.status == "error" and "parameter 'nanoidLength' must be a whole number" in result.error["message"]
+    with pytest.raises(WorkflowInvalid, match="node 'Debug': parameter 'nanoidLength' must be a number; got 'ten'"):
+        run_node(debug(category="randomData", randomDataType="nanoid", nanoidLength="ten"))
+    result = run_node(debug(category="randomData", randomDataType="nanoid", nanoidLength="{{ $json.n }}"),
+                      [{"n": 2.5}])
+    assert result.status == "error" and result.error["node"] == "Debug"
+    assert result.error["message"] == "parameter 'nanoidLength' must be a whole number; got 2.5"
