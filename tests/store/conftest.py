@@ -9,9 +9,9 @@ unless FLOWBOX_REQUIRE_SERVICES=1, which makes them fail instead.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import closing, contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from support import postgres_schema
 
-from flowbox.store import Store
+from flowbox.store import Store, open_store
 
 
 @dataclass
@@ -49,14 +49,32 @@ class Backend:
 
 
 
-def sqlite_backend(path: Path) -> Backend:
-    from flowbox.store.sqlite import SqliteStore
+def backend_at(url: str) -> Backend:
+    """A Backend on the database at `url` (any scheme `open_store` knows). Raw SQL runs through another
+    store on the same database, on a thread of its own, so a test body may count rows while its store is open."""
 
     def query(sql: str) -> list[tuple[Any, ...]]:
-        with closing(sqlite3.connect(path)) as conn, conn:
-            return conn.execute(sql).fetchall()
+        async def run() -> list[tuple[Any, ...]]:
+            store: Any = open_store(url)
+            await store.open()
+            try:
+                if sql.lstrip().upper().startswith(("SELECT", "PRAGMA")):
+                    async with store._read() as db:
+                        return [tuple(row.values()) for row in await db.fetch(sql)]
+                async with store._tx() as db:
+                    await db.execute(sql)
+                return []
+            finally:
+                await store.close()
 
-    return Backend("sqlite", lambda: SqliteStore(path), query, "_sqlite_migrations")
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, run()).result()
+
+    return Backend(url.split(":")[0], lambda: open_store(url), query, type(open_store(url)).migrations_table)
+
+
+def sqlite_backend(path: Path) -> Backend:
+    return backend_at(str(path))
 
 
 @pytest.fixture
@@ -65,22 +83,13 @@ def sqlite_db(tmp_path: Path) -> Backend:
 
 
 @contextmanager
-def sqlite_at(tmp_path: Path) -> Iterator[Backend]:
-    """A Backend on a fresh SQLite file under `tmp_path`."""
-    yield sqlite_backend(tmp_path / "data" / "flowbox.db")
+def sqlite_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh SQLite file under `tmp_path`."""
+    yield f"sqlite:///{tmp_path}/data/flowbox.db"
 
 
 @contextmanager
-def postgres_at(tmp_path: Path) -> Iterator[Backend]:
-    """A Backend on a fresh schema of the test PostgreSQL, dropped afterwards."""
+def postgres_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh schema of the test PostgreSQL, dropped afterwards."""
     with postgres_schema() as url:
-        import psycopg
-
-        from flowbox.store.postgres import PostgresStore
-
-        def query(sql: str) -> list[tuple[Any, ...]]:
-            with psycopg.connect(url, autocommit=True) as conn:
-                cursor = conn.execute(sql)
-                return cursor.fetchall() if cursor.description else []
-
-        yield Backend("postgres", lambda: PostgresStore(url), query, "flowbox_migrations")
+        yield url

@@ -1,8 +1,8 @@
 """The Store contract: what every Store implementation must do, as one class of tests.
 
-A backend's test module subclasses `StoreContract` and says how to open a fresh database
-(`open_backend`): `tests/store/test_sqlite_store.py` and `test_postgres_store.py` are the whole of it,
-and a third backend is one more such module. Tests are sync and run their async body with
+A backend's test module subclasses `StoreContract` and says where a fresh database is (`database`: a
+context manager yielding its URL for `open_store`): `tests/store/test_sqlite_store.py` and
+`test_postgres_store.py` are the whole of it, and a third backend is one more such module. Tests are sync and run their async body with
 `Backend.run` (one `asyncio.run` each).
 """
 
@@ -22,7 +22,7 @@ from flowbox.store import NodeRun, Store
 from flowbox.store.base import SessionRecord
 from flowbox.store.migrations import migration_names
 
-from .conftest import Backend
+from .conftest import Backend, backend_at
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
 ODD = ["nul\0inside", "\0", "\U0010fffd", "\U0010fffd0", "\U0010fffd\U0010fffd", "\\u0000 as text", "plain"]
@@ -45,12 +45,12 @@ def session(user_id: str, id: str) -> SessionRecord:
 class StoreContract:
     """Every test here runs against the `backend` of the subclass."""
 
-    open_backend: ClassVar[Callable[[Path], AbstractContextManager[Backend]]]
+    database: ClassVar[Callable[[Path], AbstractContextManager[str]]]
 
     @pytest.fixture
     def backend(self, tmp_path: Path) -> Iterator[Backend]:
-        with type(self).open_backend(tmp_path) as backend:
-            yield backend
+        with type(self).database(tmp_path) as url:
+            yield backend_at(url)
 
     # workflows, executions, variables, credentials, migrations, NUL characters
 

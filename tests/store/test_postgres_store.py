@@ -2,11 +2,11 @@
 
 import pytest
 
-from .conftest import postgres_at
+from .conftest import postgres_url
 from .contract import StoreContract
 
 pytestmark = pytest.mark.services
 
 
 class TestPostgresStore(StoreContract):
-    open_backend = staticmethod(postgres_at)
+    database = staticmethod(postgres_url)

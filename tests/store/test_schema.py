@@ -8,7 +8,7 @@ import pytest
 
 from flowbox.store import schema
 
-from .conftest import postgres_at, sqlite_at
+from .conftest import backend_at, postgres_url, sqlite_url
 
 
 def test_every_placeholder_has_a_type_in_both_dialects() -> None:
@@ -20,7 +20,8 @@ def test_every_placeholder_has_a_type_in_both_dialects() -> None:
 
 @pytest.mark.services
 def test_sqlite_and_postgres_get_the_same_tables_and_columns(tmp_path: Path) -> None:
-    with sqlite_at(tmp_path) as sqlite, postgres_at(tmp_path) as postgres:
+    with sqlite_url(tmp_path) as lite_url, postgres_url(tmp_path) as pg_url:
+        sqlite, postgres = backend_at(lite_url), backend_at(pg_url)
         for backend in (sqlite, postgres):
             backend.run(lambda store: store.list_users())  # opening migrates
         tables = [row[0] for row in sqlite.query("SELECT name FROM sqlite_master WHERE type = 'table'"

@@ -147,6 +147,7 @@ def test_open_store_picks_the_implementation(tmp_path: Path, monkeypatch: pytest
         with pytest.raises(ConfigError):
             open_store(bad)
     monkeypatch.setitem(sys.modules, "psycopg", None)
+    monkeypatch.delitem(sys.modules, "flowbox.store.postgres")  # imported again, without its driver
     with pytest.raises(ConfigError, match="psycopg"):
         open_store("postgresql://u@localhost/x")
 

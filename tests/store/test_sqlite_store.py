@@ -1,8 +1,8 @@
 """The Store contract on SQLite."""
 
-from .conftest import sqlite_at
+from .conftest import sqlite_url
 from .contract import StoreContract
 
 
 class TestSqliteStore(StoreContract):
-    open_backend = staticmethod(sqlite_at)
+    database = staticmethod(sqlite_url)

@@ -35,31 +35,36 @@ __all__ = [
 ]
 
 
+# URL scheme -> the module whose `STORE` class serves it (its `from_url(url, server=)`); a plain
+# path is SQLite. A new backend is one module and one line here.
+BACKENDS = {"sqlite": "flowbox.store.sqlite", "postgresql": "flowbox.store.postgres",
+            "postgres": "flowbox.store.postgres"}
+
+
 def open_store(url: str, *, server: bool = False) -> Store:
     """The Store for a database URL, not yet opened (call `await store.open()`).
 
     `server=True` tunes a long-lived process (SQLite: WAL checkpoints on their own thread, the WAL
     emptied when writes pause, an old database switched to incremental vacuum at open).
 
-    `sqlite:///abs/path.db` or a plain file path gives a SqliteStore;
-    `postgresql://...` (or `postgres://...`) a PostgresStore, whose driver is imported
-    only then (ConfigError if psycopg is not installed).
+    `sqlite:///abs/path.db` or a plain file path gives a SqliteStore; `postgresql://...` (or
+    `postgres://...`) a PostgresStore. A backend's module is imported only then: a missing driver
+    is a ConfigError naming it.
     """
-    if url.startswith(("postgresql://", "postgres://")):
-        try:
-            import psycopg  # noqa: F401
-        except ImportError as exc:
-            raise ConfigError("a postgresql:// database needs psycopg: pip install flowbox",
-                              url=url.split("@")[-1]) from exc
-        from flowbox.store.postgres import PostgresStore
+    import importlib
 
-        return PostgresStore(url)
-    path = sqlite_path(url)
-    from flowbox.store.sqlite import SqliteStore
-
-    # a checkpoint every 0.25 s (not 1 s) keeps the WAL close enough behind that the writer seldom copies the rest
-    # itself while the file shrinks: p99 at c=10 while shrinking 19-24 -> 17-21 ms (bench/disk.py --part shrink)
-    return SqliteStore(path, checkpoint_interval=0.25 if server else None, incremental_vacuum=server)
+    match = re.match(r"([A-Za-z][A-Za-z0-9+.-]+):", url)
+    scheme = match.group(1).lower() if match and not re.match(r"[A-Za-z]:[/\\]", url) else "sqlite"
+    module = BACKENDS.get(scheme)
+    if module is None:
+        known = ", ".join(f"{name}://" for name in BACKENDS)
+        raise ConfigError(f"unsupported database URL scheme {scheme!r}: use {known} or a file path")
+    try:
+        backend = importlib.import_module(module)
+    except ImportError as exc:
+        raise ConfigError(f"a {scheme}:// database needs {exc.name}: pip install flowbox",
+                          url=url.split("@")[-1]) from exc
+    return backend.STORE.from_url(url, server=server)
 
 
 def sqlite_path(url: str) -> str:

@@ -144,6 +144,13 @@ class PostgresStore(SqlStore):
     _search_sql = "strpos(lower(name), ?) > 0"
     _lock_rows = " FOR UPDATE"  # several processes may change users at once
 
+    migrations_table = "flowbox_migrations"
+
+    @classmethod
+    def from_url(cls, url: str, *, server: bool = False) -> PostgresStore:
+        """`open_store`'s door for postgresql:// and postgres:// URLs (the same in a server)."""
+        return cls(url)
+
     def __init__(self, url: str, *, connect_timeout: int = 10) -> None:
         self.url = url
         self.connect_timeout = connect_timeout
@@ -219,3 +226,6 @@ class PostgresStore(SqlStore):
 
     def _read(self) -> Any:
         return self._session(False)
+
+
+STORE = PostgresStore  # what `flowbox.store.open_store` opens for postgresql:// URLs
