@@ -1,114 +1,23 @@
 """What the mysql and postgres nodes share, as one suite run against each real server (support.MYSQL_HOST/PORT,
 support.PG_URL): parameters bound per item, SQL injection kept as data, one transaction per batch, onError per
 item, update/upsert/select and the connection errors. What only one of them does is in test_mysql.py and
-test_postgres.py."""
+test_postgres.py; the servers are in sql_servers.py."""
 
 from __future__ import annotations
 
 import socket
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from support import MYSQL_HOST, MYSQL_PORT, PG_URL, credential_services, unavailable
-
-from flowbox.engine.runner import EngineServices
+from sql_servers import SERVERS, Server, open_server, rows
 
 pytestmark = pytest.mark.services
-
-_PG = urlsplit(PG_URL)
-
-
-@dataclass
-class Server:
-    """One SQL server and how its node is called: `type` is also the credential type."""
-
-    type: str
-    label: str  # as the node names the server in its errors
-    cred: dict[str, Any]
-    quote: str  # identifier quote
-    people: str  # CREATE TABLE body of the people table
-    duplicate: str  # how the server's error for a unique violation starts
-    connect: Callable[[], Any]
-    table: str = ""
-    conn: Any = None
-
-    def node(self, on_error: str = "stop", **params: Any) -> dict[str, Any]:
-        return {"name": "Db", "type": self.type, "parameters": params, "credentials": {self.type: "db1"},
-                "onError": on_error}
-
-    def services(self, **cred: Any) -> EngineServices:
-        return credential_services({**self.cred, **cred}, self.type, "db1")
-
-    def q(self, name: str) -> str:
-        return f"{self.quote}{name.replace(self.quote, self.quote * 2)}{self.quote}"
-
-    def sql(self, statement: str) -> list[tuple[Any, ...]]:
-        cursor = self.conn.cursor()
-        try:
-            cursor.execute(statement)
-            return list(cursor.fetchall()) if cursor.description else []
-        finally:
-            cursor.close()
-
-    def make_people(self) -> str:
-        self.sql(f"CREATE TABLE {self.q(self.table)} ({self.people})")
-        return self.table
-
-    def table_rows(self) -> list[tuple[Any, ...]]:
-        return [tuple(row) for row in self.sql(f"SELECT email, name FROM {self.q(self.table)} ORDER BY id")]
-
-
-def rows(result: Any, output: int = 0) -> list[dict[str, Any]]:
-    assert result.status == "success", result.error
-    return [item.json for item in result.runs["Db"][-1].outputs[output]]
-
-
-def _mysql() -> Any:
-    import pymysql
-
-    try:
-        return pymysql.connect(host=MYSQL_HOST, port=MYSQL_PORT, user="root", password="", database="test",
-                               autocommit=True, connect_timeout=3)
-    except pymysql.MySQLError as exc:
-        unavailable(f"MySQL does not answer at {MYSQL_HOST}:{MYSQL_PORT}: {exc}")
-
-
-def _postgres() -> Any:
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        return psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        unavailable(f"PostgreSQL does not answer at {PG_URL}: {exc}".strip())
-
-
-SERVERS = {
-    "mysql": lambda: Server(
-        "mysql", "MySQL", {"host": MYSQL_HOST, "port": str(MYSQL_PORT), "database": "test", "user": "root",
-                           "password": ""}, "`",
-        "id INT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(100) UNIQUE, name TEXT, age INT",
-        "Duplicate entry", _mysql),
-    "postgres": lambda: Server(
-        "postgres", "PostgreSQL", {"host": _PG.hostname or "127.0.0.1", "port": str(_PG.port or 5432),
-                                   "database": _PG.path.lstrip("/"), "user": _PG.username or "postgres",
-                                   "password": _PG.password or "", "ssl": "disable"}, '"',
-        "id serial PRIMARY KEY, email text UNIQUE, name text, age int",
-        "duplicate key value violates unique constraint", _postgres),
-}
 
 
 @pytest.fixture(params=sorted(SERVERS))
 def db(request: pytest.FixtureRequest) -> Iterator[Server]:
-    """A server with an autocommit connection and a fresh table name (the table is dropped afterwards)."""
-    server = SERVERS[request.param]()
-    server.conn = server.connect()
-    server.table = f"fb_node_{uuid.uuid4().hex[:12]}"
-    yield server
-    server.sql(f"DROP TABLE IF EXISTS {server.q(server.table)}")
-    server.conn.close()
+    yield from open_server(request.param)
 
 
 def test_several_statements_and_row_counts(run_node, db):
