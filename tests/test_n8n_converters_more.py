@@ -205,7 +205,8 @@ def test_crypto_gives_n8ns_digests(capsys: pytest.CaptureFixture[str], tmp_path:
 # ---------------------------------------------------------------- Item Lists (legacy) onto the standalone nodes
 
 ITEM_LISTS = [
-    (1, {"fieldsToAggregate": {"fieldToAggregate": [{"fieldToAggregate": "name"}]}, "options": {}},
+    (1, {"operation": "aggregateItems", "fieldsToAggregate": {"fieldToAggregate": [{"fieldToAggregate": "name"}]},
+         "options": {}},
      "aggregate", 1, {"field": "name", "includeEmpty": False}),
     (3, {"operation": "concatenateItems", "aggregate": "aggregateAllItemData"},
      "aggregate", 1, {"all": True, "outputField": "data"}),
@@ -218,6 +219,8 @@ ITEM_LISTS = [
      "sort", 1, {"fields": [{"field": "n", "order": "desc"}]}),
     (3.1, {"operation": "splitOutItems", "fieldToSplitOut": "tags", "include": "allOtherFields"},
      "splitOut", 1, {"field": "tags", "include": "allOtherFields", "destination": ""}),
+    (1, {"fieldToSplitOut": "tags"},  # no operation: n8n's default, in every version, splits out
+     "splitOut", 1, {"field": "tags", "include": "none", "destination": ""}),
     (2, {"operation": "summarize", "fieldsToSummarize": {"values": [{"aggregation": "sum", "field": "n"}]}},
      "summarize", 1, {"fieldsToSummarize": [{"aggregation": "sum", "field": "n"}]}),
     (3.1, {"operation": "summarize", "fieldsToSummarize": {"values": [{"field": "n"}]}, "fieldsToSplitBy": "k"},

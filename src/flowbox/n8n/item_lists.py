@@ -37,7 +37,7 @@ def route(params: dict[str, Any], version: float) -> tuple[str | None, float, di
                               field="typeVersion")
     rest = {k: v for k, v in params.items() if k not in ("operation", "resource")}
     resource = params.get("resource", "itemList")
-    operation = params.get("operation", "aggregateItems" if version < 3 else "concatenateItems")
+    operation = params.get("operation", "splitOutItems")  # n8n's default in every version
     if resource != "itemList" or not isinstance(operation, str):
         return None, version, params
     if operation == "aggregateItems" and version >= 3 or operation == "concatenateItems" and version < 3:
