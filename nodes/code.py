@@ -49,7 +49,31 @@ def to_n8n(params: dict[str, Any], version: float | None) -> tuple[dict[str, Any
 N8N = N8n(types=("n8n-nodes-base.code",), versions=(1, 2), convert=from_n8n, export=to_n8n)
 
 
-@node(n8n=N8N, type="code", display_name="Code", group="transform", icon="code", runs_code=True,
+def from_n8n_function(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's legacy Function node (`functionCode` over `items`, returning items): the JavaScript Code node run
+    once for all items, where `items` and the return rules are the same."""
+    p = Params(params, version)
+    p.approximated("the legacy Function node's JavaScript runs as the Code node (QuickJS, all items at once): "
+                   "$item(), getWorkflowStaticData() and require() are not available")
+    return p.done({"language": "javaScript", "mode": "runOnceForAllItems", "code": p.take("functionCode", "")})
+
+
+def from_n8n_function_item(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's legacy Function Item node: `functionCode` runs once per item with `item` as the item's json and
+    returns the new json, so it becomes the JavaScript Code node per item with `item` bound to `$input.item.json`."""
+    p = Params(params, version)
+    p.approximated("the legacy Function Item node's JavaScript runs as the Code node per item (QuickJS): "
+                   "$item(), getWorkflowStaticData() and require() are not available")
+    code = p.take("functionCode", "")
+    return p.done({"language": "javaScript", "mode": "runOnceForEachItem",
+                   "code": f"return (function (item) {{\n{code}\n}}).call(this, $input.item.json);"})
+
+
+FUNCTION = N8n(types=("n8n-nodes-base.function",), versions=(1,), convert=from_n8n_function)
+FUNCTION_ITEM = N8n(types=("n8n-nodes-base.functionItem",), versions=(1,), convert=from_n8n_function_item)
+
+
+@node(n8n=(N8N, FUNCTION, FUNCTION_ITEM), type="code", display_name="Code", group="transform", icon="code", runs_code=True,
       description="Run Python or JavaScript (n8n's Code node) on all items at once or on each item, in a sandbox: "
                   "it sees none of the server's files, processes or secrets and reaches no network but the "
                   "workflow's settings.codeNetwork hosts (docs/code-sandbox.md)",

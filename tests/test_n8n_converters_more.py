@@ -565,3 +565,18 @@ def test_xml_to_json_gives_xml2js_output(capsys: pytest.CaptureFixture[str], tmp
     result = run_json(capsys, tmp_path, data)
     assert outputs(result, "XML") == [{"order": {"id": "7", "item": [{"sku": "a", "_": "Pen"}, {"sku": "b", "_": "Ink"}],
                                                  "note": "", "total": "3"}}]
+
+
+# ---------------------------------------------------------------- Function and Function Item (legacy JavaScript)
+
+
+def test_function_and_function_item_run_as_the_javascript_code_node(capsys: pytest.CaptureFixture[str],
+                                                                      tmp_path: Path) -> None:
+    """Function: `items` in, items out; Function Item: `item` is each item's json, the json it returns is the item."""
+    data = n8n_workflow(
+        n8n_node("Start", "manualTrigger"),
+        n8n_node("Make", "function", 1, {"functionCode": "return [{json: {a: 1}}, {json: {a: 2}}].concat(items);"}),
+        n8n_node("Each", "functionItem", 1, {"functionCode": "item.b = (item.a || 0) * 10;\nreturn item;"}))
+    result = run_json(capsys, tmp_path, data)
+    assert outputs(result, "Make") == [{"a": 1}, {"a": 2}, {}]
+    assert outputs(result, "Each") == [{"a": 1, "b": 10}, {"a": 2, "b": 20}, {"b": 0}]
