@@ -3,43 +3,66 @@
 import json
 from typing import Any
 
-from flowbox.node import Context, Item, N8n, N8nNotes, Param, get_path, node
+from flowbox.node import Context, Item, N8n, N8nNotes, Param, get_path, node, set_path
 from flowbox.nodes._n8n import Params, rows, split_names
 
 
 def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
-    """n8n's Remove Duplicates: `compare` allFields (default) | selectedFields (`fieldsToCompare`, a
-    comma-separated text, or v1's `{"fields": [{fieldName}]}`); v2's `operation` removeDuplicateInputItems.
-    Comparing all fields but some, and the v2 operations that remember earlier executions, are not
-    supported."""
+    """n8n's Remove Duplicates: `compare` allFields (default) | selectedFields (`fieldsToCompare`) |
+    allFieldsExcept (`fieldsToExclude`), each a comma-separated text or v1's `{"fields": [{fieldName}]}`;
+    `options.removeOtherFields`; v2's `operation` removeDuplicateInputItems. The v2 operations that remember
+    earlier executions are not supported."""
     p = Params(params, version)
     operation = p.take("operation", "removeDuplicateInputItems")
     if operation != "removeDuplicateInputItems":
         p.unsupported(f"operation {operation!r} (across executions) is not supported")
     compare = p.take("compare", "allFields")
-    fields: list[str] = []
+    out: dict[str, Any] = {"fields": []}
     if compare == "selectedFields":
-        value = p.take("fieldsToCompare", "")
-        fields = ([str(r.get("fieldName", "")) for r in rows(value, "fields", "fieldsToCompare")]
-                  if isinstance(value, dict) else split_names(value))
+        out["fields"] = _names(p.take("fieldsToCompare", ""), "fieldsToCompare")
+    elif compare == "allFieldsExcept":
+        out["except"] = _names(p.take("fieldsToExclude", ""), "fieldsToExclude")
+        if not out["except"]:
+            p.unsupported("compare 'allFieldsExcept' without a field to exclude is not supported")
     elif compare != "allFields":
         p.unsupported(f"compare {compare!r} is not supported")
-        p.ignore("fieldsToExclude")
-    if p.options("options", ("disableDotNotation",)).get("disableDotNotation") and any("." in f for f in fields):
+    options = p.options("options", ("disableDotNotation", "removeOtherFields"))
+    if options.get("disableDotNotation") and any("." in f for f in out["fields"] + out.get("except", [])):
         p.unsupported("disableDotNotation with a field name holding '.' is not supported")
-    return p.done({"fields": fields})
+    if options.get("removeOtherFields"):
+        out["removeOtherFields"] = True
+    return p.done(out)
+
+
+def _names(value: Any, parameter: str) -> list[str]:
+    if isinstance(value, dict):
+        return [str(r.get("fieldName", "")).strip() for r in rows(value, "fields", parameter)]
+    return split_names(value)
+
+
+def leaf_paths(value: Any, prefix: str = "") -> list[str]:
+    """The dotted paths of `value`'s leaves (list elements by index), as n8n flattens an item's keys."""
+    if isinstance(value, dict | list):
+        pairs = value.items() if isinstance(value, dict) else enumerate(value)
+        return [path for key, inner in pairs for path in leaf_paths(inner, f"{prefix}{key}.")]
+    return [prefix[:-1]]
 
 
 N8N = N8n(types=("n8n-nodes-base.removeDuplicates",), versions=(1, 1.1, 2), convert=from_n8n)
 
 
 @node(n8n=N8N, type="removeDuplicates", display_name="Remove Duplicates", group="transform", icon="copy-x",
-      description="Drop items equal to an earlier one (compare the given fields, or all fields)",
-      params=[Param("fields", "list", [], description="Field paths to compare; empty compares all fields")])
+      description="Drop items equal to an earlier one (compare the given fields, all fields but some, or all)",
+      params=[Param("fields", "list", [], description="Field paths to compare; empty compares all fields"),
+              Param("except", "list", [], description="Compare every field of the first item but these paths "
+                                                       "(with `fields` empty)"),
+              Param("removeOtherFields", "boolean", False,
+                    description="Output only the compared fields of the items kept")])
 async def remove_duplicates(ctx: Context, items: list[Item]) -> list[list[Item]]:
-    fields = ctx.param("fields") or []
-    if isinstance(fields, str):
-        fields = [f.strip() for f in fields.split(",") if f.strip()]
+    fields = ctx.param("fields")
+    excluded = ctx.param("except")
+    if not fields and excluded and items:
+        fields = [path for path in leaf_paths(items[0].json) if path not in excluded]
     seen: set[str] = set()
     out = []
     for item in items:
@@ -48,4 +71,19 @@ async def remove_duplicates(ctx: Context, items: list[Item]) -> list[list[Item]]
         if key not in seen:
             seen.add(key)
             out.append(item)
+    if ctx.param("removeOtherFields") and fields:
+        out = [item.derive(_pick(item.json, fields)) for item in out]
     return [out]
+
+
+_MISSING = object()
+
+
+def _pick(data: dict[str, Any], paths: list[str]) -> dict[str, Any]:
+    """Only `paths` of `data` (lodash's pick)."""
+    picked: dict[str, Any] = {}
+    for path in paths:
+        value = get_path(data, path, _MISSING)
+        if value is not _MISSING:
+            picked = set_path(picked, path, value)
+    return picked

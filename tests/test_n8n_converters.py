@@ -51,6 +51,9 @@ CONVERTED = [
     ("removeDuplicates", 1.1, {"compare": "selectedFields", "fieldsToCompare": "id, email"},
      "removeDuplicates", {"fields": ["id", "email"]}),
     ("removeDuplicates", 2, {"operation": "removeDuplicateInputItems"}, "removeDuplicates", {"fields": []}),
+    ("removeDuplicates", 2, {"compare": "allFieldsExcept", "fieldsToExclude": "id, meta.at",
+                             "options": {"removeOtherFields": True}},
+     "removeDuplicates", {"fields": [], "except": ["id", "meta.at"], "removeOtherFields": True}),
     ("aggregate", 1, {"fieldsToAggregate": {"fieldToAggregate": [{"fieldToAggregate": "name"}]}, "options": {}},
      "aggregate", {"field": "name", "includeEmpty": False}),
     ("aggregate", 1, {"fieldsToAggregate": {"fieldToAggregate": [

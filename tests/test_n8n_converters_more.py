@@ -580,3 +580,15 @@ def test_function_and_function_item_run_as_the_javascript_code_node(capsys: pyte
     result = run_json(capsys, tmp_path, data)
     assert outputs(result, "Make") == [{"a": 1}, {"a": 2}, {}]
     assert outputs(result, "Each") == [{"a": 1, "b": 10}, {"a": 2, "b": 20}, {"b": 0}]
+
+
+def test_remove_duplicates_all_fields_except_and_remove_other_fields(capsys: pytest.CaptureFixture[str],
+                                                                     tmp_path: Path) -> None:
+    """allFieldsExcept compares the first item's leaf paths but the excluded ones; removeOtherFields keeps those."""
+    data = n8n_workflow(
+        n8n_node("Start", "manualTrigger"),
+        n8n_node("Rows", "code", 2, {"jsCode": "return [{id: 1, a: {b: 1}, t: 'x'}, {id: 2, a: {b: 1}, t: 'x'},"
+                                               " {id: 3, a: {b: 2}, t: 'x'}];"}),
+        n8n_node("Dedupe", "removeDuplicates", 2, {"compare": "allFieldsExcept", "fieldsToExclude": "id",
+                                                   "options": {"removeOtherFields": True}}))
+    assert outputs(run_json(capsys, tmp_path, data), "Dedupe") == [{"a": {"b": 1}, "t": "x"}, {"a": {"b": 2}, "t": "x"}]
