@@ -1,7 +1,9 @@
 """Sort: order items by one or more fields."""
 
+import re
 from typing import Any
 
+from flowbox.errors import WorkflowInvalid
 from flowbox.node import Context, Item, N8n, N8nNotes, Param, get_path, node
 from flowbox.nodes._n8n import Params, rows
 
@@ -21,7 +23,7 @@ def _key(value: Any) -> tuple[int, Any]:
 
 def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
     """n8n's Sort: `type` simple (default) with `sortFieldsUi.sortField` [{fieldName, order ascending|
-    descending}]; random and code sorts are not supported."""
+    descending}]; a random sort is not supported; a code sort becomes a Code node (`route`)."""
     p = Params(params, version)
     kind = p.take("type", "simple")
     if kind != "simple":
@@ -35,7 +37,18 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
     return p.done({"fields": fields})
 
 
-N8N = N8n(types=("n8n-nodes-base.sort",), versions=(1,), convert=from_n8n)
+def route(params: dict[str, Any], version: float) -> tuple[str, float, dict[str, Any]] | None:
+    """n8n's Sort by `code` (a JavaScript comparator of items `a` and `b`) as n8n's Code node that sorts with it."""
+    if params.get("type") != "code":
+        return None
+    code = str(params.get("code") or "")
+    if not re.search(r"\breturn\b", code):
+        raise WorkflowInvalid("Sort code doesn't return: add a 'return' statement to the comparator", field="code")
+    return "n8n-nodes-base.code", 2, {"language": "javaScript", "mode": "runOnceForAllItems",
+                                      "jsCode": f"return items.slice().sort((a, b) => {{\n{code}\n}});"}
+
+
+N8N = N8n(types=("n8n-nodes-base.sort",), versions=(1,), convert=from_n8n, route=route)
 
 
 @node(n8n=N8N, type="sort", display_name="Sort", group="transform", icon="arrow-up-down",

@@ -592,3 +592,19 @@ def test_remove_duplicates_all_fields_except_and_remove_other_fields(capsys: pyt
         n8n_node("Dedupe", "removeDuplicates", 2, {"compare": "allFieldsExcept", "fieldsToExclude": "id",
                                                    "options": {"removeOtherFields": True}}))
     assert outputs(run_json(capsys, tmp_path, data), "Dedupe") == [{"a": {"b": 1}, "t": "x"}, {"a": {"b": 2}, "t": "x"}]
+
+
+def test_sort_by_code_runs_its_comparator_as_a_code_node(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """n8n's Sort `type: code` (a comparator of items a and b; n8n's default code assigns an undeclared
+    `fieldName`) sorts through the JavaScript Code node; one without `return` is refused, naming the node."""
+    comparator = ("fieldName = 'n';\nif (a.json[fieldName] < b.json[fieldName]) { return -1; }\n"
+                  "if (a.json[fieldName] > b.json[fieldName]) { return 1; }\nreturn 0;")
+    data = n8n_workflow(n8n_node("Start", "manualTrigger"),
+                        n8n_node("Rows", "code", 2, {"jsCode": "return [{n: 3}, {n: 1}, {n: 2}];"}),
+                        n8n_node("Sort", "sort", 1, {"type": "code", "code": comparator}))
+    assert outputs(run_json(capsys, tmp_path, data), "Sort") == [{"n": 1}, {"n": 2}, {"n": 3}]
+    from flowbox.errors import WorkflowInvalid
+
+    with pytest.raises(WorkflowInvalid, match="node 'Sort' .*doesn't return"):
+        convert(n8n_workflow(n8n_node("Start", "manualTrigger"), n8n_node("Sort", "sort", 1, {"type": "code",
+                                                                                              "code": "a < b"})))

@@ -300,6 +300,8 @@ N8nConverter = Callable[[dict[str, Any], float], tuple[dict[str, Any], N8nNotes]
 N8nExporter = Callable[[dict[str, Any], "float | None"], tuple[dict[str, Any], float, N8nNotes]]
 """The inverse: this node's parameters (and the typeVersion it came from, None for a node made in flowbox)
 -> n8n's parameters, the typeVersion they are written for, and notes (`flowbox.n8n.export` calls it)."""
+N8nRoute = Callable[[dict[str, Any], float], "tuple[str, float, dict[str, Any]] | None"]
+"""A layout one n8n type's converter hands to another's (`N8n.route`)."""
 
 
 @dataclass(frozen=True)
@@ -313,6 +315,8 @@ class N8n:
     with `field` naming the n8n parameter. `credentials` renames the node's credential references
     (n8n's `mySql` is flowbox's `mysql`). `export`, when given, writes this node's parameters back as
     n8n's `types[0]` (a node edited in flowbox; an unedited one gets its original n8n parameters).
+    `route(parameters, version)`, when given, may hand a layout this node cannot take to another n8n
+    type's converter: it returns (n8n type, typeVersion, parameters), or None to convert here.
     """
 
     types: tuple[str, ...]
@@ -320,6 +324,7 @@ class N8n:
     convert: N8nConverter
     export: N8nExporter | None = None
     credentials: Mapping[str, str] = field(default_factory=dict)  # n8n's credential type -> flowbox's, where they differ
+    route: N8nRoute | None = None
 
 
 NodeFunction = Callable[..., Awaitable[list[list[Item]]]]

@@ -170,6 +170,15 @@ def _node(raw: Any, index: int, connections: Mapping[str, Any],
         if routed is None:
             notes.append(("unsupported", f"operation {params.get('operation')!r} is not supported"))
     found = registry.for_n8n(target) if target else None
+    try:
+        rerouted = found[1].route(dict(params), float(target_version)) if found and found[1].route else None
+    except WorkflowInvalid as exc:
+        raise WorkflowInvalid(f"node '{name}' ({what}): {exc.message}", node=name,
+                              field=f"parameters.{exc.field}" if exc.field else "parameters") from None
+    if rerouted is not None:  # a layout another n8n type's converter takes (Sort by code -> Code)
+        target, target_version, params = rerouted
+        found = registry.for_n8n(target)
+        notes.append(("approximated", f"converted as {target} v{target_version:g}"))
     if found is None and target:
         notes.append(("unsupported", "no flowbox node converts this n8n type"))
         flowbox_type, converted = PLACEHOLDER, {}
