@@ -1,5 +1,6 @@
 """Set: add or change fields on each item (dotted paths nest), optionally keep only those."""
 
+import contextlib
 import json
 from typing import Any
 
@@ -23,10 +24,9 @@ _SET_V3_KEYS = {"stringValue": "string", "numberValue": "number", "booleanValue"
 
 
 def _typed(value: Any, kind: str, where: str, p: Params) -> Any:
-    """An n8n Set value of `kind` as n8n would write it into the item (an expression stays as written)."""
+    """An n8n Set value of `kind` as n8n would write it into the item (an expression stays as written: the
+    node converts its result, `types`)."""
     if is_expression(value):
-        if kind not in ("string", "", None):
-            p.approximated(f"'{where}': the expression's result is not converted to {kind}")
         return value
     if kind == "number" and isinstance(value, str):
         try:
@@ -54,6 +54,7 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
     too; raw JSON mode, "selected input fields" and item duplication are not supported."""
     p = Params(params, version)
     fields: dict[str, Any] = {}
+    types: dict[str, str] = {}  # v3: what an expression's result is converted to
     remove: list[str] = []
     if version < 3:
         options = p.options("options", ("dotNotation",))
@@ -72,8 +73,10 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
             p.ignore("jsonOutput")
         if version >= 3.3:
             for row in rows(p.take("assignments", {}), "assignments", "assignments"):
-                name = str(row.get("name", ""))
-                fields[name] = _typed(row.get("value"), row.get("type", "string"), f"assignments.{name}", p)
+                name, kind = str(row.get("name", "")), str(row.get("type", "string"))
+                fields[name] = _typed(row.get("value"), kind, f"assignments.{name}", p)
+                if is_expression(fields[name]) and kind in TYPES:
+                    types[name] = kind
             include = p.take("include", "all") if p.take("includeOtherFields", False) else "none"
         else:
             for row in rows(p.take("fields", {}), "values", "fields"):
@@ -82,6 +85,8 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
                     raise bad(f"fields.{name}", f"has an unknown type {kind!r}")
                 fields[name] = _typed(row.get(kind, "" if kind == "stringValue" else None), _SET_V3_KEYS[kind],
                                       f"fields.{name}", p)
+                if is_expression(fields[name]):
+                    types[name] = _SET_V3_KEYS[kind]
             include = p.take("include", "all")
         keep_only = include == "none"
         if include == "except":
@@ -93,8 +98,6 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
             raise bad("include", f"must be all, none, selected or except; got {include!r}")
         if options.get("includeBinary") is False or options.get("stripBinary") is True:
             p.unsupported("dropping the input's binary data is not supported")
-        if options.get("ignoreConversionErrors"):
-            p.approximated("ignoreConversionErrors: values are converted when the workflow is imported")
         if p.take("duplicateItem", False):
             p.unsupported("duplicateItem is not supported")
         p.ignore("duplicateCount")
@@ -103,7 +106,52 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
     out: dict[str, Any] = {"fields": fields, "keepOnly": keep_only}
     if remove:
         out["remove"] = remove
+    if types:
+        out["types"] = types
+        if options.get("ignoreConversionErrors"):
+            out["ignoreConversionErrors"] = True
     return p.done(out)
+
+
+TYPES = ("string", "number", "boolean", "array", "object")
+
+
+def convert(value: Any, kind: str) -> Any:
+    """`value` as `kind`, as n8n's Edit Fields converts a field; ValueError says why it cannot be."""
+    if value is None or kind not in TYPES:
+        return value
+    if kind == "string":
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (dict, list)):
+            return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    if kind == "number":
+        if isinstance(value, bool):
+            return int(value)
+        if isinstance(value, (int, float)):
+            return value
+        try:
+            number = float(str(value).strip() or "0")
+        except ValueError:
+            raise ValueError(f"expects a number but we got '{value}'") from None
+        return int(number) if number.is_integer() else number
+    if kind == "boolean":
+        text = str(value).strip().lower() if not isinstance(value, bool) else ("true" if value else "false")
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise ValueError(f"expects a boolean but we got '{value}'")
+    wanted = list if kind == "array" else dict
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = json.loads(value)
+    if not isinstance(value, wanted):
+        raise ValueError(f"expects an {kind} but we got '{value}'")
+    return value
 
 
 def _n8n_kind(value: Any) -> str:
@@ -117,9 +165,11 @@ def _n8n_kind(value: Any) -> str:
 
 def to_n8n(params: dict[str, Any], version: float | None) -> tuple[dict[str, Any], float, N8nNotes]:
     """The inverse of `from_n8n`: Edit Fields v3.4 `assignments` (arrays and objects as JSON text, as n8n's
-    editor writes them), `includeOtherFields` unless keepOnly, `include: except` for removed fields."""
+    editor writes them), `includeOtherFields` unless keepOnly, `include: except` for removed fields; an
+    expression's type from `types`, else string (what n8n then converts its result to)."""
     fields = params.get("fields") or {}
-    assignments = [{"id": f"field-{i}", "name": name, "type": _n8n_kind(value),
+    types = params.get("types") or {}
+    assignments = [{"id": f"field-{i}", "name": name, "type": types.get(name) or _n8n_kind(value),
                     "value": json.dumps(value) if isinstance(value, (list, dict)) else value}
                    for i, (name, value) in enumerate(fields.items())]
     out: dict[str, Any] = {"assignments": {"assignments": assignments}}
@@ -134,6 +184,17 @@ def to_n8n(params: dict[str, Any], version: float | None) -> tuple[dict[str, Any
 N8N = N8n(types=("n8n-nodes-base.set",), versions=(1, 2, 3, 3.1, 3.2, 3.3, 3.4), convert=from_n8n, export=to_n8n)
 
 
+def _converted(path: str, value: Any, kind: str | None, lenient: bool) -> Any:
+    if kind is None:
+        return value
+    try:
+        return convert(value, kind)
+    except ValueError as exc:
+        if lenient:
+            return value
+        raise ValueError(f"'{path}' {exc}") from None
+
+
 @node(n8n=N8N, type="set", display_name="Edit Fields (Set)", group="transform", icon="pen",
       description="Set fields on each item; values may be expressions like {{ $json.price * $json.qty }}",
       params=[
@@ -141,9 +202,15 @@ N8N = N8n(types=("n8n-nodes-base.set",), versions=(1, 2, 3, 3.1, 3.2, 3.3, 3.4),
                 check=_not_n8n_layout),
           Param("keepOnly", "boolean", False, description="Drop every field not set here"),
           Param("remove", "list", [], description="Field paths to remove"),
+          Param("types", "json", {}, description="Field path -> string, number, boolean, array or object: the "
+                                                  "value is converted to it (n8n's Edit Fields types)"),
+          Param("ignoreConversionErrors", "boolean", False,
+                description="Keep a value that cannot be converted to its type instead of failing the item"),
       ])
 async def set_fields(ctx: Context, items: list[Item]) -> list[list[Item]]:
     keep_only = ctx.param("keepOnly")
+    types = ctx.raw_param("types") or {}
+    lenient = ctx.param("ignoreConversionErrors")
     remove = ctx.raw_param("remove") or []
     if isinstance(remove, str):
         remove = [p.strip() for p in remove.split(",") if p.strip()]
@@ -152,6 +219,8 @@ async def set_fields(ctx: Context, items: list[Item]) -> list[list[Item]]:
     for i, item in enumerate(items):
         try:
             fields = ctx.param("fields", i) or {}
+            if types and isinstance(fields, dict):
+                fields = {path: _converted(path, value, types.get(path), lenient) for path, value in fields.items()}
         except Exception as exc:
             errors.fail(item, i, exc, out)
             continue

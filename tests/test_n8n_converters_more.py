@@ -5,6 +5,7 @@ flowbox's node cannot do becomes a placeholder; expression-free workflows give n
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -608,3 +609,29 @@ def test_sort_by_code_runs_its_comparator_as_a_code_node(capsys: pytest.CaptureF
     with pytest.raises(WorkflowInvalid, match="node 'Sort' .*doesn't return"):
         convert(n8n_workflow(n8n_node("Start", "manualTrigger"), n8n_node("Sort", "sort", 1, {"type": "code",
                                                                                               "code": "a < b"})))
+
+
+def test_set_v3_converts_an_expressions_result_to_the_fields_type(capsys: pytest.CaptureFixture[str],
+                                                                   tmp_path: Path) -> None:
+    """Edit Fields v3 converts each value to its declared type, expressions' results too; one that cannot be
+    converted fails its item, naming the field, unless ignoreConversionErrors keeps it as it is."""
+    assignments = [{"id": "1", "name": "n", "value": "={{ $json.text }}", "type": "number"},
+                   {"id": "2", "name": "s", "value": "={{ $json.num }}", "type": "string"},
+                   {"id": "3", "name": "b", "value": "={{ $json.flag }}", "type": "boolean"},
+                   {"id": "4", "name": "o", "value": "={{ $json.obj }}", "type": "object"}]
+    rows = "return [{text: '42', num: 7, flag: 'true', obj: '{\"a\": 1}'}];"
+
+    def workflow(**options: Any) -> dict[str, Any]:
+        return n8n_workflow(n8n_node("Start", "manualTrigger"), n8n_node("Rows", "code", 2, {"jsCode": rows}),
+                            n8n_node("Set", "set", 3.4, {"assignments": {"assignments": assignments},
+                                                         "options": options}))
+
+    [item] = outputs(run_json(capsys, tmp_path, workflow()), "Set")
+    assert item == {"n": 42, "s": "7", "b": True, "o": {"a": 1}}
+    rows = "return [{text: 'lots', num: 7, flag: 'true', obj: '{}'}];"
+    lenient = outputs(run_json(capsys, tmp_path, workflow(ignoreConversionErrors=True)), "Set")
+    assert lenient == [{"n": "lots", "s": "7", "b": True, "o": {}}]
+    path = tmp_path / "strict.json"
+    path.write_text(json.dumps(workflow()))
+    code, out, _ = cli(capsys, "run", str(path), "--json", "--data-dir", str(tmp_path / "data"))
+    assert code == 1 and "'n' expects a number but we got 'lots'" in json.loads(out)["error"]["message"]
