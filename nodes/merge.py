@@ -4,7 +4,7 @@ import json
 from typing import Any
 
 from flowbox.node import Context, Item, N8n, N8nNotes, Param, get_path, node
-from flowbox.nodes._n8n import Params, rows, split_names
+from flowbox.nodes._n8n import Params, bad, rows, split_names
 
 MODES = ("append", "combineByFields", "combineByPosition", "combineAll", "chooseBranch")
 
@@ -33,29 +33,89 @@ def _pairs(fields: Any) -> list[tuple[str, str]]:
     return pairs
 
 
-def _join(left: list[Item], right: list[Item], pairs: list[tuple[str, str]], join: str) -> list[Item]:
-    index: dict[str, list[Item]] = {}
-    for item in right:
+def _join(left: list[Item], right: list[Item], pairs: list[tuple[str, str]], join: str, *, output: str = "both",
+          clash: str = "preferInput2", deep: bool = False, unmatched_last: bool = False) -> list[Item]:
+    """Items of `left` and `right` whose `pairs` of fields are equal, as `join` says: inner (`output` both:
+    merged, `clash` deciding equal keys; input1 / input2: that input's matched items), left / right / outer
+    (the unmatched ones too, in input order or, with `unmatched_last`, after the matches as n8n puts them),
+    leftAnti / rightAnti / anti (only the unmatched; anti tags each with `_source`)."""
+    index: dict[str, list[int]] = {}
+    for j, item in enumerate(right):
         key = _key(item, [p[1] for p in pairs])
         if key is not None:
-            index.setdefault(key, []).append(item)
+            index.setdefault(key, []).append(j)
     used: set[int] = set()
-    out = []
+    matched: list[Item] = []
+    unmatched_left: list[Item] = []
+    first_of: list[Item] = []
     for item in left:
         key = _key(item, [p[0] for p in pairs])
         matches = index.get(key, []) if key is not None else []
-        for match in matches:
-            used.add(id(match))
-            if join != "leftAnti":
-                out.append(item.derive({**item.json, **match.json}, item.binary or match.binary))
-        if not matches and join in ("left", "outer"):
-            out.append(item.derive(dict(item.json)))
+        used.update(matches)
+        if matches:
+            first_of.append(item)
+        elif join in ("left", "outer", "leftAnti", "anti"):
+            unmatched_left.append(item)
+            if not unmatched_last and join in ("left", "outer"):
+                matched.append(_suffixed(item, "1") if clash == "addSuffix" else item.derive(dict(item.json)))
+            continue
+        if join in ("leftAnti", "rightAnti", "anti") or output != "both":
+            continue
+        matched.extend(_combine(item, right[j], clash, deep) for j in matches)
+    unmatched_right = [item for j, item in enumerate(right) if j not in used]
+    if join == "leftAnti":
+        return unmatched_left
+    if join == "rightAnti":
+        return unmatched_right
+    if join == "anti":
+        return ([i.derive({**i.json, "_source": "input1"}) for i in unmatched_left]
+                + [i.derive({**i.json, "_source": "input2"}) for i in unmatched_right])
+    if output == "input1":
+        return first_of
+    if output == "input2":
+        return [item for j, item in enumerate(right) if j in used]
+    if unmatched_last and join in ("left", "outer"):
+        matched += [_suffixed(i, "1") if clash == "addSuffix" else i.derive(dict(i.json)) for i in unmatched_left]
     if join in ("right", "outer"):
-        out.extend(item.derive(dict(item.json)) for item in right if id(item) not in used)
-    return out
+        matched += [_suffixed(i, "2") if clash == "addSuffix" else i.derive(dict(i.json)) for i in unmatched_right]
+    return matched
 
 
-_JOINS = {"keepMatches": "inner", "keepEverything": "outer", "enrichInput1": "left", "enrichInput2": "right"}
+def _combine(a: Item, b: Item, clash: str, deep: bool) -> Item:
+    """One item of `a` (input 1) and `b` (input 2): on equal keys input 2 wins (preferInput2), input 1 wins
+    (preferInput1), or every key gets its input's suffix (addSuffix: `name_1`, `name_2`)."""
+    if clash == "addSuffix":
+        first, second = {f"{k}_1": v for k, v in a.json.items()}, {f"{k}_2": v for k, v in b.json.items()}
+    elif clash == "preferInput1":
+        first, second = b.json, a.json
+    else:
+        first, second = a.json, b.json
+    data = deep_merge(first, second) if deep else {**first, **second}
+    binary = ({**(b.binary or {}), **(a.binary or {})} if clash == "preferInput1"
+              else {**(a.binary or {}), **(b.binary or {})})
+    return a.derive(data, binary or None)
+
+
+def _suffixed(item: Item, suffix: str) -> Item:
+    return item.derive({f"{k}_{suffix}": v for k, v in item.json.items()})
+
+
+def deep_merge(target: Any, source: Any) -> Any:
+    """lodash's merge of two JSON values: objects key by key and arrays index by index, recursively; the
+    source's value wins elsewhere (a missing one never overwrites)."""
+    if isinstance(target, dict) and isinstance(source, dict):
+        out = dict(target)
+        for key, value in source.items():
+            out[key] = deep_merge(out[key], value) if key in out else value
+        return out
+    if isinstance(target, list) and isinstance(source, list):
+        return [deep_merge(target[i], v) if i < len(target) else v for i, v in enumerate(source)] + target[len(source):]
+    return source
+
+
+_JOINS = {"keepMatches": "inner", "keepEverything": "outer", "enrichInput1": "left", "enrichInput2": "right",
+          "keepNonMatches": "anti"}
+_ANTI = {"both": "anti", "input1": "leftAnti", "input2": "rightAnti"}
 
 
 def _merge_by_fields(p: Params, version: float) -> dict[str, Any]:
@@ -69,10 +129,19 @@ def _merge_by_fields(p: Params, version: float) -> dict[str, Any]:
     join = p.take("joinMode", "keepMatches")
     if join not in _JOINS:
         p.unsupported(f"joinMode {join!r} is not supported")
-    if join == "keepMatches" and p.take("outputDataFrom", "both") != "both":
-        p.unsupported("outputDataFrom one input only is not supported")
-    p.approximated("fields present in both inputs take input 2's value (nested objects are not deep-merged)")
-    return {"mode": "combineByFields", "fields": fields, "join": _JOINS.get(join, "inner")}
+    output = p.take("outputDataFrom", "both")
+    if output not in _ANTI:
+        raise bad("outputDataFrom", f"must be both, input1 or input2; got {output!r}")
+    out = {"mode": "combineByFields", "fields": fields, "join": _JOINS.get(join, "inner"), "unmatchedLast": True}
+    if join == "keepNonMatches":
+        out["join"] = _ANTI[output]
+    elif join == "keepMatches" and output != "both":
+        out["output"] = output
+    if join == "enrichInput2":
+        out["clash"] = "preferInput1"  # n8n's default there: input 1's values win
+    p.approximated("items match when their fields are equal and present; a null matches nothing (n8n: null "
+                   "matches null)")
+    return out
 
 
 def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
@@ -89,8 +158,13 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
         if options.get(key):
             p.unsupported(f"option '{key}' is not supported")
     clash = ((options.get("clashHandling") or {}).get("values") or {})
-    if clash.get("resolveClash", "preferInput2") != "preferInput2":
-        p.unsupported(f"clash handling {clash['resolveClash']!r} is not supported (input 2's value wins)")
+    resolve = {"preferLast": "preferInput2"}.get(clash.get("resolveClash"), clash.get("resolveClash"))
+    if resolve not in (None, "preferInput1", "preferInput2", "addSuffix"):
+        p.unsupported(f"clash handling {resolve!r} is not supported")
+    if clash.get("overrideEmpty"):
+        p.unsupported("clash handling overrideEmpty is not supported")
+    merging = {"clash": resolve} if resolve else {}
+    merging["deepMerge"] = clash.get("mergeMode", "deepMerge") == "deepMerge"  # n8n's default
     if options.get("multipleMatches", "all") != "all":
         p.unsupported("multipleMatches 'first' is not supported")
     if mode == "append":
@@ -120,11 +194,12 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
         how = p.take("combinationMode" if version < 3 else "combineBy",
                      "mergeByFields" if version < 3 else "combineByFields")
         if how in ("mergeByFields", "combineByFields"):
-            return p.done(_merge_by_fields(p, version))
+            return p.done({**_merge_by_fields(p, version), **merging})
         if how in ("mergeByPosition", "combineByPosition"):
-            return p.done({"mode": "combineByPosition", "includeUnpaired": bool(options.get("includeUnpaired"))})
+            return p.done({"mode": "combineByPosition", "includeUnpaired": bool(options.get("includeUnpaired")),
+                           **merging})
         if how in ("multiplex", "combineAll"):
-            return p.done({"mode": "combineAll"})
+            return p.done({"mode": "combineAll", **merging})
     p.unsupported(f"mode {mode!r} is not supported")
     return p.done({})
 
@@ -138,8 +213,20 @@ N8N = N8n(types=("n8n-nodes-base.merge",), versions=(1, 2, 2.1, 3, 3.1, 3.2), co
           Param("mode", "options", "append", options=MODES),
           Param("fields", "json", [], show_if={"mode": ["combineByFields"]},
                 description="Pairs of [input 1 field, input 2 field] that must match"),
-          Param("join", "options", "inner", options=("inner", "left", "right", "outer"),
-                show_if={"mode": ["combineByFields"]}),
+          Param("join", "options", "inner", options=("inner", "left", "right", "outer", "leftAnti", "rightAnti",
+                                                        "anti"), show_if={"mode": ["combineByFields"]},
+                description="left/right/outer keep the unmatched items of input 1/2/both; leftAnti/rightAnti/anti "
+                            "output only the unmatched ones (anti: both inputs', each tagged with _source)"),
+          Param("output", "options", "both", options=("both", "input1", "input2"),
+                show_if={"mode": ["combineByFields"], "join": ["inner"]},
+                description="both: matched items merged; input1 / input2: that input's matched items as they are"),
+          Param("clash", "options", "preferInput2", options=("preferInput2", "preferInput1", "addSuffix"),
+                show_if={"mode": ["combineByFields", "combineByPosition", "combineAll"]},
+                description="When both items have a field: input 2's value, input 1's, or both as name_1 / name_2"),
+          Param("deepMerge", "boolean", False, show_if={"mode": ["combineByFields", "combineByPosition", "combineAll"]},
+                description="Merge nested objects and arrays field by field instead of replacing them"),
+          Param("unmatchedLast", "boolean", False, show_if={"mode": ["combineByFields"]},
+                description="Put the unmatched items after the matched ones (n8n's order) instead of in input order"),
           Param("includeUnpaired", "boolean", False, show_if={"mode": ["combineByPosition"]},
                 description="Keep items that have no partner at the same position"),
           Param("branch", "options", 0, options=(0, 1), show_if={"mode": ["chooseBranch"]},
@@ -152,15 +239,17 @@ async def merge(ctx: Context, inputs: list[list[Item]]) -> list[list[Item]]:
         return [left + right]
     if mode == "chooseBranch":
         return [right if ctx.param("branch") == 1 else left]
+    clash, deep = ctx.param("clash"), ctx.param("deepMerge")
     if mode == "combineByPosition":
-        out = [a.derive({**a.json, **b.json}, a.binary or b.binary) for a, b in zip(left, right, strict=False)]
+        out = [_combine(a, b, clash, deep) for a, b in zip(left, right, strict=False)]
         if ctx.param("includeUnpaired"):
             n = min(len(left), len(right))
             out += [i.derive(dict(i.json)) for i in left[n:] + right[n:]]
         return [out]
     if mode == "combineAll":
-        return [[a.derive({**a.json, **b.json}, a.binary or b.binary) for a in left for b in right]]
+        return [[_combine(a, b, clash, deep) for a in left for b in right]]
     pairs = _pairs(ctx.param("fields"))
     if not pairs:
         raise ctx.error("combineByFields needs 'fields': pairs of [input 1 field, input 2 field]")
-    return [_join(left, right, pairs, ctx.param("join") or "inner")]
+    return [_join(left, right, pairs, ctx.param("join"), output=ctx.param("output"), clash=clash, deep=deep,
+                  unmatched_last=ctx.param("unmatchedLast"))]

@@ -635,3 +635,28 @@ def test_set_v3_converts_an_expressions_result_to_the_fields_type(capsys: pytest
     path.write_text(json.dumps(workflow()))
     code, out, _ = cli(capsys, "run", str(path), "--json", "--data-dir", str(tmp_path / "data"))
     assert code == 1 and "'n' expects a number but we got 'lots'" in json.loads(out)["error"]["message"]
+
+
+def test_merge_by_fields_follows_n8n_order_clashes_and_non_matches(capsys: pytest.CaptureFixture[str],
+                                                                  tmp_path: Path) -> None:
+    """n8n's Merge by fields: matched items first, then the unmatched; nested objects deep-merged (its default);
+    addSuffix names both inputs' fields; keepNonMatches outputs the unmatched of both, tagged with _source."""
+    one = "return [{id: 1, a: {x: 1}}, {id: 2, a: {x: 2}}, {id: 3}];"
+    two = "return [{id: 3, a: {y: 3}}, {id: 1, a: {y: 1}}, {id: 9}];"
+    merges = {"Enrich": {"joinMode": "enrichInput1"},
+              "Suffix": {"options": {"clashHandling": {"values": {"resolveClash": "addSuffix"}}}},
+              "Non": {"joinMode": "keepNonMatches"}}
+    nodes = [n8n_node("Start", "manualTrigger"), n8n_node("One", "code", 2, {"jsCode": one}),
+             n8n_node("Two", "code", 2, {"jsCode": two}),
+             *(n8n_node(name, "merge", 3, {"mode": "combine", "fieldsToMatchString": "id", **params})
+               for name, params in merges.items())]
+    connections = {"Start": {"main": [[{"node": "One", "type": "main", "index": 0},
+                                       {"node": "Two", "type": "main", "index": 0}]]},
+                   **{source: {"main": [[{"node": name, "type": "main", "index": index} for name in merges]]}
+                      for source, index in (("One", 0), ("Two", 1))}}
+    result = run_json(capsys, tmp_path, n8n_workflow(*nodes, connections=connections))
+    assert outputs(result, "Enrich") == [{"id": 1, "a": {"x": 1, "y": 1}}, {"id": 3, "a": {"y": 3}},
+                                         {"id": 2, "a": {"x": 2}}]
+    assert outputs(result, "Suffix") == [{"id_1": 1, "a_1": {"x": 1}, "id_2": 1, "a_2": {"y": 1}},
+                                         {"id_1": 3, "id_2": 3, "a_2": {"y": 3}}]
+    assert outputs(result, "Non") == [{"id": 2, "a": {"x": 2}, "_source": "input1"}, {"id": 9, "_source": "input2"}]
