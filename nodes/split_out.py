@@ -2,53 +2,89 @@
 
 from typing import Any
 
-from flowbox.node import Context, Item, N8n, N8nNotes, Param, get_path, node
-from flowbox.nodes._n8n import Params, split_names
+from flowbox.node import Context, Item, N8n, N8nNotes, Param, get_path, node, remove_path
+from flowbox.nodes._n8n import Params, bad, rows, split_names
 
 
 def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
-    """n8n's Split Out: one `fieldToSplitOut`, `include` noOtherFields (default) | allOtherFields,
-    `options.destinationFieldName`. Several fields, or only some other fields, are not supported."""
+    """n8n's Split Out: `fieldToSplitOut` (one or several, comma-separated), `include` noOtherFields (default) |
+    allOtherFields | selectedOtherFields (`fieldsToInclude`), `options.destinationFieldName`; splitting `$binary`
+    and options.includeBinary are not supported."""
     p = Params(params, version)
     names = split_names(p.take("fieldToSplitOut", ""))
-    if len(names) != 1:
-        p.unsupported(f"splitting {len(names)} fields at once is not supported (one field per node)")
+    if "$binary" in names:
+        p.unsupported("splitting $binary (the item's files) is not supported")
     include = p.take("include", "noOtherFields")
-    if include not in ("noOtherFields", "allOtherFields"):
-        p.unsupported(f"include {include!r} is not supported")
-        p.ignore("fieldsToInclude")
-    options = p.options("options", ("destinationFieldName", "disableDotNotation"))
+    if include not in _INCLUDE:
+        raise bad("include", f"must be noOtherFields, allOtherFields or selectedOtherFields; got {include!r}")
+    out: dict[str, Any] = {"field": ", ".join(names), "include": _INCLUDE[include]}
+    if include == "selectedOtherFields":
+        value = p.take("fieldsToInclude", "")
+        out["fieldsToInclude"] = ([str(r.get("fieldName", "")) for r in rows(value, "fields", "fieldsToInclude")]
+                                  if isinstance(value, dict) else split_names(value))
+    options = p.options("options", ("destinationFieldName", "disableDotNotation", "includeBinary"))
     if options.get("disableDotNotation") and any("." in name for name in names):
         p.unsupported("disableDotNotation with a field name holding '.' is not supported")
-    return p.done({"field": names[0] if names else "",
-                   "include": "allOtherFields" if include == "allOtherFields" else "none",
-                   "destination": str(options.get("destinationFieldName", ""))})
+    if options.get("includeBinary"):
+        p.unsupported("options.includeBinary (the input's files on each new item) is not supported")
+    out["destination"] = str(options.get("destinationFieldName", ""))
+    return p.done(out)
 
 
+_INCLUDE = {"noOtherFields": "none", "allOtherFields": "allOtherFields", "selectedOtherFields": "selectedOtherFields"}
 N8N = N8n(types=("n8n-nodes-base.splitOut",), versions=(1,), convert=from_n8n)
 
 
 @node(n8n=N8N, type="splitOut", display_name="Split Out", group="transform", icon="list-tree",
-      description="One item per element of a list field",
+      description="One item per element of a list field (several fields split side by side)",
       params=[
-          Param("field", "string", "", required=True, description="Path of the list field to split"),
-          Param("include", "options", "none", options=("none", "allOtherFields"),
-                description="Copy the item's other fields onto each new item"),
-          Param("destination", "string", "", description="Name for the element field (default: the field name)"),
+          Param("field", "string", "", required=True,
+                description="Path of the list field to split; several, comma-separated, split side by side"),
+          Param("include", "options", "none", options=("none", "allOtherFields", "selectedOtherFields"),
+                description="Copy the item's other fields (all, or `fieldsToInclude`) onto each new item"),
+          Param("fieldsToInclude", "list", [], show_if={"include": ["selectedOtherFields"]},
+                description="The fields of the item to copy onto each new item"),
+          Param("destination", "string", "",
+                description="Name for the element field (default: the field name); one per split field"),
       ])
 async def split_out(ctx: Context, items: list[Item]) -> list[list[Item]]:
+    """Element k of every split field goes to new item k. An object element becomes the new item's fields
+    when one field is split with no destination and no other fields; else it sits under the field's name."""
     out = []
     for i, item in enumerate(items):
-        path = ctx.param("field", i)
-        values = get_path(item.json, path)
-        if values is None:
-            continue
-        if not isinstance(values, list):
-            values = [values]
-        dest = ctx.param("destination", i) or path.split(".")[-1]
-        others = {k: v for k, v in item.json.items() if k != path} if ctx.param("include", i) == "allOtherFields" else {}
-        for value in values:
-            data = {**others, **value} if isinstance(value, dict) and not ctx.param("destination", i) else {
-                **others, dest: value}
-            out.append(item.derive(data))
+        paths = [p.strip() for p in ctx.param("field", i).split(",") if p.strip()]
+        names = [d.strip() for d in (ctx.param("destination", i) or "").split(",") if d.strip()]
+        if names and len(names) != len(paths):
+            raise ctx.error("give as many destination names as fields to split out", i)
+        include = ctx.param("include", i)
+        merge_objects = include == "none" and not names and len(paths) == 1
+        split: list[dict[str, Any]] = []
+        for n, path in enumerate(paths):
+            values = get_path(item.json, path, _MISSING)
+            if values is _MISSING:
+                continue
+            if isinstance(values, dict):
+                values = list(values.values())
+            elif not isinstance(values, list):
+                values = [values]
+            name = names[n] if names else (path.split(".")[-1] if len(paths) == 1 else path)
+            for k, value in enumerate(values):
+                if k == len(split):
+                    split.append({})
+                if merge_objects and isinstance(value, dict):
+                    split[k].update(value)
+                else:
+                    split[k][name] = value
+        if include == "allOtherFields":
+            others = item.json
+            for path in paths:
+                others = remove_path(others, path)
+            split = [{**others, **data} for data in split]
+        elif include == "selectedOtherFields":
+            chosen = {f: get_path(item.json, f) for f in ctx.param("fieldsToInclude", i)}
+            split = [{**data, **chosen} for data in split]
+        out.extend(item.derive(data) for data in split)
     return [out]
+
+
+_MISSING = object()

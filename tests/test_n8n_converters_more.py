@@ -222,6 +222,9 @@ ITEM_LISTS = [
      "splitOut", 1, {"field": "tags", "include": "allOtherFields", "destination": ""}),
     (1, {"fieldToSplitOut": "tags"},  # no operation: n8n's default, in every version, splits out
      "splitOut", 1, {"field": "tags", "include": "none", "destination": ""}),
+    (3.1, {"operation": "splitOutItems", "fieldToSplitOut": "a", "include": "selectedOtherFields",
+           "fieldsToInclude": "b, c.d"},
+     "splitOut", 1, {"field": "a", "include": "selectedOtherFields", "fieldsToInclude": ["b", "c.d"], "destination": ""}),
     (2, {"operation": "summarize", "fieldsToSummarize": {"values": [{"aggregation": "sum", "field": "n"}]}},
      "summarize", 1, {"fieldsToSummarize": [{"aggregation": "sum", "field": "n"}]}),
     (3.1, {"operation": "summarize", "fieldsToSummarize": {"values": [{"field": "n"}]}, "fieldsToSplitBy": "k"},
@@ -242,8 +245,7 @@ def test_item_lists_operations_become_the_standalone_nodes(version: float, param
 
 @pytest.mark.parametrize(("version", "params", "reason"), [
     (3, {"operation": "aggregateItems"}, "operation 'aggregateItems'"),  # v3 calls it concatenateItems
-    (3.1, {"operation": "splitOutItems", "fieldToSplitOut": "a", "include": "selectedOtherFields",
-           "fieldsToInclude": "b"}, "include 'selectedOtherFields'"),
+    (3.1, {"operation": "splitOutItems", "fieldToSplitOut": "$binary"}, "splitting $binary"),
     (2, {"operation": "sort", "type": "random"}, "sort type 'random'"),
     (3, {"operation": "summarize", "fieldsToSummarize": {"values": [{"field": "n"}]}, "options": {"bogus": 1}},
      "option 'options.bogus'"),
@@ -660,3 +662,24 @@ def test_merge_by_fields_follows_n8n_order_clashes_and_non_matches(capsys: pytes
     assert outputs(result, "Suffix") == [{"id_1": 1, "a_1": {"x": 1}, "id_2": 1, "a_2": {"y": 1}},
                                          {"id_1": 3, "id_2": 3, "a_2": {"y": 3}}]
     assert outputs(result, "Non") == [{"id": 2, "a": {"x": 2}, "_source": "input1"}, {"id": 9, "_source": "input2"}]
+
+
+def test_split_out_follows_n8n_for_several_fields_objects_and_other_fields(capsys: pytest.CaptureFixture[str],
+                                                                          tmp_path: Path) -> None:
+    """Several fields split side by side; an object value splits into its values; with other fields included an
+    object element stays under the field's name, and allOtherFields drops the split field itself."""
+    rows = "return [{id: 7, tags: ['a', 'b'], n: [1, 2], m: {x: {k: 1}, y: {k: 2}}, keep: {deep: true}}];"
+    splits = {"Both": {"fieldToSplitOut": "tags, n"},
+              "Obj": {"fieldToSplitOut": "m"},
+              "All": {"fieldToSplitOut": "m", "include": "allOtherFields"},
+              "Some": {"fieldToSplitOut": "tags", "include": "selectedOtherFields", "fieldsToInclude": "id, keep.deep"}}
+    nodes = [n8n_node("Start", "manualTrigger"), n8n_node("Rows", "code", 2, {"jsCode": rows}),
+             *(n8n_node(name, "splitOut", 1, params) for name, params in splits.items())]
+    connections = {"Start": {"main": [[{"node": "Rows", "type": "main", "index": 0}]]},
+                   "Rows": {"main": [[{"node": name, "type": "main", "index": 0} for name in splits]]}}
+    result = run_json(capsys, tmp_path, n8n_workflow(*nodes, connections=connections))
+    assert outputs(result, "Both") == [{"tags": "a", "n": 1}, {"tags": "b", "n": 2}]
+    assert outputs(result, "Obj") == [{"k": 1}, {"k": 2}]
+    assert outputs(result, "All") == [{"id": 7, "tags": ["a", "b"], "n": [1, 2], "keep": {"deep": True}, "m": {"k": 1}},
+                                      {"id": 7, "tags": ["a", "b"], "n": [1, 2], "keep": {"deep": True}, "m": {"k": 2}}]
+    assert outputs(result, "Some") == [{"tags": "a", "id": 7, "keep.deep": True}, {"tags": "b", "id": 7, "keep.deep": True}]
