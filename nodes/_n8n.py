@@ -133,6 +133,8 @@ _V2_OPS = {  # (n8n operator type, operation) -> flowbox op; type "any" matches 
     ("number", "gt"): "gt", ("number", "gte"): "gte", ("number", "lt"): "lt", ("number", "lte"): "lte",
     ("boolean", "true"): "isTrue", ("boolean", "false"): "isFalse",
     ("array", "contains"): "contains", ("array", "notContains"): "notContains",
+    ("dateTime", "after"): "gt", ("dateTime", "afterOrEquals"): "gte", ("dateTime", "before"): "lt",
+    ("dateTime", "beforeOrEquals"): "lte",
 }
 UNARY = frozenset({"exists", "notExists", "isEmpty", "isNotEmpty", "isTrue", "isFalse"})
 
@@ -144,8 +146,7 @@ def conditions_v2(value: Any, parameter: str, p: Params) -> tuple[list[dict[str,
     if not isinstance(value, dict):
         raise bad(parameter, f"must be an object with 'conditions'; got {json.dumps(value)[:40]}")
     options = value.get("options") or {}
-    if options.get("caseSensitive") is False:
-        p.unsupported(f"'{parameter}': case-insensitive comparison is not supported")
+    ignore_case = options.get("caseSensitive") is False
     if options.get("typeValidation") == "loose":
         p.approximated(f"'{parameter}': loose type validation compares as flowbox does (numbers with numeric "
                        "text as numbers)")
@@ -157,8 +158,6 @@ def conditions_v2(value: Any, parameter: str, p: Params) -> tuple[list[dict[str,
         operator = row.get("operator") or {}
         kind, operation = operator.get("type", "string"), operator.get("operation", "equals")
         op = _V2_OPS.get((kind, operation)) or _V2_OPS.get(("any", operation))
-        if kind == "dateTime" and op not in UNARY:
-            op = None
         if kind == "boolean" and operation in ("equals", "notEquals"):
             p.approximated(f"'{parameter}' condition {i + 1}: boolean {operation} compares the values as given")
         if op is None:
@@ -167,6 +166,10 @@ def conditions_v2(value: Any, parameter: str, p: Params) -> tuple[list[dict[str,
         entry = {"left": row.get("leftValue", ""), "op": op}
         if op not in UNARY:
             entry["right"] = row.get("rightValue", "")
+            if kind == "dateTime":
+                entry["type"] = "dateTime"
+            elif ignore_case and kind in ("string", "array"):
+                entry["ignoreCase"] = True
         out.append(entry)
     return out, combinator
 
@@ -175,6 +178,7 @@ _V1_OPS = {
     "boolean": {"equal": "equals", "notEqual": "notEquals"},
     "number": {"smaller": "lt", "smallerEqual": "lte", "equal": "equals", "notEqual": "notEquals",
                "larger": "gt", "largerEqual": "gte", "isEmpty": "isEmpty", "isNotEmpty": "isNotEmpty"},
+    "dateTime": {"after": "gt", "before": "lt"},
     "string": {"contains": "contains", "notContains": "notContains", "endsWith": "endsWith",
                "equal": "equals", "notEqual": "notEquals", "regex": "regex", "notRegex": "notRegex",
                "startsWith": "startsWith", "isEmpty": "isEmpty", "isNotEmpty": "isNotEmpty"},
@@ -197,7 +201,7 @@ def conditions_v1(value: Any, parameter: str, p: Params) -> list[dict[str, Any]]
         if not isinstance(group, list):
             raise bad(f"{parameter}.{kind}", "must be a list")
         for i, row in enumerate(group):
-            operation = row.get("operation", "smaller" if kind == "number" else "equal")
+            operation = row.get("operation", {"number": "smaller", "dateTime": "after"}.get(kind, "equal"))
             op = ops.get(operation)
             if kind == "boolean" and op and isinstance(row.get("value2", False), bool):  # == true: isTrue
                 op = "isTrue" if row.get("value2", False) == (op == "equals") else "isFalse"
@@ -208,6 +212,8 @@ def conditions_v1(value: Any, parameter: str, p: Params) -> list[dict[str, Any]]
             entry = {"left": row.get("value1", default), "op": op}
             if op not in UNARY:
                 entry["right"] = row.get("value2", default)
+            if kind == "dateTime":
+                entry["type"] = "dateTime"
             out.append(entry)
     return out
 
@@ -223,7 +229,9 @@ def conditions_from_n8n(params: dict[str, Any], version: float) -> tuple[dict[st
         found, combine = conditions_v2(p.take("conditions", {}), "conditions", p)
         options = p.options("options", ("ignoreCase", "looseTypeValidation"))
         if options.get("ignoreCase"):
-            p.unsupported("option 'ignoreCase' is not supported")
+            for row in found:
+                if "right" in row and row.get("type") != "dateTime":
+                    row["ignoreCase"] = True
         if p.take("looseTypeValidation", False) or options.get("looseTypeValidation"):
             p.approximated("loose type validation compares as flowbox does (numbers with numeric text as numbers)")
     return p.done({"conditions": found, "combine": combine})

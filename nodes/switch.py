@@ -39,10 +39,10 @@ RULE = (
 
 def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
     """n8n's Switch. v3.x: `rules.values` [{conditions (filter layout), renameOutput, outputKey}],
-    `options.fallbackOutput` none|extra, or `mode` expression with `numberOutputs` and `output`.
+    `options.fallbackOutput` none|extra|an output's index, `allMatchingOutputs`, `ignoreCase`, or `mode` expression with `numberOutputs` and `output`.
     v1: `dataType`, `value1`, `rules.rules` [{operation, value2, output}] on four outputs, rules naming
     their outputs in order (an item goes to the first matching rule's output); v2: one output per rule
-    (`outputKey` its label), expression mode with `outputsAmount`. Fallback none."""
+    (`outputKey` its label), expression mode with `outputsAmount`; `fallbackOutput` -1 or an output's index."""
     p = Params(params, version)
     mode = p.take("mode", "rules")
     if mode == "expression":
@@ -56,19 +56,19 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
             found, combine = conditions_v2(row.get("conditions", {}), f"rules.values[{i}].conditions", p)
             rules.append({"conditions": found, "combine": combine,
                           "name": str(row.get("outputKey", "")) if row.get("renameOutput") else ""})
-        fallback = options.get("fallbackOutput", "none")
-        if fallback not in ("none", "extra"):
-            p.unsupported(f"fallbackOutput {fallback!r} (an existing output) is not supported; none or extra are")
-        if options.get("allMatchingOutputs"):
-            p.unsupported("allMatchingOutputs (an item to every matching output) is not supported")
         if options.get("ignoreCase"):
-            p.unsupported("option 'ignoreCase' is not supported")
-        return p.done({"mode": "rules", "rules": rules, "fallback": "extra" if fallback == "extra" else "none"})
+            for rule in rules:
+                for row in rule["conditions"]:
+                    if "right" in row and row.get("type") != "dateTime":
+                        row["ignoreCase"] = True
+        out = {"mode": "rules", "rules": rules, **_fallback(options.get("fallbackOutput", "none"), len(rules), p)}
+        if options.get("allMatchingOutputs"):
+            out["allMatching"] = True
+        return p.done(out)
     kind = p.take("dataType", "number")
     value1 = p.take("value1", {"number": 0, "boolean": False}.get(kind, ""))
     n8n_rules = rows(p.take("rules", {}), "rules", "rules")
-    if p.take("fallbackOutput", -1) != -1:
-        p.unsupported("a fallback output is not supported for Switch v1/v2")
+    fallback_to = p.take("fallbackOutput", -1)
     # v2: one output per rule; v1: four outputs, each rule names one (the first matching rule wins)
     outputs = list(range(len(n8n_rules))) if version >= 2 else [int(r.get("output", 0)) for r in n8n_rules]
     if outputs != sorted(outputs):
@@ -78,10 +78,24 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
         found = conditions_v1({kind: [{"value1": value1, **{k: v for k, v in row.items() if k != "outputKey"}}]},
                               f"rules.rules[{i}]", p)
         groups[outputs[i]].extend(found)
+    if isinstance(fallback_to, int) and fallback_to >= len(groups):
+        groups += [[] for _ in range(fallback_to + 1 - len(groups))]
     named = {i: str(r.get("outputKey", "")) for i, r in enumerate(n8n_rules) if version >= 2 and r.get("outputKey")}
-    return p.done({"mode": "rules", "fallback": "none",
+    return p.done({"mode": "rules", **_fallback(fallback_to, len(groups), p),
                    "rules": [{"conditions": rows_, "combine": "or", **({"name": named[i]} if i in named else {})}
                              for i, rows_ in enumerate(groups)]})
+
+
+def _fallback(value: Any, outputs: int, p: Params) -> dict[str, Any]:
+    """n8n's fallbackOutput: "none" or -1, "extra" (an output of its own), or an existing output's index."""
+    if value in ("none", -1, None):
+        return {"fallback": "none"}
+    if value == "extra":
+        return {"fallback": "extra"}
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < outputs:
+        return {"fallback": "output", "fallbackOutput": value}
+    p.unsupported(f"fallbackOutput {value!r} is not supported (none, extra or an output's index)")
+    return {"fallback": "none"}
 
 
 N8N = N8n(types=("n8n-nodes-base.switch",), versions=(1, 2, 3, 3.1, 3.2), convert=from_n8n)
@@ -92,8 +106,12 @@ N8N = N8n(types=("n8n-nodes-base.switch",), versions=(1, 2, 3, 3.1, 3.2), conver
       params=[
           Param("mode", "options", "rules", options=("rules", "expression")),
           Param("rules", "list", [], fields=RULE, show_if={"mode": ["rules"]}),
-          Param("fallback", "options", "none", options=("none", "extra"), show_if={"mode": ["rules"]},
-                description="'extra': items matching no rule go to an extra last output"),
+          Param("fallback", "options", "none", options=("none", "extra", "output"), show_if={"mode": ["rules"]},
+                description="Items matching no rule: dropped, to an extra last output, or to output `fallbackOutput`"),
+          Param("fallbackOutput", "number", 0, min=0, integer=True, show_if={"mode": ["rules"], "fallback": ["output"]},
+                description="The output (0 is the first rule's) that items matching no rule go to"),
+          Param("allMatching", "boolean", False, show_if={"mode": ["rules"]},
+                description="Send an item to every matching rule's output, not only the first"),
           Param("output", "number", 0, integer=True, show_if={"mode": ["expression"]},
                 description="Expression giving the output index for each item"),
           Param("outputs", "number", 4, min=1, max=64, integer=True, show_if={"mode": ["expression"]}),
@@ -105,27 +123,26 @@ async def switch(ctx: Context, items: list[Item]) -> list[list[Item]]:
         outs: list[list[Item]] = [[] for _ in range(n)]
         for i, item in enumerate(items):
             index = ctx.param("output", i)
-            try:
-                index = int(index)
-            except (TypeError, ValueError):
-                raise ctx.error(f"output index must be a number, got {index!r}", i) from None
             if not 0 <= index < n:
                 raise ctx.error(f"output index {index} is out of range 0..{n - 1}", i)
             outs[index].append(item)
         return outs
-    fallback = ctx.param("fallback") == "extra"
+    fallback, every = ctx.param("fallback"), ctx.param("allMatching")
     n_rules = len(ctx.raw_param("rules") or [])
-    outs = [[] for _ in range(n_rules + (1 if fallback else 0))]
+    outs = [[] for _ in range(n_rules + (1 if fallback == "extra" else 0))]
+    spare = len(outs) - 1 if fallback == "extra" else ctx.param("fallbackOutput") if fallback == "output" else None
+    if spare is not None and spare >= len(outs):
+        raise ctx.error(f"fallbackOutput {spare} is not one of the {len(outs)} outputs")
     for i, item in enumerate(items):
-        rules = ctx.param("rules", i) or []
-        for r, rule in enumerate(rules):
+        matched = False
+        for r, rule in enumerate(ctx.param("rules", i) or []):
             cond = rule.get("condition")
-            hit = bool(cond) if cond not in (None, "") else combine(rule.get("conditions") or [],
-                                                                    rule.get("combine") or "and")
-            if hit:
+            if bool(cond) if cond not in (None, "") else combine(rule.get("conditions") or [],
+                                                                  rule.get("combine") or "and"):
                 outs[r].append(item)
-                break
-        else:
-            if fallback:
-                outs[-1].append(item)
+                matched = True
+                if not every:
+                    break
+        if not matched and spare is not None:
+            outs[spare].append(item)
     return outs

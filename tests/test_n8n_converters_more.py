@@ -683,3 +683,35 @@ def test_split_out_follows_n8n_for_several_fields_objects_and_other_fields(capsy
     assert outputs(result, "All") == [{"id": 7, "tags": ["a", "b"], "n": [1, 2], "keep": {"deep": True}, "m": {"k": 1}},
                                       {"id": 7, "tags": ["a", "b"], "n": [1, 2], "keep": {"deep": True}, "m": {"k": 2}}]
     assert outputs(result, "Some") == [{"tags": "a", "id": 7, "keep.deep": True}, {"tags": "b", "id": 7, "keep.deep": True}]
+
+
+def test_if_v2_compares_dates_and_ignores_case_when_told(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    def cond(left: str, kind: str, operation: str, right: str) -> dict[str, Any]:
+        return {"id": "c", "leftValue": left, "rightValue": right, "operator": {"type": kind, "operation": operation}}
+
+    rows = "return [{d: '2024-03-01T10:00:00Z', s: 'ALPHA'}, {d: '2023-12-31', s: 'beta'}];"
+    data = n8n_workflow(
+        n8n_node("Start", "manualTrigger"), n8n_node("Rows", "code", 2, {"jsCode": rows}),
+        n8n_node("Check", "if", 2.2, {"conditions": {
+            "options": {"caseSensitive": False, "typeValidation": "strict"}, "combinator": "and",
+            "conditions": [cond("={{ $json.d }}", "dateTime", "after", "2024-01-01"),
+                           cond("={{ $json.s }}", "string", "startsWith", "al")]}}))
+    result = run_json(capsys, tmp_path, data)
+    assert outputs(result, "Check", 0) == [{"d": "2024-03-01T10:00:00Z", "s": "ALPHA"}]
+    assert outputs(result, "Check", 1) == [{"d": "2023-12-31", "s": "beta"}]
+
+
+def test_switch_fallback_to_an_existing_output_and_all_matching_outputs(capsys: pytest.CaptureFixture[str],
+                                                                       tmp_path: Path) -> None:
+    def rule(operation: str, right: int) -> dict[str, Any]:
+        return {"conditions": {"options": {"caseSensitive": True, "typeValidation": "strict"}, "combinator": "and",
+                               "conditions": [{"id": "r", "leftValue": "={{ $json.n }}", "rightValue": right,
+                                               "operator": {"type": "number", "operation": operation}}]}}
+
+    rows = "return [{n: 1}, {n: 5}, {n: 9}];"
+    data = n8n_workflow(n8n_node("Start", "manualTrigger"), n8n_node("Rows", "code", 2, {"jsCode": rows}),
+                        n8n_node("Route", "switch", 3.2, {"rules": {"values": [rule("gt", 3), rule("gt", 7)]},
+                                                          "options": {"fallbackOutput": 1, "allMatchingOutputs": True}}))
+    result = run_json(capsys, tmp_path, data)
+    assert outputs(result, "Route", 0) == [{"n": 5}, {"n": 9}]
+    assert outputs(result, "Route", 1) == [{"n": 1}, {"n": 9}]  # n=1 matched nothing: the fallback is output 1

@@ -135,18 +135,48 @@ _IMPL: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-def check(op: str, left: Any, right: Any = None) -> bool:
-    """Apply condition `op` to already-evaluated operands."""
+def _date(value: Any) -> Any:
+    """A date operand as an aware datetime: a datetime, ISO 8601 text, or epoch seconds / milliseconds;
+    anything else as it is (so the comparison fails naming it)."""
+    import datetime as dt
+
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime(value.year, value.month, value.day)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        moment = dt.datetime.fromtimestamp(value / 1000 if abs(value) >= 1e11 else value, dt.UTC)
+    elif isinstance(value, str) and value.strip():
+        try:
+            moment = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date (use ISO 8601, e.g. 2024-05-31T14:30:00Z)") from None
+    else:
+        return value
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def check(op: str, left: Any, right: Any = None, *, kind: str = "", ignore_case: bool = False) -> bool:
+    """Apply condition `op` to already-evaluated operands; `kind` "dateTime" compares them as dates,
+    `ignore_case` compares text case-insensitively."""
     try:
         fn = _IMPL[op]
     except KeyError:
         raise ValueError(f"unknown condition op {op!r}; use one of {', '.join(OPS)}") from None
+    if kind == "dateTime" and op not in UNARY:
+        left, right = _date(left), _date(right)
+    elif ignore_case and op in ("regex", "notRegex") and isinstance(right, str):
+        m = re.fullmatch(r"/(.*)/([gimsux]*)", right, re.S)
+        right = f"/{m.group(1)}/{m.group(2)}i" if m else f"/{right}/i"
+    elif ignore_case and isinstance(left, str) and isinstance(right, str):
+        left, right = left.lower(), right.lower()
     return fn(left, right)
 
 
 def combine(rows: Iterable[Mapping[str, Any]], how: str = "and") -> bool:
     """All (`and`) or any (`or`) of evaluated condition rows hold."""
-    results = (check(str(r.get("op") or "equals"), r.get("left"), r.get("right")) for r in rows)
+    results = (check(str(r.get("op") or "equals"), r.get("left"), r.get("right"), kind=str(r.get("type") or ""),
+                     ignore_case=bool(r.get("ignoreCase"))) for r in rows)
     return all(results) if how != "or" else any(results)
 
 
@@ -154,6 +184,9 @@ CONDITION_ROW = (
     Param("left", "string", "", description="Value to test, usually an expression like {{ $json.status }}"),
     Param("op", "options", "equals", options=OPS),
     Param("right", "string", "", description="Value to compare with (not used by unary ops)"),
+    Param("type", "options", "", options=("", "dateTime"),
+          description="dateTime: compare both sides as dates (ISO 8601 text, epoch seconds or milliseconds)"),
+    Param("ignoreCase", "boolean", False, description="Compare text case-insensitively"),
 )
 
 CONDITION_PARAMS = (

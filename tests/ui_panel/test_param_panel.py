@@ -70,10 +70,12 @@ def test_if_node_condition_rows_add_remove_reorder(simulate: Simulate, changes: 
 
         user.find(marker="add:conditions").click()
         await user.should_see(marker="row:conditions[1]")
-        assert changes[-1]["parameters"]["conditions"][1] == {"left": "", "op": "equals", "right": ""}
+        assert changes[-1]["parameters"]["conditions"][1] == {"left": "", "op": "equals", "right": "", "type": "",
+                                                                  "ignoreCase": False}
         set_value(user, "param:conditions[1].left", "x")
         set_value(user, "param:conditions[1].op", "isEmpty")
-        assert changes[-1]["parameters"]["conditions"][1] == {"left": "x", "op": "isEmpty", "right": ""}
+        assert changes[-1]["parameters"]["conditions"][1] == {"left": "x", "op": "isEmpty", "right": "", "type": "",
+                                                                  "ignoreCase": False}
 
         user.find(marker="up:conditions[1]").click()
         assert [c["left"] for c in changes[-1]["parameters"]["conditions"]] == ["x", "{{ $json.total }}"]
@@ -111,7 +113,8 @@ def test_switch_show_if_toggles_fields_live(simulate: Simulate, changes: list[di
         user.find(marker="add:rules[0].conditions").click()
         await user.should_see(marker="param:rules[0].conditions[0].left")
         set_value(user, "param:rules[0].conditions[0].right", "7")
-        assert changes[-1]["parameters"]["rules"][0]["conditions"] == [{"left": "", "op": "equals", "right": "7"}]
+        assert changes[-1]["parameters"]["rules"][0]["conditions"] == [{"left": "", "op": "equals", "right": "7", "type": "",
+                                                                          "ignoreCase": False}]
         assert changes[-1]["parameters"]["mode"] == "rules"
 
     simulate(root, check)
