@@ -2,33 +2,46 @@
 
 from typing import Any
 
-from flowbox.node import Context, Item, N8n, N8nNotes, Param, get_path, node
-from flowbox.nodes._n8n import Params, rows
+from flowbox.node import Context, Item, N8n, N8nNotes, Param, get_path, node, set_path
+from flowbox.nodes._n8n import Params, bad, rows, split_names
 
 
 def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
-    """n8n's Aggregate: `aggregate` aggregateIndividualFields (default; one field of
-    `fieldsToAggregate.fieldToAggregate`, optionally renamed) or aggregateAllItemData (into
-    `destinationFieldName`, default "data"). Several fields at once are not supported."""
+    """n8n's Aggregate: `aggregate` aggregateIndividualFields (default; `fieldsToAggregate.fieldToAggregate`
+    rows, each optionally renamed; options keepMissing, mergeLists) or aggregateAllItemData (into
+    `destinationFieldName`, default "data"; `include` allFields | specifiedFields | allFieldsExcept).
+    options.includeBinaries is not supported."""
     p = Params(params, version)
-    options = p.options("options", ("keepMissing", "disableDotNotation"))
+    options = p.options("options", ("keepMissing", "disableDotNotation", "mergeLists", "includeBinaries",
+                                    "keepOnlyUnique"))
+    if options.get("includeBinaries"):
+        p.unsupported("options.includeBinaries (the items' files on the new item) is not supported")
     if p.take("aggregate", "aggregateIndividualFields") == "aggregateAllItemData":
-        if p.take("include", "allFields") != "allFields":
-            p.unsupported("including only some fields is not supported")
-        p.ignore("fieldsToInclude", "fieldsToExclude")
-        return p.done({"all": True, "outputField": p.take("destinationFieldName", "data") or "data"})
+        out: dict[str, Any] = {"all": True, "outputField": p.take("destinationFieldName", "data") or "data"}
+        include = p.take("include", "allFields")
+        if include == "specifiedFields":
+            out["include"] = _names(p.take("fieldsToInclude", ""), "fieldsToInclude")
+        elif include == "allFieldsExcept":
+            out["exclude"] = _names(p.take("fieldsToExclude", ""), "fieldsToExclude")
+        elif include != "allFields":
+            raise bad("include", f"must be allFields, specifiedFields or allFieldsExcept; got {include!r}")
+        return p.done(out)
     fields = rows(p.take("fieldsToAggregate", {}), "fieldToAggregate", "fieldsToAggregate")
-    if len(fields) != 1:
-        p.unsupported(f"aggregating {len(fields)} fields at once is not supported (one field per node)")
-        return p.done({})
-    row = fields[0]
-    field = str(row.get("fieldToAggregate", ""))
-    if options.get("disableDotNotation") and "." in field:
+    names = [str(row.get("fieldToAggregate", "")) for row in fields]
+    if options.get("disableDotNotation") and any("." in field for field in names):
         p.unsupported("disableDotNotation with a field name holding '.' is not supported")
-    out = {"field": field, "includeEmpty": bool(options.get("keepMissing", False))}
-    if row.get("renameField"):
-        out["outputField"] = str(row.get("outputFieldName", ""))
+    listed = [{"field": name, "outputField": str(row.get("outputFieldName", "")) if row.get("renameField") else ""}
+              for name, row in zip(names, fields, strict=True) if name]
+    out = {"fields": listed, "includeEmpty": bool(options.get("keepMissing", False)), "nullsOnly": True}
+    if options.get("mergeLists"):
+        out["mergeLists"] = True
     return p.done(out)
+
+
+def _names(value: Any, parameter: str) -> list[str]:
+    if isinstance(value, dict):
+        return [str(r.get("fieldName", "")).strip() for r in rows(value, "fields", parameter)]
+    return split_names(value)
 
 
 N8N = N8n(types=("n8n-nodes-base.aggregate",), versions=(1,), convert=from_n8n)
@@ -38,19 +51,56 @@ N8N = N8n(types=("n8n-nodes-base.aggregate",), versions=(1,), convert=from_n8n)
       description="Combine all items into one item",
       params=[
           Param("field", "string", "", description="Collect this field of every item into a list"),
+          Param("fields", "list", [], fields=(
+              Param("field", "string", "", required=True, description="Field path to collect"),
+              Param("outputField", "string", "", description="Name of its list (default: the field's last name)"),
+          ), description="Several fields at once, each into a list of its own"),
           Param("all", "boolean", False, description="Put every item's data in a list under `data`"),
+          Param("include", "list", [], show_if={"all": [True]}, description="Only these fields of each item"),
+          Param("exclude", "list", [], show_if={"all": [True]}, description="Every field of each item but these"),
           Param("outputField", "string", "", description="Name of the output field (default: the field name, or 'data')"),
           Param("includeEmpty", "boolean", False, description="Keep missing/empty values when collecting a field"),
+          Param("nullsOnly", "boolean", False,
+                description="Without includeEmpty, drop only missing and null values (and nulls inside lists), "
+                            "keeping empty text, as n8n does"),
+          Param("mergeLists", "boolean", False, description="A list value adds its elements, not itself"),
       ])
 async def aggregate(ctx: Context, items: list[Item]) -> list[list[Item]]:
-    field = ctx.param("field")
+    field, listed = ctx.param("field"), ctx.param("fields")
     everything = ctx.param("all")
-    if not field and not everything:
-        raise ctx.error("set 'field' to collect one field, or 'all' to collect whole items")
-    out_name = ctx.param("outputField") or ("data" if everything else field)
+    if not field and not listed and not everything:
+        raise ctx.error("set 'field' (or 'fields') to collect fields, or 'all' to collect whole items")
+    first = items[0] if items else None
     if everything:
         values = [item.json for item in items]
-    else:
-        raw = [get_path(item.json, field) for item in items]
-        values = raw if ctx.param("includeEmpty") else [v for v in raw if v is not None and v != ""]
-    return [[Item({out_name: values}, None, items[0] if items else None)]]
+        include, exclude = ctx.param("include"), ctx.param("exclude")
+        if include or exclude:
+            values = [kept for data in values
+                      if (kept := {k: v for k, v in data.items() if (not include or k in include) and k not in exclude})]
+        return [[Item({ctx.param("outputField") or "data": values}, None, first)]]
+    if field:
+        return [[Item({ctx.param("outputField") or field: _collect(ctx, items, field)}, None, first)]]
+    out: dict[str, Any] = {}
+    for row in listed:
+        name = row.get("outputField") or str(row["field"]).split(".")[-1]
+        if name in out:
+            raise ctx.error(f"the '{name}' output field is used more than once: give each field its own name")
+        out = set_path(out, name, _collect(ctx, items, str(row["field"])))
+    return [[Item(out, None, first)]]
+
+
+def _collect(ctx: Context, items: list[Item], field: str) -> list[Any]:
+    keep, nulls_only, flat = ctx.param("includeEmpty"), ctx.param("nullsOnly"), ctx.param("mergeLists")
+    values: list[Any] = []
+    for item in items:
+        value = get_path(item.json, field)
+        if not keep:
+            if nulls_only and isinstance(value, list):
+                value = [v for v in value if v is not None]
+            elif value is None or (value == "" and not nulls_only):
+                continue
+        if flat and isinstance(value, list):
+            values.extend(value)
+        else:
+            values.append(value)
+    return values

@@ -208,7 +208,7 @@ def test_crypto_gives_n8ns_digests(capsys: pytest.CaptureFixture[str], tmp_path:
 ITEM_LISTS = [
     (1, {"operation": "aggregateItems", "fieldsToAggregate": {"fieldToAggregate": [{"fieldToAggregate": "name"}]},
          "options": {}},
-     "aggregate", 1, {"field": "name", "includeEmpty": False}),
+     "aggregate", 1, {"fields": [{"field": "name", "outputField": ""}], "includeEmpty": False, "nullsOnly": True}),
     (3, {"operation": "concatenateItems", "aggregate": "aggregateAllItemData"},
      "aggregate", 1, {"all": True, "outputField": "data"}),
     (2.2, {"operation": "limit", "maxItems": 2, "keep": "lastItems"}, "limit", 1, {"max": 2, "keep": "last"}),
@@ -715,3 +715,23 @@ def test_switch_fallback_to_an_existing_output_and_all_matching_outputs(capsys: 
     result = run_json(capsys, tmp_path, data)
     assert outputs(result, "Route", 0) == [{"n": 5}, {"n": 9}]
     assert outputs(result, "Route", 1) == [{"n": 1}, {"n": 9}]  # n=1 matched nothing: the fallback is output 1
+
+
+def test_aggregate_several_fields_and_some_fields_of_all_items(capsys: pytest.CaptureFixture[str],
+                                                               tmp_path: Path) -> None:
+    """Each field into a list named by its last part, nulls dropped but empty text kept, lists merged with
+    mergeLists; all item data with only the specified fields (an item left empty is dropped)."""
+    rows = "return [{a: {b: 1}, t: ['x', null], s: ''}, {a: {b: null}, t: ['y'], s: 'q'}, {z: 1}];"
+    data = n8n_workflow(
+        n8n_node("Start", "manualTrigger"), n8n_node("Rows", "code", 2, {"jsCode": rows}),
+        n8n_node("Fields", "aggregate", 1, {"fieldsToAggregate": {"fieldToAggregate": [
+            {"fieldToAggregate": "a.b"}, {"fieldToAggregate": "t"}, {"fieldToAggregate": "s"}]},
+            "options": {"mergeLists": True}}),
+        n8n_node("Some", "aggregate", 1, {"aggregate": "aggregateAllItemData", "include": "specifiedFields",
+                                          "fieldsToInclude": "s, t"}))
+    data["connections"] = {"Start": {"main": [[{"node": "Rows", "type": "main", "index": 0}]]},
+                           "Rows": {"main": [[{"node": "Fields", "type": "main", "index": 0},
+                                              {"node": "Some", "type": "main", "index": 0}]]}}
+    result = run_json(capsys, tmp_path, data)
+    assert outputs(result, "Fields") == [{"b": [1], "t": ["x", "y"], "s": ["", "q"]}]
+    assert outputs(result, "Some") == [{"data": [{"t": ["x", None], "s": ""}, {"t": ["y"], "s": "q"}]}]
