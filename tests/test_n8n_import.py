@@ -96,7 +96,7 @@ def test_a_placeholder_is_saved_but_every_run_refuses_it_naming_node_and_type() 
 
 
 def test_a_placeholder_keeps_every_connection_it_had() -> None:
-    switch = n8n_node("Route", "switch", 3.2, {"rules": {"values": []}, "options": {"allMatchingOutputs": True}})
+    switch = n8n_node("Route", "switch", 3.2, {"rules": {"values": []}, "options": {"fallbackOutput": "sideways"}})
     ends = [n8n_node(f"End {i}", "noOp") for i in range(3)]
     connections = {"When clicking": {"main": [[{"node": "Route", "type": "main", "index": 0}]]},
                    "Route": {"main": [[{"node": f"End {i}", "type": "main", "index": 0}] for i in range(3)]}}
