@@ -228,7 +228,7 @@ async def set_fields(ctx: Context, items: list[Item]) -> list[list[Item]]:
             raise ctx.error(f"parameter 'fields' must be an object of path -> value, got {type(fields).__name__}", i)
         data = {} if keep_only else dict(item.json)
         for path, value in fields.items():
-            if "." in path and path not in data:
+            if ("." in path or "[" in path) and path not in data:
                 data = set_path(data, path, value)
             else:
                 data[path] = value

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from flowbox import registry
 from flowbox.errors import NodeError, describe
+from flowbox.paths import get_path, remove_path, set_path  # noqa: F401 (part of the node SDK)
 
 PARAM_KINDS = frozenset(
     {"string", "number", "boolean", "options", "json", "collection", "list", "credential", "code", "datetime"}
@@ -645,49 +646,3 @@ def binary_bytes(item: Item, prop: str = "data") -> bytes:
         raise ValueError(f"binary property {prop!r} is not valid base64") from None
 
 
-_NOTHING = object()
-
-
-def get_path(data: Any, path: str, default: Any = None) -> Any:
-    """`get_path({"a": {"b": 1}}, "a.b") == 1`; list indexes work (`items.0.name`); missing gives `default`."""
-    if path in data if isinstance(data, dict) else False:
-        return data[path]
-    current = data
-    for key in path.split("."):
-        if isinstance(current, dict):
-            current = current.get(key, _NOTHING)
-        elif isinstance(current, list) and key.lstrip("-").isdigit() and -len(current) <= int(key) < len(current):
-            current = current[int(key)]
-        else:
-            return default
-        if current is _NOTHING:
-            return default
-    return current
-
-
-def set_path(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    """A copy of `data` with dotted `path` set to `value` (nested dicts copied on the way, not mutated)."""
-    keys = path.split(".")
-    out = dict(data)
-    current = out
-    for key in keys[:-1]:
-        nxt = current.get(key)
-        nxt = dict(nxt) if isinstance(nxt, dict) else {}
-        current[key] = nxt
-        current = nxt
-    current[keys[-1]] = value
-    return out
-
-
-def remove_path(data: dict[str, Any], path: str) -> dict[str, Any]:
-    """A copy of `data` without dotted `path` (unchanged when the path is missing)."""
-    if path in data:
-        out = dict(data)
-        del out[path]
-        return out
-    keys = path.split(".")
-    parent = get_path(data, ".".join(keys[:-1])) if len(keys) > 1 else data
-    if not isinstance(parent, dict) or keys[-1] not in parent:
-        return data
-    pruned = {k: v for k, v in parent.items() if k != keys[-1]}
-    return set_path(data, ".".join(keys[:-1]), pruned)
