@@ -129,6 +129,7 @@ _V2_OPS = {  # (n8n operator type, operation) -> flowbox op; type "any" matches 
     ("any", "notEmpty"): "isNotEmpty", ("any", "equals"): "equals", ("any", "notEquals"): "notEquals",
     ("string", "contains"): "contains", ("string", "notContains"): "notContains",
     ("string", "startsWith"): "startsWith", ("string", "endsWith"): "endsWith",
+    ("string", "notStartsWith"): "notStartsWith", ("string", "notEndsWith"): "notEndsWith",
     ("string", "regex"): "regex", ("string", "notRegex"): "notRegex",
     ("number", "gt"): "gt", ("number", "gte"): "gte", ("number", "lt"): "lt", ("number", "lte"): "lte",
     ("boolean", "true"): "isTrue", ("boolean", "false"): "isFalse",
@@ -180,6 +181,7 @@ _V1_OPS = {
                "larger": "gt", "largerEqual": "gte", "isEmpty": "isEmpty", "isNotEmpty": "isNotEmpty"},
     "dateTime": {"after": "gt", "before": "lt"},
     "string": {"contains": "contains", "notContains": "notContains", "endsWith": "endsWith",
+               "notEndsWith": "notEndsWith", "notStartsWith": "notStartsWith",
                "equal": "equals", "notEqual": "notEquals", "regex": "regex", "notRegex": "notRegex",
                "startsWith": "startsWith", "isEmpty": "isEmpty", "isNotEmpty": "isNotEmpty"},
 }
@@ -219,16 +221,18 @@ def conditions_v1(value: Any, parameter: str, p: Params) -> list[dict[str, Any]]
 
 
 def conditions_from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
-    """If and Filter (same layouts): v1 `conditions` groups + `combineOperation`; v2.x `conditions` in the
+    """If and Filter (same layouts): v1 `conditions` groups + `combineOperation` (Filter: `combineConditions`); v2.x `conditions` in the
     filter layout + `looseTypeValidation` and `options` (ignoreCase, looseTypeValidation)."""
     p = Params(params, version)
     if version < 2:
         found = conditions_v1(p.take("conditions", {}), "conditions", p)
         combine = "or" if p.take("combineOperation", "all") == "any" else "and"
+        if str(p.take("combineConditions", "AND")).upper() == "OR":  # Filter v1's name for it
+            combine = "or"
     else:
         found, combine = conditions_v2(p.take("conditions", {}), "conditions", p)
-        options = p.options("options", ("ignoreCase", "looseTypeValidation"))
-        if options.get("ignoreCase"):
+        options = p.options("options", ("ignoreCase", "looseTypeValidation", "caseSensitive"))
+        if options.get("ignoreCase") or options.get("caseSensitive") is False:
             for row in found:
                 if "right" in row and row.get("type") != "dateTime":
                     row["ignoreCase"] = True

@@ -23,7 +23,7 @@ import regex
 from flowbox.node import Param
 
 OPS = ("equals", "notEquals", "gt", "gte", "lt", "lte", "contains", "notContains", "startsWith", "endsWith",
-       "regex", "notRegex", "isEmpty", "isNotEmpty", "exists", "notExists", "isTrue", "isFalse")
+       "notStartsWith", "notEndsWith", "regex", "notRegex", "isEmpty", "isNotEmpty", "exists", "notExists", "isTrue", "isFalse")
 
 UNARY = frozenset({"isEmpty", "isNotEmpty", "exists", "notExists", "isTrue", "isFalse"})
 REGEX_TIMEOUT = float(os.environ.get("FLOWBOX_REGEX_TIMEOUT", "0.2"))  # seconds per match
@@ -124,6 +124,8 @@ _IMPL: dict[str, Callable[[Any, Any], bool]] = {
     "notContains": lambda a, b: not _contains(a, b),
     "startsWith": lambda a, b: a is not None and str(a).startswith(str(b)),
     "endsWith": lambda a, b: a is not None and str(a).endswith(str(b)),
+    "notStartsWith": lambda a, b: a is None or not str(a).startswith(str(b)),
+    "notEndsWith": lambda a, b: a is None or not str(a).endswith(str(b)),
     "regex": lambda a, b: a is not None and _search(b, a),
     "notRegex": lambda a, b: a is None or not _search(b, a),
     "isEmpty": lambda a, b: _empty(a),
