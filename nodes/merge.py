@@ -67,6 +67,8 @@ def _join(left: list[Item], right: list[Item], pairs: list[tuple[str, str]], joi
         return unmatched_left
     if join == "rightAnti":
         return unmatched_right
+    if join == "anti" and not (left and right):  # nothing to tell apart: n8n passes the items on, untagged
+        return left + right
     if join == "anti":
         return ([i.derive({**i.json, "_source": "input1"}) for i in unmatched_left]
                 + [i.derive({**i.json, "_source": "input2"}) for i in unmatched_right])
@@ -137,8 +139,8 @@ def _merge_by_fields(p: Params, version: float) -> dict[str, Any]:
         out["join"] = _ANTI[output]
     elif join == "keepMatches" and output != "both":
         out["output"] = output
-    if join == "enrichInput2":
-        out["clash"] = "preferInput1"  # n8n's default there: input 1's values win
+    if join == "enrichInput2" and version >= 3:
+        out["clash"] = "preferInput1"  # Merge v3's default there: input 1's values win (v2: input 2's)
     p.approximated("items match when their fields are equal and present; a null matches nothing (n8n: null "
                    "matches null)")
     return out
@@ -172,9 +174,9 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
     if mode in ("passThrough", "chooseBranch"):
         branch = p.take("output", "input1")
         p.ignore("chooseBranchMode")
-        if branch not in ("input1", "input2"):
+        if branch not in ("input1", "input2", "empty"):
             p.unsupported(f"output {branch!r} is not supported")
-        return p.done({"mode": "chooseBranch", "branch": 1 if branch == "input2" else 0})
+        return p.done({"mode": "chooseBranch", "branch": {"input2": 1, "empty": "empty"}.get(branch, 0)})
     if mode == "multiplex":
         return p.done({"mode": "combineAll"})
     if mode == "mergeByIndex":
@@ -229,8 +231,8 @@ N8N = N8n(types=("n8n-nodes-base.merge",), versions=(1, 2, 2.1, 3, 3.1, 3.2), co
                 description="Put the unmatched items after the matched ones (n8n's order) instead of in input order"),
           Param("includeUnpaired", "boolean", False, show_if={"mode": ["combineByPosition"]},
                 description="Keep items that have no partner at the same position"),
-          Param("branch", "options", 0, options=(0, 1), show_if={"mode": ["chooseBranch"]},
-                description="Which input's items to output"),
+          Param("branch", "options", 0, options=(0, 1, "empty"), show_if={"mode": ["chooseBranch"]},
+                description="Which input's items to output (0 or 1), or 'empty': one empty item"),
       ])
 async def merge(ctx: Context, inputs: list[list[Item]]) -> list[list[Item]]:
     left, right = (inputs + [[], []])[:2]
@@ -238,7 +240,10 @@ async def merge(ctx: Context, inputs: list[list[Item]]) -> list[list[Item]]:
     if mode == "append":
         return [left + right]
     if mode == "chooseBranch":
-        return [right if ctx.param("branch") == 1 else left]
+        branch = ctx.param("branch")
+        if branch == "empty":  # once both inputs arrived: one empty item
+            return [[Item({}, None, (left or right or [None])[0])]]
+        return [right if branch == 1 else left]
     clash, deep = ctx.param("clash"), ctx.param("deepMerge")
     if mode == "combineByPosition":
         out = [_combine(a, b, clash, deep) for a, b in zip(left, right, strict=False)]
@@ -246,7 +251,9 @@ async def merge(ctx: Context, inputs: list[list[Item]]) -> list[list[Item]]:
             n = min(len(left), len(right))
             out += [i.derive(dict(i.json)) for i in left[n:] + right[n:]]
         return [out]
-    if mode == "combineAll":
+    if mode == "combineAll":  # input 1 outer; when input 1's values win, input 2 outer (n8n's order)
+        if clash == "preferInput1":
+            return [[_combine(a, b, clash, deep) for b in right for a in left]]
         return [[_combine(a, b, clash, deep) for a in left for b in right]]
     pairs = _pairs(ctx.param("fields"))
     if not pairs:

@@ -735,3 +735,28 @@ def test_aggregate_several_fields_and_some_fields_of_all_items(capsys: pytest.Ca
     result = run_json(capsys, tmp_path, data)
     assert outputs(result, "Fields") == [{"b": [1], "t": ["x", "y"], "s": ["", "q"]}]
     assert outputs(result, "Some") == [{"data": [{"t": ["x", None], "s": ""}, {"t": ["y"], "s": "q"}]}]
+
+
+def test_merge_multiplex_order_choose_empty_and_non_matches_of_an_empty_input(capsys: pytest.CaptureFixture[str],
+                                                                              tmp_path: Path) -> None:
+    """All combinations run input 1 outer, input 2 outer when input 1's values win; chooseBranch 'empty' gives
+    one empty item; keeping the non-matches of an empty input passes the other input on untagged."""
+    merges = {"Prefer1": {"mode": "combine", "combinationMode": "multiplex",
+                          "options": {"clashHandling": {"values": {"resolveClash": "preferInput1"}}}},
+              "Empty": {"mode": "chooseBranch", "output": "empty"},
+              "Non": {"mode": "combine", "mergeByFields": {"values": [{"field1": "id", "field2": "id"}]},
+                      "joinMode": "keepNonMatches"}}
+    nodes = [n8n_node("Start", "manualTrigger"),
+             n8n_node("One", "code", 2, {"jsCode": "return [{id: 1, v: 'a'}, {id: 2, v: 'b'}];"}),
+             n8n_node("Two", "code", 2, {"jsCode": "return [{id: 1, v: 'c'}, {id: 2, v: 'd'}];"}),
+             n8n_node("None", "code", 2, {"jsCode": "return [];"}),
+             *(n8n_node(name, "merge", 2, params) for name, params in merges.items())]
+    connections = {"Start": {"main": [[{"node": n, "type": "main", "index": 0} for n in ("One", "Two", "None")]]},
+                   "One": {"main": [[{"node": n, "type": "main", "index": 0} for n in merges]]},
+                   "Two": {"main": [[{"node": "Prefer1", "type": "main", "index": 1},
+                                     {"node": "Empty", "type": "main", "index": 1}]]},
+                   "None": {"main": [[{"node": "Non", "type": "main", "index": 1}]]}}
+    result = run_json(capsys, tmp_path, n8n_workflow(*nodes, connections=connections))
+    assert [i["v"] for i in outputs(result, "Prefer1")] == ["a", "b", "a", "b"]
+    assert outputs(result, "Empty") == [{}]
+    assert outputs(result, "Non") == [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}]
