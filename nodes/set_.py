@@ -51,7 +51,8 @@ def _typed(value: Any, kind: str, where: str, p: Params) -> Any:
 def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
     """n8n's Edit Fields (Set): v1/v2 `values` by type + `keepOnlySet`; v3.0-3.2 `fields.values` with
     `include`; v3.3+ `assignments` with `includeOtherFields`. Dot notation (n8n's default) is flowbox's
-    too; raw JSON mode, "selected input fields" and item duplication are not supported."""
+    too (options.dotNotation false keeps dotted names whole); raw JSON mode, "selected input fields" and item
+    duplication are not supported."""
     p = Params(params, version)
     fields: dict[str, Any] = {}
     types: dict[str, str] = {}  # v3: what an expression's result is converted to
@@ -62,8 +63,10 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
             if kind not in _SET_V1_TYPES:
                 raise bad(f"values.{kind}", "is not a Set v1 value type (string, number, boolean)")
             for row in group:
-                fields[str(row.get("name", "propertyName"))] = _typed(row.get("value", _SET_V1_TYPES[kind]), kind,
-                                                                     f"values.{kind}", p)
+                name = str(row.get("name", "propertyName"))
+                fields[name] = _typed(row.get("value", _SET_V1_TYPES[kind]), kind, f"values.{kind}", p)
+                if version >= 2 and kind != "string" and is_expression(fields[name]):
+                    types[name] = kind  # v2 converts an expression's result to its number or boolean; v1 keeps it
         keep_only = bool(p.take("keepOnlySet", False))
     else:
         options = p.options("options", ("dotNotation", "includeBinary", "ignoreConversionErrors", "stripBinary"))
@@ -101,9 +104,9 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
         if p.take("duplicateItem", False):
             p.unsupported("duplicateItem is not supported")
         p.ignore("duplicateCount")
-    if options.get("dotNotation") is False and any("." in name for name in fields):
-        p.unsupported("dotNotation off with a field name holding '.' is not supported (flowbox nests dotted names)")
     out: dict[str, Any] = {"fields": fields, "keepOnly": keep_only}
+    if options.get("dotNotation") is False and any("." in name or "[" in name for name in fields):
+        out["dotNotation"] = False
     if remove:
         out["remove"] = remove
     if types:
@@ -202,6 +205,8 @@ def _converted(path: str, value: Any, kind: str | None, lenient: bool) -> Any:
                 check=_not_n8n_layout),
           Param("keepOnly", "boolean", False, description="Drop every field not set here"),
           Param("remove", "list", [], description="Field paths to remove"),
+          Param("dotNotation", "boolean", True,
+                description="`a.b` and `a[0]` in a field's name nest; off: the name is one field, dots and all"),
           Param("types", "json", {}, description="Field path -> string, number, boolean, array or object: the "
                                                   "value is converted to it (n8n's Edit Fields types)"),
           Param("ignoreConversionErrors", "boolean", False,
@@ -211,6 +216,7 @@ async def set_fields(ctx: Context, items: list[Item]) -> list[list[Item]]:
     keep_only = ctx.param("keepOnly")
     types = ctx.raw_param("types") or {}
     lenient = ctx.param("ignoreConversionErrors")
+    dots = ctx.param("dotNotation")
     remove = ctx.raw_param("remove") or []
     if isinstance(remove, str):
         remove = [p.strip() for p in remove.split(",") if p.strip()]
@@ -228,7 +234,7 @@ async def set_fields(ctx: Context, items: list[Item]) -> list[list[Item]]:
             raise ctx.error(f"parameter 'fields' must be an object of path -> value, got {type(fields).__name__}", i)
         data = {} if keep_only else dict(item.json)
         for path, value in fields.items():
-            if ("." in path or "[" in path) and path not in data:
+            if dots and ("." in path or "[" in path) and path not in data:
                 data = set_path(data, path, value)
             else:
                 data[path] = value

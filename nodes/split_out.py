@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from flowbox.node import Context, Item, N8n, N8nNotes, Param, get_path, node, remove_path
+from flowbox.node import Context, Item, N8n, N8nNotes, Param, get_path, node, remove_path, set_path
 from flowbox.nodes._n8n import Params, bad, rows, split_names
 
 
@@ -45,7 +45,7 @@ N8N = N8n(types=("n8n-nodes-base.splitOut",), versions=(1,), convert=from_n8n)
           Param("fieldsToInclude", "list", [], show_if={"include": ["selectedOtherFields"]},
                 description="The fields of the item to copy onto each new item"),
           Param("destination", "string", "",
-                description="Name for the element field (default: the field name); one per split field"),
+                description="Name for the element field (default: the field name; dots nest); one per split field"),
       ])
 async def split_out(ctx: Context, items: list[Item]) -> list[list[Item]]:
     """Element k of every split field goes to new item k. An object element becomes the new item's fields
@@ -68,11 +68,15 @@ async def split_out(ctx: Context, items: list[Item]) -> list[list[Item]]:
             elif not isinstance(values, list):
                 values = [values]
             name = names[n] if names else (path.split(".")[-1] if len(paths) == 1 else path)
+            if _UNSAFE & set(name.split(".")):  # never a path into an object's prototype: the field's own name
+                name = path.split(".")[-1]
             for k, value in enumerate(values):
                 if k == len(split):
                     split.append({})
                 if merge_objects and isinstance(value, dict):
                     split[k].update(value)
+                elif "." in name:
+                    split[k] = set_path(split[k], name, value)
                 else:
                     split[k][name] = value
         if include == "allOtherFields":
@@ -88,3 +92,4 @@ async def split_out(ctx: Context, items: list[Item]) -> list[list[Item]]:
 
 
 _MISSING = object()
+_UNSAFE = frozenset({"__proto__", "constructor", "prototype"})

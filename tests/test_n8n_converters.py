@@ -92,6 +92,10 @@ CONVERTED = [
      "set", {"fields": {"n": 7, "s": "t", "o": {"k": 1}, "b": True, "l": [1, 2]}, "keepOnly": True}),
     ("set", 3, {"fields": {"values": [{"name": "a.b", "stringValue": "={{ $json.x }}"}]}},
      "set", {"fields": {"a.b": "={{ $json.x }}"}, "keepOnly": False, "types": {"a.b": "string"}}),  # n8n's default: all input fields
+    ("set", 2, {"values": {"string": [{"name": "a.b", "value": "x"}], "number": [{"name": "n", "value": "={{ 1 }}"}]},
+                "options": {"dotNotation": False}},
+     "set", {"fields": {"a.b": "x", "n": "={{ 1 }}"}, "keepOnly": False, "dotNotation": False,
+             "types": {"n": "number"}}),  # v2 converts a number's expression; v1 does not
     # Set v3.3+: assignments, includeOtherFields (default false)
     ("set", 3.3, {"assignments": {"assignments": [{"id": "1", "name": "n", "value": 2.5, "type": "number"}]},
                   "options": {}},
@@ -267,8 +271,6 @@ def test_each_converter_maps_its_layout(kind: str, version: float, params: dict[
 UNSUPPORTED = [
     ("set", 3.4, {"mode": "raw", "jsonOutput": "={ \"a\": 1 }"}, "mode 'raw' (JSON output) is not supported"),
     ("set", 3.4, {"includeOtherFields": True, "include": "selected", "includeFields": "a"}, "include 'selected'"),
-    ("set", 2, {"values": {"string": [{"name": "a.b", "value": "x"}]}, "options": {"dotNotation": False}},
-     "dotNotation off"),
     ("code", 2, {"language": "ruby", "rubyCode": "x"}, "ruby code is not supported"),
     ("splitInBatches", 2, {"batchSize": 3}, "Split in Batches v2"),
     ("merge", 3, {"mode": "combineBySql", "query": "SELECT 1"}, "mode 'combineBySql' is not supported"),

@@ -760,3 +760,25 @@ def test_merge_multiplex_order_choose_empty_and_non_matches_of_an_empty_input(ca
     assert [i["v"] for i in outputs(result, "Prefer1")] == ["a", "b", "a", "b"]
     assert outputs(result, "Empty") == [{}]
     assert outputs(result, "Non") == [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}]
+
+
+def test_set_v2_dot_notation_off_and_split_out_dotted_destinations(capsys: pytest.CaptureFixture[str],
+                                                                  tmp_path: Path) -> None:
+    """Edit Fields with dotNotation off keeps `a.b` as one field name, v2 turns a number expression into a
+    number; Split Out nests a dotted destination but never writes into __proto__."""
+    data = n8n_workflow(
+        n8n_node("Start", "manualTrigger"),
+        n8n_node("Set", "set", 2, {"values": {"string": [{"name": "a.b", "value": "x"}],
+                                              "number": [{"name": "n", "value": "={{ '42' }}"}]},
+                                   "options": {"dotNotation": False}}),
+        n8n_node("Wrap", "code", 2, {"jsCode": "return [{rows: [{k: 1}], ...$input.first().json}];"}),
+        n8n_node("Nest", "splitOut", 1, {"fieldToSplitOut": "rows", "include": "allOtherFields",
+                                         "options": {"destinationFieldName": "out.row"}}),
+        n8n_node("Safe", "splitOut", 1, {"fieldToSplitOut": "rows", "options": {"destinationFieldName": "__proto__.x"}}))
+    data["connections"]["Wrap"] = {"main": [[{"node": "Nest", "type": "main", "index": 0},
+                                             {"node": "Safe", "type": "main", "index": 0}]]}
+    del data["connections"]["Nest"]
+    result = run_json(capsys, tmp_path, data)
+    assert outputs(result, "Set") == [{"a.b": "x", "n": 42}]
+    assert outputs(result, "Nest") == [{"a.b": "x", "n": 42, "out": {"row": {"k": 1}}}]
+    assert outputs(result, "Safe") == [{"rows": {"k": 1}}]
