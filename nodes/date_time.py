@@ -17,13 +17,20 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flowbox.node import Context, Item, ItemErrors, N8n, N8nNotes, Param, node, set_path
+from flowbox.nodes._dateformat import moment_to_strptime, render
 from flowbox.nodes._n8n import Params
 
 UNITS = ["seconds", "minutes", "hours", "days", "weeks", "months", "years"]
 SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800}
 NAMED_FORMATS = ["iso", "epoch", "epochMs", "date", "time", "rfc2822"]
-WITH_VALUE = ["format", "parse", "add", "subtract", "convertTimezone", "diff"]
-WITH_FORMAT = ["format", "parse", "add", "subtract", "convertTimezone", "now"]
+OPERATIONS = ["format", "parse", "add", "subtract", "convertTimezone", "now", "diff", "extract", "round"]
+WITH_VALUE = ["format", "parse", "add", "subtract", "convertTimezone", "diff", "extract", "round"]
+WITH_FORMAT = ["format", "parse", "add", "subtract", "convertTimezone", "now", "round"]
+PARTS = ["year", "quarter", "month", "week", "day", "hour", "minute", "second", "millisecond"]
+ROUND_UNITS = ["second", "minute", "hour", "day", "week", "month", "year"]
+_TEXT_FORMATS = ("%m/%d/%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M %p", "%Y/%m/%d",
+                 "%Y/%m/%d %H:%M:%S", "%B %d, %Y", "%B %d, %Y %I:%M %p", "%B %d, %Y %H:%M", "%b %d, %Y",
+                 "%b %d, %Y %I:%M %p", "%d %B %Y", "%d %b %Y", "%a %b %d %Y", "%a %b %d %Y %H:%M:%S")
 EPOCH_MS_FROM = 1e11  # 1e11 s is the year 5138: larger numbers are milliseconds
 
 
@@ -31,28 +38,110 @@ class DateError(ValueError):
     """A value or parameter of this node is not usable; the message says which."""
 
 
+_V1_UNITS = {"quarters": ("months", 3), "milliseconds": ("seconds", 0.001)}
+
+
 def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
-    """n8n's Date & Time v2 addToDate / subtractFromDate (`magnitude`, `duration`, `timeUnit`,
-    `outputFieldName`) with `options.includeInputFields`; n8n's other operations, its Luxon formats and
-    v1's layout are not supported."""
+    """n8n's Date & Time. v1: `action` format (moment's `toFormat`, options fromFormat / fromTimezone /
+    toTimezone; without a timezone the server's zone, as moment) and calculate (add / subtract `duration`
+    `timeUnit`, written as JavaScript's toISOString). v2: addToDate, subtractFromDate, formatDate (Luxon's
+    `format` or `customFormat`), extractDate, roundDate, getCurrentDate, each writing `outputFieldName` on
+    its own item unless options.includeInputFields. getTimeBetweenDates is not supported."""
     p = Params(params, version)
-    operation = p.take("operation", "getCurrentDate") if version >= 2 else "v1"
-    if operation not in ("addToDate", "subtractFromDate"):
-        p.unsupported(f"operation {operation!r} is not supported" if version >= 2
-                      else "Date & Time v1 is not supported")
-        p.ignore(*params)
+    return _from_v1(p) if version < 2 else _from_v2(p)
+
+
+def _from_format(p: Params, pattern: Any) -> str:
+    """A moment parse pattern (`options.fromFormat`) as strptime's."""
+    if not pattern:
+        return ""
+    converted = moment_to_strptime(str(pattern))
+    if converted is None:
+        p.unsupported(f"fromFormat {pattern!r} uses a moment token flowbox cannot read")
+        return ""
+    return converted
+
+
+def _from_v1(p: Params) -> tuple[dict[str, Any], N8nNotes]:
+    action = p.take("action", "format")
+    field = p.take("dataPropertyName", "data") or "data"
+    if action == "calculate":
+        options = p.options("options", ("fromFormat",))
+        raw_unit = p.take("timeUnit", "days")
+        unit, scale = _V1_UNITS.get(raw_unit, (raw_unit, 1))
+        if unit not in UNITS:
+            p.unsupported(f"time unit {unit!r} is not supported")
+        amount = p.take("duration", 0)
+        if scale != 1 and not isinstance(amount, (int, float)):
+            p.unsupported(f"a duration in {raw_unit} from an expression is not supported")
+        return p.done({"operation": "subtract" if p.take("operation", "add") == "subtract" else "add",
+                       "value": p.take("value", ""), "amount": amount * scale if scale != 1 else amount,
+                       "unit": unit, "outputField": field, "format": "isoUtcMs", "timezone": "local",
+                       "fromFormat": _from_format(p, options.get("fromFormat"))})
+    if action != "format":
+        p.unsupported(f"action {action!r} is not supported")
         return p.done({})
-    unit = p.take("timeUnit", "days")
-    if unit not in UNITS:
-        p.unsupported(f"time unit {unit!r} is not supported")
-    options = p.options("options", ("includeInputFields",))
-    if not options.get("includeInputFields"):
-        p.unsupported("an output without the input fields (n8n's default) is not supported")
-    p.ignore("notice")
-    p.approximated("the new date is ISO 8601 text as flowbox writes it (n8n's Luxon text has milliseconds)")
-    return p.done({"operation": "add" if operation == "addToDate" else "subtract",
-                   "value": p.take("magnitude", ""), "amount": p.take("duration", 0), "unit": unit,
-                   "outputField": p.take("outputFieldName", "newDate"), "format": "iso"})
+    options = p.options("options", ("fromFormat", "fromTimezone", "toTimezone"))
+    p.take("custom", False)
+    out = {"operation": "format", "value": p.take("value", ""), "outputField": field,
+           "format": p.take("toFormat", "MM/DD/YYYY") or "", "formatSyntax": "moment", "timezone": "local",
+           "fromFormat": _from_format(p, options.get("fromFormat"))}
+    if options.get("fromTimezone") or options.get("toTimezone"):  # moment.tz: then the target (or workflow) zone
+        out.update(operation="convertTimezone", timezone=options.get("fromTimezone") or "",
+                   toTimezone=options.get("toTimezone") or "")
+    return p.done(out)
+
+
+_V2_OUTPUT = {"formatDate": "formattedDate", "extractDate": "datePart", "roundDate": "roundedDate",
+              "getCurrentDate": "currentDate", "addToDate": "newDate", "subtractFromDate": "newDate"}
+
+
+def _from_v2(p: Params) -> tuple[dict[str, Any], N8nNotes]:
+    operation = p.take("operation", "getCurrentDate")
+    if operation not in _V2_OUTPUT:
+        p.unsupported(f"operation {operation!r} is not supported")
+        p.ignore(*p.raw)
+        return p.done({})
+    options = p.options("options", ("includeInputFields", "timezone", "fromFormat"))
+    p.ignore("notice", "additionalFields")
+    out: dict[str, Any] = {"outputField": p.take("outputFieldName", _V2_OUTPUT[operation]) or _V2_OUTPUT[operation],
+                           "includeInputFields": bool(options.get("includeInputFields")), "emptyAsNull": True,
+                           "format": "isoMs"}
+    zone = options.get("timezone")
+    if isinstance(zone, str) and zone:
+        out["timezone"] = zone
+    if operation in ("addToDate", "subtractFromDate"):
+        unit = p.take("timeUnit", "days")
+        if unit not in UNITS:
+            p.unsupported(f"time unit {unit!r} is not supported")
+        out.update(operation="add" if operation == "addToDate" else "subtract", value=p.take("magnitude", ""),
+                   amount=p.take("duration", 0), unit=unit)
+    elif operation == "formatDate":
+        fmt = p.take("format", "MM/dd/yyyy")
+        if fmt == "custom":
+            fmt = p.take("customFormat", "")
+        out.update(operation="format", value=p.take("date", ""), format=fmt, formatSyntax="luxon")
+        if zone is not True and "timezone" not in out:
+            out["timezone"] = "local"  # without the option n8n formats in the server's zone
+        if options.get("fromFormat"):
+            p.unsupported("options.fromFormat (Luxon parse formats) is not supported")
+    elif operation == "extractDate":
+        part = p.take("part", "month")
+        if part not in PARTS:
+            p.unsupported(f"part {part!r} is not supported")
+        out.update(operation="extract", value=p.take("date", ""), part=part)
+    elif operation == "roundDate":
+        mode = p.take("mode", "roundDown")
+        unit = p.take("toNearest" if mode == "roundDown" else "to", "month")
+        if unit not in ROUND_UNITS:
+            p.unsupported(f"rounding to a {unit} is not supported")
+        out.update(operation="round", value=p.take("date", ""), roundMode="up" if mode == "roundUp" else "down",
+                   roundTo=unit)
+    elif p.take("includeTime", True):
+        out["operation"] = "now"
+    else:
+        out.update(operation="round", value="={{ $now }}", roundMode="down", roundTo="day")
+    return p.done(out)
 
 
 N8N = N8n(types=("n8n-nodes-base.dateTime",), versions=(1, 2), convert=from_n8n)
@@ -60,10 +149,9 @@ N8N = N8n(types=("n8n-nodes-base.dateTime",), versions=(1, 2), convert=from_n8n)
 
 @node(n8n=N8N,
     type="dateTime", display_name="Date & Time", group="transform", icon="calendar",
-    description="Format, parse, add to, convert and compare dates",
+    description="Format, parse, add to, convert, compare, round and take apart dates",
     params=[
-        Param("operation", "options", default="format", required=True,
-              options=["format", "parse", "add", "subtract", "convertTimezone", "now", "diff"]),
+        Param("operation", "options", default="format", required=True, options=OPERATIONS),
         Param("value", "datetime", default="", required=True, show_if={"operation": WITH_VALUE},
               description="The date: ISO 8601 or RFC 2822 text, epoch seconds or milliseconds, or a datetime"),
         Param("fromFormat", "string", default="", show_if={"operation": WITH_VALUE},
@@ -74,15 +162,29 @@ N8N = N8n(types=("n8n-nodes-base.dateTime",), versions=(1, 2), convert=from_n8n)
         Param("unit", "options", default="days", options=UNITS, show_if={"operation": ["add", "subtract", "diff"]},
               description="months and years use calendar arithmetic (Jan 31 + 1 month = Feb 28/29); "
                           "diff in months/years counts whole calendar months/years"),
+        Param("part", "options", default="month", options=PARTS, show_if={"operation": ["extract"]},
+              description="The part of the date to output, as a number (week: the ISO week)"),
+        Param("roundMode", "options", default="down", options=("down", "up"), show_if={"operation": ["round"]}),
+        Param("roundTo", "options", default="day", options=ROUND_UNITS, show_if={"operation": ["round"]},
+              description="down: the start of the date's unit; up: the start of the next one"),
         Param("toTimezone", "string", default="UTC", show_if={"operation": ["convertTimezone"]},
-              description="IANA zone name, e.g. Europe/Berlin"),
+              description="IANA zone name, e.g. Europe/Berlin (empty: the workflow's)"),
         Param("timezone", "string", default="",
-              description="IANA zone of dates without an offset, and of the result (empty: the workflow's)"),
+              description="IANA zone of dates without an offset, and of the result (empty: the workflow's; "
+                          "local: the server's)"),
         Param("format", "string", default="iso", show_if={"operation": WITH_FORMAT},
-              description="Output format: iso, epoch, epochMs, date (YYYY-MM-DD), time (HH:MM:SS), rfc2822, "
-                          "or a strftime pattern such as %d/%m/%Y %H:%M"),
+              description="Output format: iso, isoMs, isoUtcMs, epoch, epochMs, date (YYYY-MM-DD), time "
+                          "(HH:MM:SS), rfc2822, or a pattern in `formatSyntax`"),
+        Param("formatSyntax", "options", default="strftime", options=("strftime", "luxon", "moment"),
+              show_if={"operation": WITH_FORMAT},
+              description="How a format pattern is written: strftime (%d/%m/%Y), Luxon (dd/MM/yyyy, n8n's "
+                          "expressions and Date & Time v2) or moment (DD/MM/YYYY, Date & Time v1)"),
         Param("outputField", "string", default="date", required=True,
               description="Field of the item to write the result to (dotted paths nest)"),
+        Param("includeInputFields", "boolean", default=True,
+              description="Write the result onto a copy of the item; off: an item with only the result"),
+        Param("emptyAsNull", "boolean", default=False,
+              description="A missing or null date gives null instead of failing the item"),
     ],
 )
 async def date_time(ctx: Context, items: list[Item]) -> list[list[Item]]:
@@ -96,31 +198,72 @@ async def date_time(ctx: Context, items: list[Item]) -> list[list[Item]]:
         except DateError as exc:
             errors.fail(item, i, exc, out)
             continue
-        out.append(item.derive(set_path(item.json, ctx.param("outputField", i), result)))
+        base = item.json if ctx.param("includeInputFields", i) else {}
+        out.append(item.derive(set_path(base, ctx.param("outputField", i), result)))
     return errors.outputs(out)
 
 
 def _compute(ctx: Context, i: int) -> Any:
     op = ctx.param("operation", i)
     tz = zone(ctx.param("timezone", i) or ctx.timezone)
+    fmt, syntax = ctx.param("format", i), ctx.param("formatSyntax", i)
     if op == "now":
-        return format_date(dt.datetime.now(tz), ctx.param("format", i))
+        return format_date(dt.datetime.now(tz), fmt, syntax)
+    raw = ctx.param("value", i)
+    if raw in (None, "") and ctx.param("emptyAsNull", i):
+        return None
     pattern = ctx.param("fromFormat", i) or None
-    value = to_datetime(ctx.param("value", i), tz, pattern)
+    value = to_datetime(raw, tz, pattern)
     if op == "diff":
         return diff(value, to_datetime(ctx.param("value2", i), tz, pattern), ctx.param("unit", i))
     if op in ("add", "subtract"):
         amount = ctx.param("amount", i)
-        value = shift(value, -amount if op == "subtract" else amount, ctx.param("unit", i))
+        value = shift(value.astimezone(tz), -amount if op == "subtract" else amount, ctx.param("unit", i))
     elif op == "convertTimezone":
-        tz = zone(ctx.param("toTimezone", i))
+        tz = zone(ctx.param("toTimezone", i) or ctx.timezone)
+    elif op == "extract":
+        return extract(value.astimezone(tz), ctx.param("part", i))
+    elif op == "round":
+        value = round_date(value.astimezone(tz), ctx.param("roundTo", i), up=ctx.param("roundMode", i) == "up")
     elif op not in ("format", "parse"):
         raise DateError(f"unknown operation {op!r}")
-    return format_date(value.astimezone(tz), ctx.param("format", i))
+    return format_date(value.astimezone(tz), fmt, syntax)
 
 
-def zone(name: Any) -> ZoneInfo:
-    """The IANA zone `name`, or a clear error."""
+def extract(value: dt.datetime, part: str) -> int:
+    """One part of `value` as a number (week: its ISO week number)."""
+    if part == "week":
+        return value.isocalendar()[1]
+    if part == "quarter":
+        return (value.month - 1) // 3 + 1
+    if part == "millisecond":
+        return value.microsecond // 1000
+    return int(getattr(value, part))
+
+
+def round_date(value: dt.datetime, unit: str, *, up: bool = False) -> dt.datetime:
+    """The start of `value`'s `unit` (weeks start on Monday), or with `up` the start of the next one."""
+    start = value.replace(microsecond=0)
+    cut = ROUND_UNITS.index(unit)
+    if cut >= 1:
+        start = start.replace(second=0)
+    if cut >= 2:
+        start = start.replace(minute=0)
+    if cut >= 3:
+        start = start.replace(hour=0)
+    if unit == "week":
+        start -= dt.timedelta(days=start.weekday())
+    if unit in ("month", "year"):
+        start = start.replace(day=1)
+    if unit == "year":
+        start = start.replace(month=1)
+    return shift(start, 1, f"{unit}s") if up else start
+
+
+def zone(name: Any) -> dt.tzinfo:
+    """The IANA zone `name` ("local": the server's own zone), or a clear error."""
+    if str(name).strip() == "local":
+        return dt.datetime.now().astimezone().tzinfo or dt.UTC
     try:
         return ZoneInfo(str(name).strip())
     except (ZoneInfoNotFoundError, ValueError):
@@ -154,11 +297,17 @@ def _parse(value: Any, tz: dt.tzinfo, pattern: str | None) -> dt.datetime:
         return dt.datetime.fromisoformat(text)
     except ValueError:
         pass
+    for known in _TEXT_FORMATS:  # what JavaScript's Date reads too: 08/01/2022, April 11, 2023 2:30 PM
+        try:
+            return dt.datetime.strptime(text, known)
+        except ValueError:
+            continue
     try:
         return parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
-        raise DateError(f"cannot read a date from {value!r}: give an ISO 8601 text (2024-05-31T14:30:00), "
-                        f"epoch seconds or milliseconds, or set 'fromFormat'") from None
+        pass
+    raise DateError(f"cannot read a date from {value!r}: give an ISO 8601 text (2024-05-31T14:30:00), "
+                    f"epoch seconds or milliseconds, or set 'fromFormat'")
 
 
 def _from_epoch(number: float) -> dt.datetime:
@@ -209,11 +358,19 @@ def diff(start: dt.datetime, end: dt.datetime, unit: str) -> int | float:
     return int(result) if result.is_integer() else result
 
 
-def format_date(value: dt.datetime, fmt: Any) -> Any:
-    """`value` in a named format (iso, epoch, epochMs, date, time, rfc2822) or a strftime pattern."""
+def format_date(value: dt.datetime, fmt: Any, syntax: str = "strftime") -> Any:
+    """`value` in a named format (iso, isoMs, isoUtcMs, epoch, epochMs, date, time, rfc2822) or a pattern
+    (strftime, or Luxon's / moment's tokens, `flowbox.nodes._dateformat`)."""
     fmt = str(fmt or "iso")
     if fmt == "iso":
         return value.isoformat()
+    if fmt == "isoMs":  # Luxon's toISO(): milliseconds, the offset (Z in UTC)
+        text = value.isoformat(timespec="milliseconds")
+        return text[:-6] + "Z" if getattr(value.tzinfo, "key", None) == "UTC" and text.endswith("+00:00") else text
+    if fmt == "isoUtcMs":  # JavaScript's toISOString()
+        return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if syntax in ("luxon", "moment"):
+        return render(value, fmt, syntax)
     if fmt == "epoch":
         seconds = value.timestamp()
         return int(seconds) if seconds.is_integer() else seconds

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,7 +137,8 @@ class Workflow:
 
     @property
     def timezone(self) -> str:
-        return str(self.settings.get("timezone") or "UTC")
+        """`settings.timezone`, else FLOWBOX_TIMEZONE (the instance's zone, as n8n's GENERIC_TIMEZONE), else UTC."""
+        return str(self.settings.get("timezone") or os.environ.get("FLOWBOX_TIMEZONE") or "UTC")
 
     @property
     def javascript(self) -> bool:

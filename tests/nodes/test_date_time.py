@@ -159,3 +159,56 @@ def test_on_error_continue_and_error_output_are_per_item(run_node):
     ok, failed = routed.runs["Date"][-1].outputs
     assert [i.json["date"] for i in ok] == ["2024-01-01"]
     assert [i.json["v"] for i in failed] == ["garbage"] and "garbage" in failed[0].json["error"]
+
+
+@pytest.mark.parametrize(("syntax", "fmt", "expected"), [
+    ("luxon", "yyyy/MM/dd HH:mm:ss.SSS", "2024/03/05 07:08:09.123"),
+    ("luxon", "d LLL yy, h:mm a 'at' ZZ", "5 Mar 24, 7:08 AM at +01:00"),
+    ("luxon", "EEEE, MMMM d", "Tuesday, March 5"),
+    ("luxon", "X|x|q|o|WW", "1709618889|1709618889123|1|65|10"),
+    ("moment", "YYYY-MM-DD [week] W, dddd Do", "2024-03-05 week 10, Tuesday 5th"),
+    ("moment", "MM/DD/YYYY hh:mm A Z", "03/05/2024 07:08 AM +01:00"),
+    ("moment", "X", "1709618889"),
+])
+def test_luxon_and_moment_patterns(run_node, syntax, fmt, expected):
+    node = dtnode(operation="format", value="2024-03-05T07:08:09.123+01:00", format=fmt, formatSyntax=syntax,
+                  timezone="Europe/Berlin")
+    assert results(run_node(node)) == [expected]
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    ({"operation": "extract", "part": "hour"}, 14),
+    ({"operation": "extract", "part": "week"}, 22),
+    ({"operation": "extract", "part": "quarter"}, 2),
+    ({"operation": "round", "roundTo": "hour"}, "2024-05-31T14:00:00+00:00"),
+    ({"operation": "round", "roundTo": "week"}, "2024-05-27T00:00:00+00:00"),
+    ({"operation": "round", "roundTo": "month", "roundMode": "up"}, "2024-06-01T00:00:00+00:00"),
+    ({"operation": "round", "roundTo": "day", "format": "isoMs"}, "2024-05-31T00:00:00.000Z"),
+    ({"operation": "add", "amount": 1, "unit": "days", "format": "isoUtcMs"}, "2024-06-01T14:30:15.000Z"),
+])
+def test_extract_round_and_iso_with_milliseconds(run_node, params, expected):
+    node = dtnode(value="2024-05-31T14:30:15Z", **params)
+    assert results(run_node(node, settings={"timezone": "UTC"})) == [expected]
+
+
+def test_result_alone_and_an_empty_date_as_null(run_node):
+    node = dtnode(operation="format", value="{{ $json.at }}", format="yyyy", formatSyntax="luxon",
+                  outputField="year", includeInputFields=False, emptyAsNull=True)
+    result = run_node(node, [{"at": "2024-05-31", "keep": 1}, {"at": None, "keep": 2}])
+    assert [i.json for i in result.runs["Date"][-1].outputs[0]] == [{"year": "2024"}, {"year": None}]
+
+
+def test_dates_as_javascript_reads_them(run_node):
+    node = dtnode(operation="format", value="{{ $json.at }}", format="iso")
+    result = run_node(node, [{"at": "08/01/2022"}, {"at": "April 11, 2023 2:30 PM"}], settings={"timezone": "UTC"})
+    assert results(result) == ["2022-08-01T00:00:00+00:00", "2023-04-11T14:30:00+00:00"]
+
+
+def test_a_workflow_without_a_timezone_takes_flowbox_timezone(monkeypatch):
+    from flowbox.workflow import load_workflow
+
+    data = {"name": "t", "nodes": [], "connections": {}}
+    assert load_workflow(data).timezone == "UTC"
+    monkeypatch.setenv("FLOWBOX_TIMEZONE", "America/New_York")  # as n8n's GENERIC_TIMEZONE
+    assert load_workflow(data).timezone == "America/New_York"
+    assert load_workflow({**data, "settings": {"timezone": "Asia/Tokyo"}}).timezone == "Asia/Tokyo"
