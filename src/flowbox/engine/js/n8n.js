@@ -250,6 +250,9 @@
     return parts.map((p) => (typeof p === "function" ? textOf(p(segment, textOf)) : p)).join("");
   }
 
+  // QuickJS keeps a long concatenation as a rope, which its Python binding cannot hand over ("Unknown quickjs
+  // tag: -6"); join() builds the text flat
+  const tagged = (tag, text) => [tag, text].join("");
   function result(value) {
     if (value === undefined || value === null) return null;
     switch (typeof value) {
@@ -258,9 +261,9 @@
         return value;
       case "string":
         if (value.length > MAX_TEXT) fail(`result too large (${value.length} > ${MAX_TEXT} characters)`);
-        return "s" + value;
+        return tagged("s", value);
       case "bigint":
-        return "s" + String(value);
+        return tagged("s", String(value));
       case "function":
         return fail("the expression gives a function, not a value (call it?)");
       case "symbol":
@@ -268,12 +271,12 @@
       default:
     }
     if (value instanceof Promise) fail("the expression gives a Promise: expressions cannot wait (no async, no import())");
-    if (DateTime.isDateTime(value)) return "s" + value.toISO();
-    if (value instanceof Date) return "s" + value.toISOString();
+    if (DateTime.isDateTime(value)) return tagged("s", value.toISO());
+    if (value instanceof Date) return tagged("s", value.toISOString());
     const text = stringifyJSON(value);
     if (text === undefined) return null;
     if (text.length > MAX_TEXT) fail(`result too large (${text.length} > ${MAX_TEXT} characters of JSON)`);
-    return "j" + text;
+    return tagged("j", text);
   }
 
   G.__n8n = Object.freeze({
@@ -331,10 +334,10 @@
         try {
           value = fn(segment, textOf);
         } catch (exc) {
-          if (pending !== null) return "n" + pending;
+          if (pending !== null) return tagged("n", pending);
           throw exc;
         }
-        if (pending !== null) return "n" + pending;
+        if (pending !== null) return tagged("n", pending);
         return result(value);
       } finally {
         deadline = Infinity; // compiling, checking and handing data over between runs are not timed here
