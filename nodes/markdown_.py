@@ -246,6 +246,9 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
     out = p.same(("mode", "html", "markdown", "destinationKey"),
                  collections={"options": [o.name for o in (*HTML_OPTIONS, *MD_OPTIONS)]})
     options = out.get("options", {})
+    replace = options.get("textReplace")
+    if isinstance(replace, dict):  # n8n's fixedCollection: {"values": [{pattern, replacement}]}
+        options["textReplace"] = list(replace.get("values") or [])
     for name in _SHOWDOWN_FLAGS:
         if name in options and bool(options[name]) != (name == "encodeEmails"):
             p.unsupported(f"option 'options.{name}' (showdown) is not supported")

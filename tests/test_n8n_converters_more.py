@@ -46,6 +46,8 @@ CONVERTED = [
      {"mode": "markdownToHtml", "markdown": "# Hi", "options": {"tables": True}}),
     ("markdown", 1, {"html": "<b>x</b>", "destinationKey": "md", "options": {"bulletMarker": "-"}},
      {"html": "<b>x</b>", "destinationKey": "md", "options": {"bulletMarker": "-"}}),
+    ("markdown", 1, {"html": "<p>a</p>", "options": {"textReplace": {"values": [{"pattern": "a", "replacement": "b"}]}}},
+     {"html": "<p>a</p>", "options": {"textReplace": [{"pattern": "a", "replacement": "b"}]}}),
     ("debugHelper", 1, {"throwErrorMessage": "boom"}, {"throwErrorMessage": "boom"}),
     ("debugHelper", 1, {"category": "randomData", "randomDataType": "email", "randomDataCount": 3},
      {"category": "randomData", "randomDataType": "email", "randomDataCount": 3}),
