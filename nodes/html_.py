@@ -16,6 +16,7 @@ any item has, values HTML-escaped, booleans as checkboxes.
 
 from __future__ import annotations
 
+import copy
 import html as html_text
 import json
 import re
@@ -65,12 +66,10 @@ def from_n8n(params: dict[str, Any], version: float, *, legacy: bool = False) ->
     options = p.options("options", ("trimValues", "cleanUpText"))
     values = []
     for row in rows(p.take("extractionValues", {}), "values", "extractionValues"):
-        if row.get("skipSelectors"):
-            p.unsupported("extraction value 'skipSelectors' is not supported")
         if not row.get("returnArray") and row.get("returnValue", "text") == "text":
             p.approximated(f"key {row.get('key')!r}: text of the first match (n8n joins the text of every match)")
-        values.append({k: row[k] for k in ("key", "cssSelector", "returnValue", "attribute", "returnArray")
-                       if k in row})
+        values.append({k: row[k] for k in ("key", "cssSelector", "returnValue", "attribute", "skipSelectors",
+                                           "returnArray") if k in row})
     return p.done({"operation": operation, "sourceData": p.take("sourceData", "json"),
                    "dataPropertyName": p.take("dataPropertyName", "data"), "extractionValues": values,
                    "trimValues": options.get("trimValues", True),
@@ -93,6 +92,8 @@ def from_n8n(params: dict[str, Any], version: float, *, legacy: bool = False) ->
             Param("cssSelector", "string", default="", required=True, placeholder="div.price > span"),
             Param("returnValue", "options", default="text", options=RETURN_VALUES),
             Param("attribute", "string", default="", show_if={"returnValue": ["attribute"]}, placeholder="href"),
+            Param("skipSelectors", "string", default="", show_if={"returnValue": ["text"]},
+                  placeholder="e.g. img, .ad", description="Elements inside a match whose text is left out"),
             Param("returnArray", "boolean", default=False, description="Return every match as a list"),
         )),
         Param("trimValues", "boolean", default=True, show_if=EXTRACT,
@@ -184,10 +185,14 @@ def _value(ctx: Context, el: Any, row: dict[str, Any], i: int) -> Any:
         value = el.decode_contents()
     elif kind == "value":
         value = _form_value(el)
-    elif ctx.param("cleanUpText", i) is not False:
-        value = re.sub(r"\s+", " ", el.get_text(" "))
     else:
-        value = el.get_text()
+        skip = [part.strip() for part in str(row.get("skipSelectors") or "").split(",") if part.strip()]
+        if skip:
+            el = copy.copy(el)  # a copy: the page stays whole for the other extraction values
+            for selector in skip:
+                for found in el.select(selector):
+                    found.decompose()
+        value = re.sub(r"\s+", " ", el.get_text(" ")) if ctx.param("cleanUpText", i) is not False else el.get_text()
     if isinstance(value, str) and ctx.param("trimValues", i) is not False:
         value = value.strip()
     return value

@@ -128,3 +128,9 @@ def test_n8n_html_and_html_extract_nodes_import_and_run(tmp_path, capsys):
     assert outputs(result, "Extract")[0] == {"items": ["a", "b"], "link": "/x"}
     assert outputs(result, "Legacy")[0] == {"first": "a"}
     assert outputs(result, "Template")[0] == {"html": "<b>ANN</b>"}
+
+
+def test_skip_selectors_leave_their_text_out_and_the_page_whole(run_node):
+    result = run_node(extract({"key": "list", "cssSelector": "#list", "skipSelectors": "span.price, .none"},
+                              {"key": "prices", "cssSelector": ".price", "returnArray": True}), [{"data": PAGE}])
+    assert out(result) == [{"data": PAGE, "list": "Apple Bread", "prices": ["1.20", "2.50"]}]
