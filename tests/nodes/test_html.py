@@ -133,4 +133,4 @@ def test_n8n_html_and_html_extract_nodes_import_and_run(tmp_path, capsys):
 def test_skip_selectors_leave_their_text_out_and_the_page_whole(run_node):
     result = run_node(extract({"key": "list", "cssSelector": "#list", "skipSelectors": "span.price, .none"},
                               {"key": "prices", "cssSelector": ".price", "returnArray": True}), [{"data": PAGE}])
-    assert out(result) == [{"data": PAGE, "list": "Apple Bread", "prices": ["1.20", "2.50"]}]
+    assert out(result) == [{"list": "Apple Bread", "prices": ["1.20", "2.50"]}]
