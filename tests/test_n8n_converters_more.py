@@ -784,3 +784,28 @@ def test_set_v2_dot_notation_off_and_split_out_dotted_destinations(capsys: pytes
     assert outputs(result, "Set") == [{"a.b": "x", "n": 42}]
     assert outputs(result, "Nest") == [{"a.b": "x", "n": 42, "out": {"row": {"k": 1}}}]
     assert outputs(result, "Safe") == [{"rows": {"k": 1}}]
+
+
+def test_split_in_batches_v1_loops_until_its_context_says_no_items_left(capsys: pytest.CaptureFixture[str],
+                                                                        tmp_path: Path) -> None:
+    """Split in Batches v1: each run outputs the next batch; an If on $node[...].context["noItemsLeft"] ends the
+    loop, and the context counts the runs."""
+    ctx = '$node["Batches"].context'
+    data = n8n_workflow(
+        n8n_node("Start", "manualTrigger"),
+        n8n_node("Rows", "code", 2, {"jsCode": "return [{n: 1}, {n: 2}, {n: 3}, {n: 4}, {n: 5}];"}),
+        n8n_node("Batches", "splitInBatches", 1, {"batchSize": 2, "options": {}}),
+        n8n_node("Done?", "if", 1, {"conditions": {"boolean": [{"value1": f"={{{{ {ctx}[\"noItemsLeft\"] }}}}",
+                                                              "value2": True}]}}),
+        n8n_node("Report", "set", 3.4, {"assignments": {"assignments": [
+            {"id": "1", "name": "runs", "type": "number", "value": f"={{{{ {ctx}[\"maxRunIndex\"] }}}}"},
+            {"id": "2", "name": "last", "type": "number", "value": f"={{{{ {ctx}[\"currentRunIndex\"] }}}}"}]}}),
+        connections={"Start": {"main": [[{"node": "Rows", "type": "main", "index": 0}]]},
+                     "Rows": {"main": [[{"node": "Batches", "type": "main", "index": 0}]]},
+                     "Batches": {"main": [[{"node": "Done?", "type": "main", "index": 0}]]},
+                     "Done?": {"main": [[{"node": "Report", "type": "main", "index": 0}],
+                                        [{"node": "Batches", "type": "main", "index": 0}]]}})
+    result = run_json(capsys, tmp_path, data)
+    assert [run["outputs"][0] for run in result["nodes"]["Batches"]] == [[{"n": 1}, {"n": 2}], [{"n": 3}, {"n": 4}],
+                                                                          [{"n": 5}]]
+    assert outputs(result, "Report") == [{"runs": 3, "last": 2}]

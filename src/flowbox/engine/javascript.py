@@ -200,6 +200,8 @@ class JsScope:
             return _dumps([[_item(i) for i in out] for out in runs[index].outputs])
         if kind == "paired":
             return _dumps([_item(runner.paired_item(name, it)) for it in ctx.items])
+        if kind == "context":  # a node's own context (`$node["X"].context`): what it keeps under state["context"]
+            return _dumps(runner.node_state.get(name, {}).get("context", {}))
         if kind == "params":
             node = runner.workflow.nodes.get(name)
             return _dumps(dict(node.parameters) if node else {})

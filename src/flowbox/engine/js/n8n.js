@@ -107,7 +107,7 @@
     get isExecuted() { return Boolean(need("node:" + this.name)); }
     get runIndex() { const data = need("node:" + this.name); return data ? data.runs - 1 : -1; }
     get params() { return need("params:" + this.name); }
-    get context() { return {}; }
+    get context() { return need("context:" + this.name) || {}; } // what the node keeps (Split in Batches v1/v2)
   }
 
   function nodeRef(name) {
