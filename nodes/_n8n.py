@@ -115,6 +115,13 @@ def json_value(value: Any, parameter: str) -> Any:
         raise bad(parameter, f"is not valid JSON: {exc}") from None
 
 
+def field_names(value: Any, parameter: str) -> list[str]:
+    """n8n's field-name lists: a comma-separated text, or a fixedCollection `{"fields": [{fieldName}]}`."""
+    if isinstance(value, dict):
+        return [str(r.get("fieldName", "")).strip() for r in rows(value, "fields", parameter)]
+    return split_names(value)
+
+
 def split_names(value: Any) -> list[str]:
     """n8n's comma-separated field names as a list."""
     if isinstance(value, list):

@@ -3,7 +3,7 @@
 from typing import Any
 
 from flowbox.node import Context, Item, N8n, N8nNotes, Param, get_path, node, set_path
-from flowbox.nodes._n8n import Params, bad, rows, split_names
+from flowbox.nodes._n8n import Params, bad, field_names, rows
 
 
 def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
@@ -20,9 +20,9 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
         out: dict[str, Any] = {"all": True, "outputField": p.take("destinationFieldName", "data") or "data"}
         include = p.take("include", "allFields")
         if include == "specifiedFields":
-            out["include"] = _names(p.take("fieldsToInclude", ""), "fieldsToInclude")
+            out["include"] = field_names(p.take("fieldsToInclude", ""), "fieldsToInclude")
         elif include == "allFieldsExcept":
-            out["exclude"] = _names(p.take("fieldsToExclude", ""), "fieldsToExclude")
+            out["exclude"] = field_names(p.take("fieldsToExclude", ""), "fieldsToExclude")
         elif include != "allFields":
             raise bad("include", f"must be allFields, specifiedFields or allFieldsExcept; got {include!r}")
         return p.done(out)
@@ -36,12 +36,6 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
     if options.get("mergeLists"):
         out["mergeLists"] = True
     return p.done(out)
-
-
-def _names(value: Any, parameter: str) -> list[str]:
-    if isinstance(value, dict):
-        return [str(r.get("fieldName", "")).strip() for r in rows(value, "fields", parameter)]
-    return split_names(value)
 
 
 N8N = N8n(types=("n8n-nodes-base.aggregate",), versions=(1,), convert=from_n8n)

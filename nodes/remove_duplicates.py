@@ -4,7 +4,7 @@ import json
 from typing import Any
 
 from flowbox.node import Context, Item, N8n, N8nNotes, Param, get_path, node, set_path
-from flowbox.nodes._n8n import Params, rows, split_names
+from flowbox.nodes._n8n import Params, field_names
 
 
 def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
@@ -19,9 +19,9 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
     compare = p.take("compare", "allFields")
     out: dict[str, Any] = {"fields": []}
     if compare == "selectedFields":
-        out["fields"] = _names(p.take("fieldsToCompare", ""), "fieldsToCompare")
+        out["fields"] = field_names(p.take("fieldsToCompare", ""), "fieldsToCompare")
     elif compare == "allFieldsExcept":
-        out["except"] = _names(p.take("fieldsToExclude", ""), "fieldsToExclude")
+        out["except"] = field_names(p.take("fieldsToExclude", ""), "fieldsToExclude")
         if not out["except"]:
             p.unsupported("compare 'allFieldsExcept' without a field to exclude is not supported")
     elif compare != "allFields":
@@ -32,12 +32,6 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
     if options.get("removeOtherFields"):
         out["removeOtherFields"] = True
     return p.done(out)
-
-
-def _names(value: Any, parameter: str) -> list[str]:
-    if isinstance(value, dict):
-        return [str(r.get("fieldName", "")).strip() for r in rows(value, "fields", parameter)]
-    return split_names(value)
 
 
 def leaf_paths(value: Any, prefix: str = "") -> list[str]:
