@@ -1,6 +1,8 @@
-"""Crypto: hash or HMAC a value, or make a UUID or a random string (hashlib, hmac, secrets).
+"""Crypto: hash, HMAC or sign a value or a binary property, or make a UUID or a random string.
 
-A value that is not text is hashed as its compact JSON (`{"a":1}`, `5`, `true`).
+hashlib, hmac and secrets; signatures with `cryptography` (PKCS#1 v1.5 for RSA keys, DER ECDSA for EC
+keys, as Node's `crypto.createSign` makes them). A value that is not text is hashed as its compact JSON
+(`{"a":1}`, `5`, `true`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,11 @@ import string
 import uuid
 from typing import Any
 
-from flowbox.node import Context, Item, N8n, N8nNotes, Param, node, set_path
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from flowbox.node import Context, Item, N8n, N8nNotes, Param, binary_bytes, node, set_path
 from flowbox.nodes._n8n import Params
 
 ALGORITHMS = ["md5", "sha1", "sha256", "sha384", "sha512", "sha3-256", "sha3-384", "sha3-512"]
@@ -27,30 +33,50 @@ CHARSETS = {
     "uppercase": string.ascii_uppercase + string.digits,
     "urlsafe": string.ascii_letters + string.digits + "-_",
 }
+SIGN_HASHES = {"md5": hashes.MD5, "sha1": hashes.SHA1, "sha224": hashes.SHA224, "sha256": hashes.SHA256,
+               "sha384": hashes.SHA384, "sha512": hashes.SHA512, "sha3-256": hashes.SHA3_256,
+               "sha3-384": hashes.SHA3_384, "sha3-512": hashes.SHA3_512}
 MAX_LENGTH = 1_000_000
 
 
 def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
-    """n8n's Crypto v1/v2: hash and hmac of a text `value` (`type` MD5 by default, SHA256, SHA384, SHA512,
-    SHA3-*; `encoding` hex/base64) into `dataPropertyName`; generate `encodingType` uuid (default) or hex
-    (`stringLength`). Binary input, sign, ascii/base64 random strings and v2's hmac secret (kept in a
-    credential) are not supported."""
+    """n8n's Crypto v1/v2: hash and hmac of a text `value` or of a binary property (`binaryData`,
+    `binaryPropertyName`; `type` MD5 by default, SHA256, SHA384, SHA512, SHA3-*; `encoding` hex/base64) into
+    `dataPropertyName`; sign (`algorithm` such as RSA-SHA256, v1's `privateKey`); generate `encodingType` uuid
+    (default) or hex (`stringLength`). ascii/base64 random strings and v2's hmac secret and signing key (kept
+    in a credential) are not supported."""
     p = Params(params, version)
     action = p.take("action", "hash")
     out: dict[str, Any] = {"outputField": p.take("dataPropertyName", "data")}
     if action in ("hash", "hmac"):
-        if p.take("binaryData", False):
-            p.unsupported("hashing binary data is not supported")
-        p.ignore("binaryPropertyName")
+        binary = p.take("binaryData", False)
+        name = p.take("binaryPropertyName", "data")
+        if binary:
+            out.update(binaryData=True, binaryPropertyName=name)
         kind = str(p.take("type", "MD5"))
         algorithm = kind.lower()
         if algorithm not in ALGORITHMS:
             p.unsupported(f"hash type {kind!r} is not supported")
-        out.update(action=action, algorithm=algorithm, value=p.take("value", ""), encoding=p.take("encoding", "hex"))
+        out.update(action=action, algorithm=algorithm, encoding=p.take("encoding", "hex"))
+        value = p.take("value", "")
+        if not binary:
+            out["value"] = value
         if action == "hmac" and version >= 2:
             p.unsupported("hmac with the secret in a 'crypto' credential (Crypto v2) is not supported")
         elif action == "hmac":
             out["secret"] = p.take("secret", "")
+    elif action == "sign":
+        algorithm = str(p.take("algorithm", ""))
+        hash_name = _sign_hash(algorithm)
+        if hash_name is None:
+            p.unsupported(f"sign algorithm {algorithm!r} is not supported (its hash must be one of "
+                          f"{', '.join(SIGN_HASHES)})")
+        out.update(action="sign", signHash=hash_name or "sha256", value=p.take("value", ""),
+                   encoding=p.take("encoding", "hex"))
+        if version >= 2:
+            p.unsupported("signing with the key in a 'crypto' credential (Crypto v2) is not supported")
+        else:
+            out["privateKey"] = p.take("privateKey", "")
     elif action == "generate":
         kind = p.take("encodingType", "uuid")
         if kind == "uuid":
@@ -64,23 +90,40 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
     return p.done(out)
 
 
+def _sign_hash(algorithm: str) -> str | None:
+    """The hash of a Node-style signing algorithm name (RSA-SHA256, sha256, ecdsa-with-SHA256, ...), or None."""
+    name = algorithm.strip().lower()
+    for prefix in ("rsa-", "ecdsa-with-"):
+        name = name.removeprefix(prefix)
+    name = name.replace("sha3_", "sha3-")
+    return name if name in SIGN_HASHES else None
+
+
 N8N = N8n(types=("n8n-nodes-base.crypto",), versions=(1, 2), convert=from_n8n)
 
 
 @node(
     n8n=N8N,
     type="crypto", display_name="Crypto", group="transform", icon="key",
-    description="Hash or HMAC a value, or generate a UUID or a random string",
+    description="Hash, HMAC or sign a value or a file, or generate a UUID or a random string",
     params=[
         Param("action", "options", default="hash", required=True,
-              options=["hash", "hmac", "uuid", "randomString"]),
+              options=["hash", "hmac", "sign", "uuid", "randomString"]),
         Param("algorithm", "options", default="sha256", options=ALGORITHMS,
               show_if={"action": ["hash", "hmac"]}),
-        Param("value", "string", default="", show_if={"action": ["hash", "hmac"]},
-              description="Text to hash; other values are hashed as compact JSON"),
+        Param("binaryData", "boolean", default=False, show_if={"action": ["hash", "hmac"]},
+              description="Hash the bytes of a binary property instead of a value"),
+        Param("binaryPropertyName", "string", default="data", show_if={"binaryData": [True]},
+              description="Binary property whose bytes are hashed"),
+        Param("value", "string", default="", show_if={"action": ["hash", "hmac", "sign"]},
+              description="Text to hash or sign; other values are hashed as compact JSON"),
         Param("secret", "string", default="", required=True, show_if={"action": ["hmac"]}),
+        Param("signHash", "options", default="sha256", options=list(SIGN_HASHES), show_if={"action": ["sign"]},
+              description="Hash of the signature: PKCS#1 v1.5 with an RSA key, ECDSA with an EC key"),
+        Param("privateKey", "string", default="", required=True, show_if={"action": ["sign"]},
+              description="PEM private key (RSA or EC); literal \\n sequences are read as line breaks"),
         Param("encoding", "options", default="hex", options=["hex", "base64"],
-              show_if={"action": ["hash", "hmac"]}),
+              show_if={"action": ["hash", "hmac", "sign"]}),
         Param("length", "number", default=32, min=1, max=MAX_LENGTH, integer=True, show_if={"action": ["randomString"]}),
         Param("charset", "options", default="alphanumeric", options=[*CHARSETS, "custom"],
               show_if={"action": ["randomString"]}),
@@ -95,29 +138,56 @@ async def crypto(ctx: Context, items: list[Item]) -> list[list[Item]]:
     out = []
     for i, item in enumerate(items):
         field = ctx.param("outputField", i)
-        out.append(item.derive(set_path(item.json, field, _compute(ctx, i))))
+        out.append(item.derive(set_path(item.json, field, _compute(ctx, item, i))))
     return [out]
 
 
-def _compute(ctx: Context, i: int) -> str:
+def _compute(ctx: Context, item: Item, i: int) -> str:
     action = ctx.param("action", i)
     if action == "uuid":
         return str(uuid.uuid4())
     if action == "randomString":
         return random_string(ctx, i)
-    algorithm = ctx.param("algorithm", i)
-    if algorithm not in ALGORITHMS:
-        raise ctx.error(f"unknown algorithm {algorithm!r}: use one of {', '.join(ALGORITHMS)}", item_index=i)
-    data = to_bytes(ctx.param("value", i, ""))
-    if action == "hash":
-        digest = hashlib.new(algorithm.replace("-", "_"), data).digest()
-    elif action == "hmac":
-        digest = hmac.new(to_bytes(ctx.param("secret", i, "")), data, algorithm.replace("-", "_")).digest()
+    if action == "sign":
+        digest = _sign(ctx, i)
+    elif action in ("hash", "hmac"):
+        algorithm = ctx.param("algorithm", i)
+        if algorithm not in ALGORITHMS:
+            raise ctx.error(f"unknown algorithm {algorithm!r}: use one of {', '.join(ALGORITHMS)}", item_index=i)
+        if ctx.param("binaryData", i, False):
+            try:
+                data = binary_bytes(item, ctx.param("binaryPropertyName", i, "data"))
+            except ValueError as exc:
+                raise ctx.error(str(exc), item_index=i) from None
+        else:
+            data = to_bytes(ctx.param("value", i, ""))
+        if action == "hash":
+            digest = hashlib.new(algorithm.replace("-", "_"), data).digest()
+        else:
+            digest = hmac.new(to_bytes(ctx.param("secret", i, "")), data, algorithm.replace("-", "_")).digest()
     else:
         raise ctx.error(f"unknown action {action!r}", item_index=i)
     if ctx.param("encoding", i) == "base64":
         return base64.b64encode(digest).decode("ascii")
     return digest.hex()
+
+
+def _sign(ctx: Context, i: int) -> bytes:
+    """The signature of `value` with `privateKey`: PKCS#1 v1.5 for RSA, DER-encoded ECDSA for EC."""
+    hash_type = SIGN_HASHES[ctx.param("signHash", i)]
+    pem = str(ctx.param("privateKey", i, "")).replace("\\n", "\n").strip().encode()
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise ctx.error(f"parameter 'privateKey' is not a PEM private key without a password: {exc}",
+                        item_index=i) from None
+    data = to_bytes(ctx.param("value", i, ""))
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key.sign(data, padding.PKCS1v15(), hash_type())
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return key.sign(data, ec.ECDSA(hash_type()))
+    raise ctx.error(f"parameter 'privateKey' is a {type(key).__name__.removeprefix('_')}; signing needs an RSA or "
+                    f"EC key", item_index=i)
 
 
 def random_string(ctx: Context, i: int) -> str:

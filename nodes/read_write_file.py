@@ -49,11 +49,34 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
                    "dataPropertyName": p.take("dataPropertyName", "data"), "append": bool(options.get("append"))})
 
 
+def from_n8n_read_binary_files(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's legacy Read Binary Files (`fileSelector`, `dataPropertyName`): every matching file as an item with
+    empty json and the file in the binary property."""
+    p = Params(params, version)
+    p.approximated("paths are taken inside flowbox's files folder (FLOWBOX_FILES_DIR); an absolute path must lie "
+                   "in it")
+    p.approximated("the files are read once per input item (n8n reads them once, with the first item's pattern)")
+    return p.done({"operation": "read", "fileSelector": p.take("fileSelector", ""),
+                   "dataPropertyName": p.take("dataPropertyName", "data")})
+
+
+def from_n8n_write_binary_file(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's legacy Write Binary File (`fileName`, `dataPropertyName`, `options.append`)."""
+    p = Params(params, version)
+    options = p.options("options", ("append",))
+    p.approximated("paths are taken inside flowbox's files folder (FLOWBOX_FILES_DIR); the output's fileName is "
+                   "the path inside it")
+    return p.done({"operation": "write", "fileName": p.take("fileName", ""),
+                   "dataPropertyName": p.take("dataPropertyName", "data"), "append": bool(options.get("append"))})
+
+
 N8N = N8n(types=("n8n-nodes-base.readWriteFile",), versions=(1,), convert=from_n8n)
+READ_BINARY_FILES = N8n(types=("n8n-nodes-base.readBinaryFiles",), versions=(1,), convert=from_n8n_read_binary_files)
+WRITE_BINARY_FILE = N8n(types=("n8n-nodes-base.writeBinaryFile",), versions=(1,), convert=from_n8n_write_binary_file)
 
 
 @node(
-    n8n=N8N,
+    n8n=(N8N, READ_BINARY_FILES, WRITE_BINARY_FILE),
     type="readWriteFile", display_name="Read/Write Files from Disk", group="files", icon="file",
     description="Read files (a glob pattern) into binary items, or write an item's binary data to a file",
     params=[

@@ -164,6 +164,12 @@ CRYPTO = [
     ("crypto", 2, {"action": "generate"}, {"outputField": "data", "action": "uuid"}),
     ("crypto", 1, {"action": "generate", "encodingType": "hex", "stringLength": 12, "dataPropertyName": "id"},
      {"outputField": "id", "action": "randomString", "charset": "hex", "length": 12}),
+    ("crypto", 1, {"binaryData": True, "binaryPropertyName": "file", "type": "SHA256"},
+     {"outputField": "data", "binaryData": True, "binaryPropertyName": "file", "action": "hash",
+      "algorithm": "sha256", "encoding": "hex"}),
+    ("crypto", 1, {"action": "sign", "value": "x", "algorithm": "RSA-SHA512", "privateKey": "k"},
+     {"outputField": "data", "action": "sign", "signHash": "sha512", "value": "x", "encoding": "hex",
+      "privateKey": "k"}),
 ]
 
 
@@ -175,10 +181,10 @@ def test_crypto_maps_its_layout(kind: str, version: float, params: dict[str, Any
 
 
 @pytest.mark.parametrize(("version", "params", "reason"), [
-    (1, {"binaryData": True, "binaryPropertyName": "file"}, "hashing binary data"),
     (1, {"type": "SHA224"}, "hash type 'SHA224'"),  # not one of n8n's choices, but a workflow may hold it
     (2, {"action": "hmac", "value": "x"}, "'crypto' credential"),
-    (1, {"action": "sign", "value": "x", "privateKey": "k", "algorithm": "RSA-SHA256"}, "action 'sign'"),
+    (1, {"action": "sign", "value": "x", "privateKey": "k", "algorithm": "RSA-RIPEMD160"},
+     "sign algorithm 'RSA-RIPEMD160'"),
     (1, {"action": "generate", "encodingType": "base64"}, "encodingType 'base64'"),
 ])
 def test_crypto_placeholders(version: float, params: dict[str, Any], reason: str) -> None:

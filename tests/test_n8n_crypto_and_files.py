@@ -1,0 +1,92 @@
+"""n8n's Crypto (hash and HMAC of a binary property, sign with a PEM key) and its legacy file nodes (Read Binary
+Files, Write Binary File), written from n8n's documentation: run through `flowbox run --json`."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from n8n_support import n8n_node, n8n_workflow, outputs, placeholder_check, run_json
+
+
+def _pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                             serialization.NoEncryption()).decode()
+
+
+def test_sign_with_rsa_and_ec_keys_verifies_with_the_public_key(capsys: pytest.CaptureFixture[str],
+                                                                 tmp_path: Path) -> None:
+    """RSA-SHA256 gives a PKCS#1 v1.5 signature (the same each time), an EC key a DER ECDSA one; n8n's `\\n`
+    escapes in a pasted key are line breaks."""
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    escaped = _pem(rsa_key).replace("\n", "\\n")
+    data = n8n_workflow(
+        n8n_node("Start", "manualTrigger"),
+        n8n_node("RSA", "crypto", 1, {"action": "sign", "value": "order 42", "algorithm": "RSA-SHA256",
+                                     "encoding": "base64", "privateKey": escaped}),
+        n8n_node("EC", "crypto", 1, {"action": "sign", "value": "order 42", "algorithm": "sha256",
+                                    "dataPropertyName": "sig", "privateKey": _pem(ec_key)}))
+    result = run_json(capsys, tmp_path, data)
+    [rsa_out] = outputs(result, "RSA")
+    signature = base64.b64decode(rsa_out["data"])
+    rsa_key.public_key().verify(signature, b"order 42", padding.PKCS1v15(), hashes.SHA256())
+    assert signature == rsa_key.sign(b"order 42", padding.PKCS1v15(), hashes.SHA256())
+    [ec_out] = outputs(result, "EC")
+    ec_key.public_key().verify(bytes.fromhex(ec_out["sig"]), b"order 42", ec.ECDSA(hashes.SHA256()))
+
+
+def test_sign_refuses_a_bad_key_and_an_unknown_algorithm(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from n8n_support import cli
+
+    path = tmp_path / "bad.json"
+    path.write_text(__import__("json").dumps(n8n_workflow(
+        n8n_node("Start", "manualTrigger"),
+        n8n_node("Sign", "crypto", 1, {"action": "sign", "value": "x", "algorithm": "RSA-SHA256",
+                                      "privateKey": "not a key"}))))
+    code, _, err = cli(capsys, "run", str(path), "--data-dir", str(tmp_path / "data"))
+    assert code == 1 and "Sign" in err and "'privateKey' is not a PEM private key" in err
+    placeholder_check("crypto", 1, {"action": "sign", "algorithm": "RSA-WHIRLPOOL"}, "sign algorithm 'RSA-WHIRLPOOL'")
+    placeholder_check("crypto", 2, {"action": "sign", "algorithm": "RSA-SHA256"}, "'crypto' credential")
+
+
+def test_read_binary_files_then_hash_and_hmac_the_files_bytes(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read Binary Files puts each matching file in `data` with empty json; Crypto with binaryData hashes its
+    bytes, not a value; Write Binary File writes the binary back out."""
+    files = tmp_path / "files"
+    (files / "in").mkdir(parents=True)
+    (files / "in" / "a.bin").write_bytes(b"\x00\x01payload")
+    (files / "in" / "b.txt").write_bytes(b"second")
+    monkeypatch.setenv("FLOWBOX_FILES_DIR", str(files))
+    data = n8n_workflow(
+        n8n_node("Start", "manualTrigger"),
+        n8n_node("Read", "readBinaryFiles", 1, {"fileSelector": f"{files}/in/*"}),
+        n8n_node("Hash", "crypto", 1, {"binaryData": True, "type": "SHA256"}),
+        n8n_node("Hmac", "crypto", 1, {"action": "hmac", "binaryData": True, "secret": "k", "encoding": "base64",
+                                      "dataPropertyName": "mac"}),
+        n8n_node("Write", "writeBinaryFile", 1, {"fileName": "={{ 'out/' + $binary.data.fileName }}"}))
+    result = run_json(capsys, tmp_path, data)
+    assert outputs(result, "Read") == [{}, {}]
+    assert outputs(result, "Hash") == [{"data": hashlib.sha256(b"\x00\x01payload").hexdigest()},
+                                       {"data": hashlib.sha256(b"second").hexdigest()}]
+    mac = base64.b64encode(hmac.new(b"k", b"second", "md5").digest()).decode()
+    assert outputs(result, "Hmac")[1] == {"data": hashlib.sha256(b"second").hexdigest(), "mac": mac}
+    assert (files / "out" / "a.bin").read_bytes() == b"\x00\x01payload"
+    assert (files / "out" / "b.txt").read_bytes() == b"second"
+
+
+def test_hashing_a_missing_binary_property_names_it(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from n8n_support import cli
+
+    path = tmp_path / "w.json"
+    path.write_text(__import__("json").dumps(n8n_workflow(
+        n8n_node("Start", "manualTrigger"),
+        n8n_node("Hash", "crypto", 1, {"binaryData": True, "binaryPropertyName": "file"}))))
+    code, _, err = cli(capsys, "run", str(path), "--data-dir", str(tmp_path / "data"))
+    assert code == 1 and "no binary property 'file'" in err
