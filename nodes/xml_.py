@@ -4,7 +4,8 @@ xmlToJson replaces the item's json with the parsed document: attributes become
 `@name` keys, mixed text `#text`, repeated elements lists, empty elements null.
 jsonToxml writes the item's json as XML into `dataPropertyName`; a json with one
 top-level key whose value is an object uses that key as the root element, any
-other json is wrapped in `rootName`. Values come back from XML as text.
+other json is wrapped in `rootName`. Values come back from XML as text. The xml2js
+layout reads and writes XML as n8n's XML node does (xml2js's parser and builder).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from flowbox.node import Context, Item, ItemErrors, N8n, N8nNotes, Param, get_path, node
 from flowbox.nodes._n8n import Params
-from flowbox.nodes._xml import from_xml, to_xml
+from flowbox.nodes._xml import from_xml, to_xml, to_xml2js
 
 _XML2JS_DEFAULTS = {"attrkey": "$", "charkey": "_", "explicitArray": False, "explicitRoot": True,
                     "ignoreAttrs": False, "mergeAttrs": True, "normalize": False, "normalizeTags": False,
@@ -21,20 +22,29 @@ _XML2JS_DEFAULTS = {"attrkey": "$", "charkey": "_", "explicitArray": False, "exp
 
 
 def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
-    """n8n's XML v1, mode xmlToJson (default; `dataPropertyName`, xml2js's options at n8n's defaults) in
-    xml2js's layout. jsonToxml (xml2js's builder writes its own declaration and indentation) and xml2js
-    options away from n8n's defaults are not supported."""
+    """n8n's XML v1: xmlToJson (default; `dataPropertyName`, xml2js's parser options at n8n's defaults) and
+    jsonToxml (xml2js's builder: `rootName`, `headless`, `attrkey`, `charkey`, `cdata`), both in xml2js's
+    layout. Parser options away from n8n's defaults are not supported."""
     p = Params(params, version)
     mode = p.take("mode", "xmlToJson")
+    field = p.take("dataPropertyName", "data")
+    if mode == "jsonToxml":
+        options = p.options("options", ("rootName", "headless", "attrkey", "charkey", "cdata", "allowSurrogateChars"))
+        if options.get("allowSurrogateChars"):
+            p.approximated("allowSurrogateChars: text is written as it is and must still be well-formed XML")
+        return p.done({"mode": "jsonToxml", "dataPropertyName": field, "layout": "xml2js", "pretty": True,
+                       "rootName": options.get("rootName") or "root", "headless": bool(options.get("headless")),
+                       "attrkey": options.get("attrkey") or "$", "charkey": options.get("charkey") or "_",
+                       "cdata": bool(options.get("cdata"))})
     if mode != "xmlToJson":
-        p.unsupported(f"mode {mode!r} is not supported (flowbox writes XML with another declaration and layout)")
+        p.unsupported(f"mode {mode!r} is not supported")
         p.ignore("options")
         return p.done({})
     for name, value in p.options("options", tuple(_XML2JS_DEFAULTS)).items():
         if name in _XML2JS_DEFAULTS and _XML2JS_DEFAULTS[name] != value:
             p.unsupported(f"option 'options.{name}' = {value!r} is not supported")
     p.approximated("text is trimmed of leading and trailing spaces (xml2js keeps them)")
-    return p.done({"mode": "xmlToJson", "dataPropertyName": p.take("dataPropertyName", "data"), "layout": "xml2js"})
+    return p.done({"mode": "xmlToJson", "dataPropertyName": field, "layout": "xml2js"})
 
 
 N8N = N8n(types=("n8n-nodes-base.xml",), versions=(1,), convert=from_n8n)
@@ -55,9 +65,15 @@ N8N = N8n(types=("n8n-nodes-base.xml",), versions=(1,), convert=from_n8n)
         Param("pretty", "boolean", default=False, show_if={"mode": ["jsonToxml"]},
               description="Indent the XML"),
         Param("layout", "options", default="xmltodict", options=["xmltodict", "xml2js"],
-              show_if={"mode": ["xmlToJson"]},
               description="xmltodict: attributes as @name, text as #text, empty elements null; xml2js (n8n's): "
-                          "attributes merged as plain keys, text as _, empty elements \"\""),
+                          "attributes merged as plain keys, text as _, empty elements \"\"; written with "
+                          "attributes under attrkey, text under charkey"),
+        Param("attrkey", "string", default="$", show_if={"mode": ["jsonToxml"], "layout": ["xml2js"]},
+              description="Key of the object whose entries are the element's attributes"),
+        Param("charkey", "string", default="_", show_if={"mode": ["jsonToxml"], "layout": ["xml2js"]},
+              description="Key whose value is the element's text"),
+        Param("cdata", "boolean", default=False, show_if={"mode": ["jsonToxml"], "layout": ["xml2js"]},
+              description="Write text holding <, > or & as CDATA instead of escaping it"),
     ],
 )
 async def xml(ctx: Context, items: list[Item]) -> list[list[Item]]:
@@ -67,7 +83,12 @@ async def xml(ctx: Context, items: list[Item]) -> list[list[Item]]:
     for i, item in enumerate(items):
         field = ctx.param("dataPropertyName", i)
         try:
-            if ctx.param("mode", i) == "jsonToxml":
+            if ctx.param("mode", i) == "jsonToxml" and ctx.param("layout", i) == "xml2js":
+                text = to_xml2js(item.json, root_name=ctx.param("rootName", i), headless=ctx.param("headless", i),
+                                 pretty=ctx.param("pretty", i), attrkey=ctx.param("attrkey", i),
+                                 charkey=ctx.param("charkey", i), cdata=ctx.param("cdata", i))
+                out.append(item.derive({field: text}))
+            elif ctx.param("mode", i) == "jsonToxml":
                 doc = item.json
                 if len(doc) != 1 or not isinstance(next(iter(doc.values())), dict):
                     doc = {ctx.param("rootName", i): doc}

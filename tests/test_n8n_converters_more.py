@@ -560,7 +560,7 @@ def test_xml_to_json_maps_onto_xml2js_layout() -> None:
 
 
 @pytest.mark.parametrize(("params", "reason"), [
-    ({"mode": "jsonToxml"}, "mode 'jsonToxml'"),
+    ({"mode": "xmlToHtml"}, "mode 'xmlToHtml'"),
     ({"options": {"explicitArray": True}}, "option 'options.explicitArray' = True"),
     ({"options": {"attrkey": "@"}}, "option 'options.attrkey' = '@'"),
 ])
@@ -576,6 +576,32 @@ def test_xml_to_json_gives_xml2js_output(capsys: pytest.CaptureFixture[str], tmp
     result = run_json(capsys, tmp_path, data)
     assert outputs(result, "XML") == [{"order": {"id": "7", "item": [{"sku": "a", "_": "Pen"}, {"sku": "b", "_": "Ink"}],
                                                  "note": "", "total": "3"}}]
+
+
+def test_json_to_xml_writes_as_xml2js_builder_does(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """JSON to XML as n8n documents it: a one-key json names the root, `$` holds attributes and `_` text, a list
+    repeats its element, empty values give `<x/>`, two-space indents; headless drops the declaration; the XML read
+    back gives the values as text."""
+    data = n8n_workflow(
+        n8n_node("Start", "manualTrigger"),
+        n8n_node("ToXml", "xml", 1, {"mode": "jsonToxml", "options": {}}),
+        n8n_node("Back", "xml", 1, {"options": {}}),
+        n8n_node("Bare", "xml", 1, {"mode": "jsonToxml", "dataPropertyName": "xml",
+                                   "options": {"headless": True, "rootName": "doc", "cdata": True}}),
+        connections={**n8n_chain("Start", "ToXml", "Back"), "Start": {"main": [[
+            {"node": "ToXml", "type": "main", "index": 0}, {"node": "Bare", "type": "main", "index": 0}]]}},
+        pinData={"Start": [{"json": {"order": {"$": {"id": 7}, "line": [{"$": {"sku": "a"}, "_": "Pen & ink"},
+                                                                        {"qty": 2}], "paid": True, "note": None}}}]})
+    result = run_json(capsys, tmp_path, data)
+    assert outputs(result, "ToXml") == [{"data": '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+                                                 '<order id="7">\n  <line sku="a">Pen &amp; ink</line>\n'
+                                                 '  <line>\n    <qty>2</qty>\n  </line>\n  <paid>true</paid>\n'
+                                                 '  <note/>\n</order>'}]
+    assert outputs(result, "Back") == [{"order": {"id": "7", "line": [{"sku": "a", "_": "Pen & ink"}, {"qty": "2"}],
+                                                  "paid": "true", "note": ""}}]
+    assert outputs(result, "Bare") == [{"xml": '<doc>\n  <order id="7">\n    <line sku="a"><![CDATA[Pen & ink]]></line>'
+                                               '\n    <line>\n      <qty>2</qty>\n    </line>\n'
+                                               '    <paid>true</paid>\n    <note/>\n  </order>\n</doc>'}]
 
 
 # ---------------------------------------------------------------- Function and Function Item (legacy JavaScript)
