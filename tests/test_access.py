@@ -138,6 +138,12 @@ def test_what_a_member_workflow_may_reach(tmp_path: Path) -> None:
         for target in (anns, "/etc/flowbox/wf.json", "{{ $json.id }}"):
             sub = with_node({"name": "Sub", "type": "executeWorkflow", "parameters": {"workflow": target}})
             assert (await client.post("/api/v1/workflows", json=sub, headers=bob)).status_code == 403, target
+        inline = with_node({"name": "Sub", "type": "executeWorkflow", "parameters": {
+            "source": "json", "workflowJson": {"nodes": [{"name": "C", "type": "code", "parameters": {}}],
+                                               "connections": {}}}})
+        refused = await client.post("/api/v1/workflows", json=inline, headers=bob)
+        assert refused.status_code == 403 and "as JSON" in refused.json()["error"]["message"]
+        assert (await client.post("/api/v1/workflows", json=inline, headers=owner)).status_code == 201
         err = with_node({"name": "Noop", "type": "noOp", "parameters": {}}, settings={"errorWorkflow": anns})
         assert (await client.post("/api/v1/workflows", json=err, headers=bob)).status_code == 403
         assert (await client.post("/api/v1/workflows", json=err, headers=ann)).status_code == 201

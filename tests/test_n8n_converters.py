@@ -79,6 +79,8 @@ CONVERTED = [
                               "options": {}},
      "executeWorkflow", {"workflow": "abc", "mode": "eachItem"}),
     ("executeWorkflow", 1, {"workflowId": "7"}, "executeWorkflow", {"workflow": "7", "mode": "once"}),
+    ("executeWorkflow", 1, {"source": "parameter", "workflowJson": '{"nodes": []}'}, "executeWorkflow",
+     {"workflow": "", "source": "json", "workflowJson": '{"nodes": []}', "mode": "once"}),
     ("stickyNote", 1, {"content": "# Hi", "height": 300, "width": 500, "color": 4},
      "stickyNote", {"content": "# Hi", "width": 500, "height": 300, "color": "4"}),
     # Set v1/v2: values by type, keepOnlySet

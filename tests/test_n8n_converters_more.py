@@ -450,6 +450,28 @@ def test_an_n8n_sub_workflow_file_runs_unchanged(capsys: pytest.CaptureFixture[s
     assert "'Mark'" in error["message"] and "n8n-nodes-base.set" in error["message"], error
 
 
+@pytest.mark.parametrize("mode", ["once", "each"])
+def test_a_sub_workflow_given_as_json_in_the_node_runs(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                       mode: str) -> None:
+    """n8n's `source: parameter`: the sub-workflow is n8n JSON text in `workflowJson`; its last node's items come
+    back; text that is not JSON fails the node naming the parameter."""
+    import json
+
+    sub = n8n_workflow(n8n_node("Called", "executeWorkflowTrigger", 1, {}),
+                       n8n_node("Count", "code", 2, {"jsCode": "return [{json: {seen: $input.all().length}}];"}))
+    caller = n8n_workflow(n8n_node("Start", "manualTrigger"),
+                          n8n_node("Call", "executeWorkflow", 1, {"source": "parameter", "mode": mode,
+                                                                  "workflowJson": json.dumps(sub, indent=2)}),
+                          pinData={"Start": [{"json": {"n": 1}}, {"json": {"n": 2}}]})
+    expected = [{"seen": 2}] if mode == "once" else [{"seen": 1}, {"seen": 1}]
+    assert outputs(run_json(capsys, tmp_path, caller), "Call") == expected
+    caller["nodes"][1]["parameters"]["workflowJson"] = "{nodes: oops"
+    (tmp_path / "caller.json").write_text(json.dumps(caller))
+    code, out, _ = cli(capsys, "run", str(tmp_path / "caller.json"), "--json", "--data-dir", str(tmp_path / "data"))
+    error = json.loads(out)["error"]
+    assert code == 1 and error["node"] == "Call" and "'workflowJson' is not valid JSON" in error["message"]
+
+
 # ---------------------------------------------------------------- Compression
 
 COMPRESSION = [

@@ -91,6 +91,9 @@ class Access:
                 allowed, why = code_for_members()
                 if not allowed:
                     raise Forbidden(f"{where} is a code node: {why}", node=node.name)
+            if spec is not None and spec.inline_workflow and node.parameters.get(spec.inline_workflow):
+                raise Forbidden(f"{where} holds its sub-workflow as JSON: a member must name it by id",
+                                node=node.name)
             if spec is not None and spec.sub_workflow:
                 ref = str(node.parameters.get(spec.sub_workflow) or "")
                 if "{{" in ref or ref.endswith(".json") or "/" in ref or "\\" in ref:

@@ -350,7 +350,8 @@ class NodeSpec:
     on_failure  starts when a workflow naming this one as `settings.errorWorkflow` fails
 
     `runs_code` marks a node that runs user code (an access rule of its own); `sub_workflow`
-    names the parameter holding a sub-workflow's id; `n8n` says which n8n nodes convert to this one
+    names the parameter holding a sub-workflow's id, `inline_workflow` the one that may hold a whole
+    sub-workflow's JSON (its nodes are checked by nobody, so members may not run one); `n8n` says which n8n nodes convert to this one
     (one `N8n` per parameter layout: Schedule takes n8n's scheduleTrigger, cron and interval);
     `refuse_run(params)` says why a node with these parameters must not run (None: it may), which
     saving allows and every run refuses (`flowbox.workflow.validate_for_run`).
@@ -378,6 +379,7 @@ class NodeSpec:
     on_failure: bool = False
     runs_code: bool = False
     sub_workflow: str | None = None
+    inline_workflow: str | None = None
     n8n: tuple[N8n, ...] = ()
     refuse_run: Callable[[Mapping[str, Any]], str | None] | None = None
 
@@ -451,7 +453,8 @@ class Context(Protocol):
     async def credential(self, type_: str) -> dict[str, Any] | None:
         """The decrypted credential of this type the node names, or None when it names none."""
 
-    async def run_workflow(self, ref: str, items: list[Item]) -> list[Item]: ...
+    async def run_workflow(self, ref: str | Mapping[str, Any], items: list[Item]) -> list[Item]:
+        """Run a sub-workflow (its stored id or file path, or its JSON, flowbox's or n8n's) with `items`."""
 
     async def run_code(self, code: str, mode: str, items: list[Item], timeout: float, *,
                        item_errors: bool = False, language: str = "python") -> list[Any]:
@@ -517,7 +520,7 @@ def node(*, type: str, display_name: str, group: str, description: str, params: 
          listen: ListenFunction | None = None, manual: bool = False,
          webhook: Callable[[Any], WebhookSpec] | None = None, timer: Callable[[Any, str], TimerSpec] | None = None,
          on_failure: bool = False, runs_code: bool = False,
-         sub_workflow: str | None = None, n8n: N8n | Iterable[N8n] = (),
+         sub_workflow: str | None = None, inline_workflow: str | None = None, n8n: N8n | Iterable[N8n] = (),
          refuse_run: Callable[[Mapping[str, Any]], str | None] | None = None,
          ) -> Callable[[NodeFunction], NodeFunction]:
     """Declare a node type; registers it in `flowbox.registry` at import time.
@@ -535,7 +538,7 @@ def node(*, type: str, display_name: str, group: str, description: str, params: 
                         output_names=output_names, version=version, trigger=trigger, icon=icon,
                         credentials=tuple(credentials), cycle_ok=cycle_ok, module=fn.__module__,
                         listen=listen, manual=manual, webhook=webhook, timer=timer, on_failure=on_failure,
-                        runs_code=runs_code, sub_workflow=sub_workflow,
+                        runs_code=runs_code, sub_workflow=sub_workflow, inline_workflow=inline_workflow,
                         n8n=(n8n,) if isinstance(n8n, N8n) else tuple(n8n), refuse_run=refuse_run)
         registry.register(spec)
         fn.spec = spec  # type: ignore[attr-defined]

@@ -305,7 +305,7 @@ class NodeContext:
         ref_id = ref.get("id") if isinstance(ref, dict) else ref
         return await self.runner.services.credential(type_, str(ref_id))
 
-    async def run_workflow(self, ref: str, items: list[Item]) -> list[Item]:
+    async def run_workflow(self, ref: str | Mapping[str, Any], items: list[Item]) -> list[Item]:
         return await self.runner.run_subworkflow(ref, items)
 
     async def run_code(self, code: str, mode: str, items: list[Item], timeout: float, *,

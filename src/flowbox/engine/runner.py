@@ -17,7 +17,7 @@ import asyncio
 import datetime as dt
 import inspect
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from flowbox.engine.snapshot import freeze, thaw
 from flowbox.engine.state import RunData, Suspend, Task
 from flowbox.errors import FlowboxError, NodeError, WorkflowInvalid, describe
 from flowbox.node import Item, NodeSpec, make_items
-from flowbox.workflow import Workflow, output_count, validate
+from flowbox.workflow import Workflow, load_workflow, output_count, validate
 
 MAX_NODE_RUNS = 100_000
 MAX_SUBWORKFLOW_DEPTH = 20
@@ -322,11 +322,17 @@ class Runner:
             current = current.source
         return None
 
-    async def run_subworkflow(self, ref: str, items: list[Item]) -> list[Item]:
-        """Run another workflow (executeWorkflow) with `items`; returns its last node's items."""
+    async def run_subworkflow(self, ref: str | Mapping[str, Any], items: list[Item]) -> list[Item]:
+        """Run another workflow (executeWorkflow: a reference, or the workflow's JSON) with `items`; returns its
+        last node's items."""
         if self.depth >= MAX_SUBWORKFLOW_DEPTH:
             raise NodeError(f"sub-workflows nested deeper than {MAX_SUBWORKFLOW_DEPTH} levels")
-        workflow = await self.services.load_workflow(ref)
+        if isinstance(ref, Mapping):
+            from flowbox.n8n import accept
+
+            workflow = load_workflow(accept(ref)[0])
+        else:
+            workflow = await self.services.load_workflow(ref)
         sub = Runner(workflow, services=self.services, mode="integrated", depth=self.depth + 1)
         plain = [Item(i.json, i.binary) for i in items]
         if self.services.record_subexecution is not None:
