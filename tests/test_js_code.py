@@ -110,6 +110,31 @@ def test_await_and_async_code() -> None:
     assert out(run(js(code, "runOnceForEachItem"), items=ITEMS)) == [{"v": 1}, {"v": 2}, {"v": 3}]
 
 
+def test_timers_fire_in_order_and_really_wait() -> None:
+    """setTimeout / setInterval / setImmediate and their clear functions as in Node: the earliest fires first,
+    a cleared one never, and awaiting a timer's promise waits that long."""
+    code = ("const seen = [];\n"
+            "setTimeout(() => seen.push('late'), 30); setTimeout((x) => seen.push(x), 10, 'early');\n"
+            "clearTimeout(setTimeout(() => seen.push('cleared'), 1)); setImmediate(() => seen.push('now'));\n"
+            "let ticks = 0; const every = setInterval(() => { if (++ticks === 3) clearInterval(every); }, 5);\n"
+            "const began = Date.now(); await new Promise((done) => setTimeout(done, 80));\n"
+            "return {seen, ticks, waited: Date.now() - began >= 70};")
+    assert out(run(js(code))) == [{"seen": ["now", "early", "late"], "ticks": 3, "waited": True}]
+
+
+def test_a_timer_that_throws_or_never_ends_fails_the_node() -> None:
+    assert error(run(js("setTimeout(() => { throw new TypeError('late boom'); }, 1);\n"
+                        "await new Promise(() => {});"))) == "TypeError: late boom"
+    started = time.monotonic()
+    endless = {**js(""), "parameters": {"language": "javaScript", "mode": "runOnceForAllItems", "timeout": 1,
+                                        "code": "setInterval(() => {}, 0); await new Promise(() => {});"}}
+    assert "longer than 1 s" in error(run(endless))
+    far = {**js(""), "parameters": {"language": "javaScript", "mode": "runOnceForAllItems", "timeout": 1,
+                                    "code": "await new Promise((done) => setTimeout(done, 60000));"}}
+    assert "longer than 1 s" in error(run(far))
+    assert time.monotonic() - started < 8
+
+
 def test_console_log_is_captured_into_the_run_logs() -> None:
     result = run(js("console.log('seen', $json.n, {a: 1}); return $json;", "runOnceForEachItem"), items=ITEMS)
     assert out(result) == ITEMS

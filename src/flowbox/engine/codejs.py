@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +65,7 @@ def run(req: dict[str, Any], result_error: type[Exception]) -> list[dict[str, An
                                           "timezone", "zone", "runIndex")}}, ensure_ascii=False)
     try:
         ctx.eval("__code.start")(text)
-        while ctx.execute_pending_job():
-            pass
+        _drain(ctx, time.monotonic() + timeout, timeout, result_error)
         outcome = json.loads(ctx.eval("__code.outcome()"))
     except quickjs.JSException as exc:
         logs = ""
@@ -80,6 +80,24 @@ def run(req: dict[str, Any], result_error: type[Exception]) -> list[dict[str, An
     if not outcome.get("ok"):
         raise result_error(_message(outcome["error"]), outcome["error"].get("itemIndex"))
     return [_entry(entry) for entry in outcome["items"]]
+
+
+def _drain(ctx: Any, deadline: float, timeout: float, result_error: type[Exception]) -> None:
+    """Run the promise jobs, then the timers (setTimeout & co.: sleep until the earliest, fire it), until the
+    code finished or nothing is left; a timer due after the time limit stops the run."""
+    next_fire = ctx.eval("(() => __code.nextTimer())")
+    fire = ctx.eval("(() => __code.fireTimer())")
+    while True:
+        while ctx.execute_pending_job():
+            pass
+        delay = next_fire() / 1000
+        if delay < 0:
+            return
+        if time.monotonic() + delay > deadline:
+            raise result_error(f"the code ran longer than {timeout:g} s and was stopped (it waits for a timer)", None)
+        if delay:
+            time.sleep(delay)
+        fire()
 
 
 def _entry(entry: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 // The JavaScript Code node's names and n8n's output rules, inside a QuickJS context of a code worker
 // (flowbox.engine.codejs evaluates this after intl.js, luxon.min.js, jmespath.min.js and extensions.js).
-// Python calls `__code.start(requestJSON)`, drains the job queue, then reads `__code.outcome()` (JSON).
+// Python calls `__code.start(requestJSON)`, drains the job queue and runs the timers (`__code.nextTimer()`,
+// `__code.fireTimer()`) until none is left or the code finished, then reads `__code.outcome()` (JSON).
 (function () {
   "use strict";
   const G = globalThis;
@@ -104,7 +105,24 @@
     $workflow: () => req.workflow,
   };
   for (const [name, get] of Object.entries(names)) Object.defineProperty(G, name, { get, configurable: false });
+  // ---------------------------------------------------------------- timers: Python sleeps, then fires the earliest
+  let timers = [];
+  let timerSeq = 0;
+  let clock = 0; // ms since the request started, as far as the timers have got
+  function addTimer(fn, ms, args, repeat) {
+    if (typeof fn !== "function") throw new TypeError("the callback must be a function");
+    const delay = Math.max(0, Number(ms) || 0);
+    const timer = { id: ++timerSeq, at: clock + delay, fn, args, every: repeat ? Math.max(1, delay) : 0 };
+    timers.push(timer);
+    return timer.id;
+  }
+  const clearTimer = (id) => { timers = timers.filter((t) => t.id !== id); };
+  const earliest = () => timers.reduce((a, b) => (b.at < a.at ? b : a));
   const values = {
+    setTimeout: (fn, ms, ...args) => addTimer(fn, ms, args, false),
+    setInterval: (fn, ms, ...args) => addTimer(fn, ms, args, true),
+    setImmediate: (fn, ...args) => addTimer(fn, 0, args, false),
+    clearTimeout: clearTimer, clearInterval: clearTimer, clearImmediate: clearTimer,
     $: (name) => proxyOf(String(name)),
     $items: (name, output = 0) => (name === undefined ? wrap(rows) : proxyOf(String(name)).all()),
     $jmespath: (data, query) => jmespath.search(data, query),
@@ -206,6 +224,8 @@
   G.__code = Object.freeze({
     start(text) {
       req = JSON.parse(text);
+      timers = [];
+      clock = 0;
       rows = req.items;
       req.nodes = req.nodes || {};
       req.nodeNames = req.nodeNames || [];
@@ -225,6 +245,20 @@
       const done = (items) => { outcome = { ok: true, items }; };
       const failed = (exc) => { outcome = { ok: false, error: errorInfo(exc, exc && exc.itemIndex) }; };
       (req.mode === "eachItem" ? runEach(fn, req.itemErrors) : runAll(fn)).then(done, failed);
+    },
+    nextTimer() {
+      return outcome || !timers.length ? -1 : earliest().at - clock;
+    },
+    fireTimer() {
+      const timer = earliest();
+      clock = timer.at;
+      if (timer.every) timer.at += timer.every;
+      else clearTimer(timer.id);
+      try {
+        timer.fn(...timer.args);
+      } catch (exc) {
+        outcome = { ok: false, error: errorInfo(exc, undefined) };
+      }
     },
     outcome() {
       const logText = logs.join("") + (logSize > MAX_LOG ? `\n[${logSize - MAX_LOG} more characters cut]` : "");
