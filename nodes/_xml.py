@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flowbox.nodes._paths import js_string
+
 
 def to_xml(doc: dict[str, Any], *, pretty: bool = False, headless: bool = False) -> str:
     """`doc` (one root key) as XML text; ValueError when it cannot be well-formed XML."""
@@ -62,7 +64,7 @@ def to_xml2js(doc: Any, *, root_name: str = "root", headless: bool = False, pret
     root = _Element(str(root_name))
 
     def text(element: _Element, value: Any) -> None:
-        value = _js_string(value)
+        value = js_string(value)
         element.children.append((f"<![CDATA[{value.replace(']]>', ']]]]><![CDATA[>')}]]>",)
                                 if cdata and any(c in value for c in "<&>") else value)
 
@@ -75,7 +77,8 @@ def to_xml2js(doc: Any, *, root_name: str = "root", headless: bool = False, pret
             for key, child in value.items():
                 if key == attrkey:
                     for attr, attr_value in (child.items() if isinstance(child, dict) else ()):
-                        element.attrs[str(attr)] = _js_string(attr_value)
+                        if attr_value is not None:  # xmlbuilder leaves a null attribute out
+                            element.attrs[str(attr)] = js_string(attr_value)
                 elif key == charkey:
                     text(element, child)
                 elif isinstance(child, list):
@@ -120,18 +123,3 @@ def _write(element: _Element, level: int, lines: list[str], indent: str) -> None
 
 def _markup(child: str | tuple[str]) -> str:
     return child[0] if isinstance(child, tuple) else child.translate(_TEXT_ESCAPES)
-
-
-def _js_string(value: Any) -> str:
-    """A scalar as JavaScript's String() writes it (true, 1, 1.5); an object as JSON."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
-        return str(int(value))
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list)):
-        import json
-
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return str(value)

@@ -1,11 +1,13 @@
 """Set: add or change fields on each item (dotted paths nest), optionally keep only those."""
 
 import contextlib
+import copy
 import json
 from typing import Any
 
 from flowbox.node import Context, Item, ItemErrors, N8n, N8nNotes, Param, node, remove_path, set_path
 from flowbox.nodes._n8n import Params, bad, is_expression, json_value, rows, split_names
+from flowbox.nodes._paths import MISSING, comma_list, get_field, set_field
 
 
 def _not_n8n_layout(fields: Any) -> None:
@@ -51,12 +53,13 @@ def _typed(value: Any, kind: str, where: str, p: Params) -> Any:
 def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
     """n8n's Edit Fields (Set): v1/v2 `values` by type + `keepOnlySet`; v3.0-3.2 `fields.values` with
     `include`; v3.3+ `assignments` with `includeOtherFields`. Dot notation (n8n's default) is flowbox's
-    too (options.dotNotation false keeps dotted names whole); raw JSON mode, "selected input fields" and item
-    duplication are not supported."""
+    too (options.dotNotation false keeps dotted names whole); `include` selected keeps the `includeFields`
+    of the input. Raw JSON mode and item duplication are not supported."""
     p = Params(params, version)
     fields: dict[str, Any] = {}
     types: dict[str, str] = {}  # v3: what an expression's result is converted to
     remove: list[str] = []
+    keep: list[str] = []
     if version < 3:
         options = p.options("options", ("dotNotation",))
         for kind, group in (p.take("values", {}) or {}).items():
@@ -91,12 +94,11 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
                 if is_expression(fields[name]):
                     types[name] = _SET_V3_KEYS[kind]
             include = p.take("include", "all")
-        keep_only = include == "none"
+        keep_only = include in ("none", "selected")
         if include == "except":
             remove = [f for f in split_names(p.take("excludeFields", "")) if f not in fields]
         elif include == "selected":
-            p.unsupported("include 'selected' (only some input fields) is not supported")
-            p.ignore("includeFields")
+            keep = split_names(p.take("includeFields", ""))
         elif include not in ("all", "none"):
             raise bad("include", f"must be all, none, selected or except; got {include!r}")
         if options.get("includeBinary") is False or options.get("stripBinary") is True:
@@ -109,6 +111,8 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
         out["dotNotation"] = False
     if remove:
         out["remove"] = remove
+    if keep:
+        out["keep"] = keep
     if types:
         out["types"] = types
         if options.get("ignoreConversionErrors"):
@@ -203,7 +207,9 @@ def _converted(path: str, value: Any, kind: str | None, lenient: bool) -> Any:
       params=[
           Param("fields", "json", {}, description="Field path -> value; `a.b` sets a nested field",
                 check=_not_n8n_layout),
-          Param("keepOnly", "boolean", False, description="Drop every field not set here"),
+          Param("keepOnly", "boolean", False, description="Drop every field not set here (but those in keep)"),
+          Param("keep", "list", [], show_if={"keepOnly": [True]},
+                description="Field paths of the input kept with keepOnly (n8n's 'selected' input fields)"),
           Param("remove", "list", [], description="Field paths to remove"),
           Param("dotNotation", "boolean", True,
                 description="`a.b` and `a[0]` in a field's name nest; off: the name is one field, dots and all"),
@@ -217,9 +223,8 @@ async def set_fields(ctx: Context, items: list[Item]) -> list[list[Item]]:
     types = ctx.raw_param("types") or {}
     lenient = ctx.param("ignoreConversionErrors")
     dots = ctx.param("dotNotation")
-    remove = ctx.raw_param("remove") or []
-    if isinstance(remove, str):
-        remove = [p.strip() for p in remove.split(",") if p.strip()]
+    remove = comma_list(ctx.raw_param("remove"))
+    keep = comma_list(ctx.raw_param("keep")) if keep_only else []
     out: list[Item] = []
     errors = ItemErrors(ctx)
     for i, item in enumerate(items):
@@ -233,6 +238,10 @@ async def set_fields(ctx: Context, items: list[Item]) -> list[list[Item]]:
         if not isinstance(fields, dict):
             raise ctx.error(f"parameter 'fields' must be an object of path -> value, got {type(fields).__name__}", i)
         data = {} if keep_only else dict(item.json)
+        for path in keep:
+            value = get_field(item.json, path, dots)
+            if value is not MISSING:
+                set_field(data, path, copy.deepcopy(value), dots)
         for path, value in fields.items():
             if dots and ("." in path or "[" in path) and path not in data:
                 data = set_path(data, path, value)

@@ -293,7 +293,6 @@ def test_each_converter_maps_its_layout(kind: str, version: float, params: dict[
 
 UNSUPPORTED = [
     ("set", 3.4, {"mode": "raw", "jsonOutput": "={ \"a\": 1 }"}, "mode 'raw' (JSON output) is not supported"),
-    ("set", 3.4, {"includeOtherFields": True, "include": "selected", "includeFields": "a"}, "include 'selected'"),
     ("code", 2, {"language": "ruby", "rubyCode": "x"}, "ruby code is not supported"),
     ("splitInBatches", 3, {"options": {"reset": True}}, "option 'reset'"),
     ("merge", 3, {"mode": "combineBySql", "query": "SELECT 1"}, "mode 'combineBySql' is not supported"),

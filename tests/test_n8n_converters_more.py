@@ -840,6 +840,22 @@ def test_set_v2_dot_notation_off_and_split_out_dotted_destinations(capsys: pytes
     assert outputs(result, "Safe") == [{"rows": {"k": 1}}]
 
 
+def test_set_v3_keeps_only_the_selected_input_fields(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Edit Fields `include: selected`: the named input fields (dotted paths nest, missing ones are left out)
+    plus the fields it sets; v3.0-3.2 name it at the top, v3.3+ with includeOtherFields."""
+    data = n8n_workflow(
+        n8n_node("Start", "manualTrigger"),
+        n8n_node("Pick", "set", 3.4, {"assignments": {"assignments": [
+            {"id": "1", "name": "total", "value": "={{ $json.n * 2 }}", "type": "number"}]},
+            "includeOtherFields": True, "include": "selected", "includeFields": "id, user.name, missing"}),
+        n8n_node("Old", "set", 3.2, {"fields": {"values": [{"name": "x", "stringValue": "y"}]},
+                                     "include": "selected", "includeFields": "id"}),
+        pinData={"Start": [{"json": {"id": 7, "n": 2, "user": {"name": "Ann", "age": 40}, "other": True}}]})
+    result = run_json(capsys, tmp_path, data)
+    assert outputs(result, "Pick") == [{"id": 7, "user": {"name": "Ann"}, "total": 4}]
+    assert outputs(result, "Old") == [{"id": 7, "x": "y"}]
+
+
 def test_split_in_batches_v1_loops_until_its_context_says_no_items_left(capsys: pytest.CaptureFixture[str],
                                                                         tmp_path: Path) -> None:
     """Split in Batches v1: each run outputs the next batch; an If on $node[...].context["noItemsLeft"] ends the
