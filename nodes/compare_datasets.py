@@ -193,7 +193,7 @@ def _pairs(ctx: Context) -> list[tuple[str, str]]:
 def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
     """n8n's Compare Datasets v1-v2.3 (same names; v1 keeps fuzzyCompare in `options`, later versions at
     the top): `mergeByFields.values` rows unwrapped. What the export leaves out stays out, so the node
-    applies its version's defaults (resolve "preferInput2" before v2.3)."""
+    applies its version's defaults (resolve "preferInput2" before v2.1)."""
     p = Params(params, version)
     p.ignore("infoBox")
     known = ("skipFields", "disableDotNotation", "multipleMatches") + (("fuzzyCompare",) if version < 2 else ())
@@ -236,7 +236,7 @@ async def compare_datasets(ctx: Context, inputs: list[list[Item]]) -> list[list[
         field = next(f for f in skip if "." in f)
         raise ctx.error(f"parameter 'options.skipFields': dot notation is disabled, but field to skip "
                         f"comparing '{field}' contains a dot")
-    resolve = ctx.param("resolve") if version >= 2.3 or given(ctx, "resolve") else "preferInput2"
+    resolve = ctx.param("resolve") if version >= 2.1 or given(ctx, "resolve") else "preferInput2"
     fuzzy = ctx.param("fuzzyCompare") if version >= 2 else options.get("fuzzyCompare") is True
     cmp = Compare(version, fuzzy, resolve, dot, skip)
     every = options.get("multipleMatches") == "all"

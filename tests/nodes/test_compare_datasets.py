@@ -144,6 +144,10 @@ def test_version_1_rules_when_the_workflow_names_them():
         {"keys": {"id": 1}, "same": {"id": 1}, "different": {"n": {"input1": None, "input2": None},
                                                             "s": {"input1": "x", "input2": "y"}}}]
     assert outputs(run(a, b, resolve="includeBoth"))[2][0]["different"]["n"] == {"inputA": 0, "inputB": None}
+    # v2 still prefers input B; from v2.1 both versions are the default
+    assert outputs(run(a, b, version=2))[2] == b
+    for version in (2.1, 2.2):
+        assert outputs(run(a, b, version=version))[2][0]["different"]["s"] == {"inputA": "x", "inputB": "y"}
 
 
 def test_version_1_fuzzy_option_and_missing_match_field():
