@@ -10,12 +10,13 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
     """n8n's Aggregate: `aggregate` aggregateIndividualFields (default; `fieldsToAggregate.fieldToAggregate`
     rows, each optionally renamed; options keepMissing, mergeLists) or aggregateAllItemData (into
     `destinationFieldName`, default "data"; `include` allFields | specifiedFields | allFieldsExcept).
-    options.includeBinaries is not supported."""
+    options.includeBinaries is not supported. `failIfMissing` comes from Item Lists (its rule before v2.1)."""
     p = Params(params, version)
     options = p.options("options", ("keepMissing", "disableDotNotation", "mergeLists", "includeBinaries",
                                     "keepOnlyUnique"))
     if options.get("includeBinaries"):
         p.unsupported("options.includeBinaries (the items' files on the new item) is not supported")
+    strict = p.take("failIfMissing", False) and not options.get("keepMissing")
     if p.take("aggregate", "aggregateIndividualFields") == "aggregateAllItemData":
         out: dict[str, Any] = {"all": True, "outputField": p.take("destinationFieldName", "data") or "data"}
         include = p.take("include", "allFields")
@@ -35,6 +36,8 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
     out = {"fields": listed, "includeEmpty": bool(options.get("keepMissing", False)), "nullsOnly": True}
     if options.get("mergeLists"):
         out["mergeLists"] = True
+    if strict:
+        out["failIfMissing"] = True
     return p.done(out)
 
 
@@ -58,6 +61,7 @@ N8N = N8n(types=("n8n-nodes-base.aggregate",), versions=(1,), convert=from_n8n)
                 description="Without includeEmpty, drop only missing and null values (and nulls inside lists), "
                             "keeping empty text, as n8n does"),
           Param("mergeLists", "boolean", False, description="A list value adds its elements, not itself"),
+          Param("failIfMissing", "boolean", False, description="Fail when no item has a field to collect"),
       ])
 async def aggregate(ctx: Context, items: list[Item]) -> list[list[Item]]:
     field, listed = ctx.param("field"), ctx.param("fields")
@@ -85,6 +89,8 @@ async def aggregate(ctx: Context, items: list[Item]) -> list[list[Item]]:
 
 def _collect(ctx: Context, items: list[Item], field: str) -> list[Any]:
     keep, nulls_only, flat = ctx.param("includeEmpty"), ctx.param("nullsOnly"), ctx.param("mergeLists")
+    if ctx.param("failIfMissing") and all(get_path(item.json, field, _MISSING) is _MISSING for item in items):
+        raise ctx.error(f"Couldn't find the field '{field}' in the input data")
     values: list[Any] = []
     for item in items:
         value = get_path(item.json, field)
@@ -98,3 +104,6 @@ def _collect(ctx: Context, items: list[Item], field: str) -> list[Any]:
         else:
             values.append(value)
     return values
+
+
+_MISSING = object()

@@ -9,7 +9,8 @@ from flowbox.nodes._n8n import Params, bad, rows, split_names
 def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
     """n8n's Split Out: `fieldToSplitOut` (one or several, comma-separated), `include` noOtherFields (default) |
     allOtherFields | selectedOtherFields (`fieldsToInclude`), `options.destinationFieldName`; splitting `$binary`
-    and options.includeBinary are not supported."""
+    and options.includeBinary are not supported. `failIfMissing` / `failIfNotList` come from Item Lists (v2.0 and
+    v2.1 rules)."""
     p = Params(params, version)
     names = split_names(p.take("fieldToSplitOut", ""))
     if "$binary" in names:
@@ -28,6 +29,9 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
     if options.get("includeBinary"):
         p.unsupported("options.includeBinary (the input's files on each new item) is not supported")
     out["destination"] = str(options.get("destinationFieldName", ""))
+    for strict in ("failIfMissing", "failIfNotList"):
+        if p.take(strict, False):
+            out[strict] = True
     return p.done(out)
 
 
@@ -46,6 +50,9 @@ N8N = N8n(types=("n8n-nodes-base.splitOut",), versions=(1,), convert=from_n8n)
                 description="The fields of the item to copy onto each new item"),
           Param("destination", "string", "",
                 description="Name for the element field (default: the field name; dots nest); one per split field"),
+          Param("failIfMissing", "boolean", False, description="Fail when an item lacks the field (else it is skipped)"),
+          Param("failIfNotList", "boolean", False,
+                description="Fail when the field is not a list or object (else a single value is one element)"),
       ])
 async def split_out(ctx: Context, items: list[Item]) -> list[list[Item]]:
     """Element k of every split field goes to new item k. An object element becomes the new item's fields
@@ -61,8 +68,12 @@ async def split_out(ctx: Context, items: list[Item]) -> list[list[Item]]:
         split: list[dict[str, Any]] = []
         for n, path in enumerate(paths):
             values = get_path(item.json, path, _MISSING)
+            if values is _MISSING and ctx.param("failIfMissing", i):
+                raise ctx.error(f"Couldn't find the field '{path}' in the input data", i)
             if values is _MISSING:
                 continue
+            if not isinstance(values, (dict, list)) and ctx.param("failIfNotList", i):
+                raise ctx.error(f"The provided field '{path}' is not an array or object", i)
             if isinstance(values, dict):
                 values = list(values.values())
             elif not isinstance(values, list):

@@ -206,6 +206,16 @@ def test_on_error_continue_and_error_output_per_item() -> None:
     assert out(result, "Bad")[0]["n"] == 0 and "division by zero" in out(result, "Bad")[0]["error"]
 
 
+def test_on_error_pass_through_sends_a_failed_nodes_input_on() -> None:
+    """passThrough (n8n's continue): a node that fails as a whole passes its input on unchanged; a node that
+    fails item by item still gives error items."""
+    base = [node("Start", "manualTrigger"), {**node("Boom", "code", code="raise ValueError('no')"), "onError": "passThrough"},
+            {**node("Div", "set", fields={"r": "{{ 10 / $json.n }}"}), "onError": "passThrough"}]
+    result = run(wf(base, [("Start", 0, "Boom", 0), ("Boom", 0, "Div", 0)]), [{"n": 2}, {"n": 0}])
+    assert out(result, "Boom") == [{"n": 2}, {"n": 0}]
+    assert out(result, "Div")[0] == {"n": 2, "r": 5.0} and "division by zero" in out(result, "Div")[1]["error"]
+
+
 def test_stop_error_names_node_parameter_and_expression() -> None:
     data = wf([node("Start", "manualTrigger"), node("Calc", "set", fields={"total": "{{ $json.price * }}"})],
               [("Start", 0, "Calc", 0)])

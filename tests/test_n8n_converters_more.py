@@ -216,7 +216,8 @@ def test_crypto_gives_n8ns_digests(capsys: pytest.CaptureFixture[str], tmp_path:
 ITEM_LISTS = [
     (1, {"operation": "aggregateItems", "fieldsToAggregate": {"fieldToAggregate": [{"fieldToAggregate": "name"}]},
          "options": {}},
-     "aggregate", 1, {"fields": [{"field": "name", "outputField": ""}], "includeEmpty": False, "nullsOnly": True}),
+     "aggregate", 1, {"fields": [{"field": "name", "outputField": ""}], "includeEmpty": False, "nullsOnly": True,
+                      "failIfMissing": True}),
     (3, {"operation": "concatenateItems", "aggregate": "aggregateAllItemData"},
      "aggregate", 1, {"all": True, "outputField": "data"}),
     (2.2, {"operation": "limit", "maxItems": 2, "keep": "lastItems"}, "limit", 1, {"max": 2, "keep": "last"}),
@@ -229,7 +230,10 @@ ITEM_LISTS = [
     (3.1, {"operation": "splitOutItems", "fieldToSplitOut": "tags", "include": "allOtherFields"},
      "splitOut", 1, {"field": "tags", "include": "allOtherFields", "destination": ""}),
     (1, {"fieldToSplitOut": "tags"},  # no operation: n8n's default, in every version, splits out
-     "splitOut", 1, {"field": "tags", "include": "none", "destination": ""}),
+     "splitOut", 1, {"field": "tags", "include": "none", "destination": "", "failIfMissing": True,
+                     "failIfNotList": True}),
+    (2.1, {"fieldToSplitOut": "tags"}, "splitOut", 1, {"field": "tags", "include": "none", "destination": "",
+                                                       "failIfNotList": True}),
     (3.1, {"operation": "splitOutItems", "fieldToSplitOut": "a", "include": "selectedOtherFields",
            "fieldsToInclude": "b, c.d"},
      "splitOut", 1, {"field": "a", "include": "selectedOtherFields", "fieldsToInclude": ["b", "c.d"], "destination": ""}),
@@ -270,6 +274,34 @@ def test_item_lists_unknown_version_is_refused() -> None:
 
     with pytest.raises(WorkflowInvalid, match="typeVersion 4 is not one flowbox knows"):
         convert(n8n_workflow(n8n_node("Start", "manualTrigger"), n8n_node("Node", "itemLists", 4, {})))
+
+
+def test_item_lists_v2_fails_where_n8n_did_and_continue_passes_the_input_on(capsys: pytest.CaptureFixture[str],
+                                                                              tmp_path: Path) -> None:
+    """Item Lists v2 refuses a missing field (split out, aggregate) and v2.1 a field that is no list; with n8n's
+    continueOnFail the node's input goes on unchanged (n8n's rule for a failing node); from v2.2 a missing field
+    splits into nothing and a single value into one item."""
+    data = n8n_workflow(
+        n8n_node("Start", "manualTrigger"),
+        n8n_node("Split2", "itemLists", 2, {"fieldToSplitOut": "nope"}, continueOnFail=True),
+        n8n_node("Agg2", "itemLists", 2, {"operation": "aggregateItems",
+                                          "fieldsToAggregate": {"fieldToAggregate": [{"fieldToAggregate": "nope"}]}},
+                 onError="continueRegularOutput"),
+        n8n_node("One21", "itemLists", 2.1, {"fieldToSplitOut": "one"}, continueOnFail=True),
+        n8n_node("One22", "itemLists", 2.2, {"fieldToSplitOut": "one"}),
+        n8n_node("Strict", "itemLists", 2, {"fieldToSplitOut": "nope"}),
+        connections={"Start": {"main": [[{"node": n, "type": "main", "index": 0}
+                                         for n in ("Split2", "Agg2", "One21", "One22", "Strict")]]}},
+        pinData={"Start": [{"json": {"one": 5, "k": "a"}}]})
+    path = tmp_path / "w.json"
+    path.write_text(json.dumps(data))
+    code, out, _ = cli(capsys, "run", str(path), "--json", "--data-dir", str(tmp_path / "data"))
+    result = json.loads(out)
+    assert code == 1 and result["error"]["node"] == "Strict"
+    assert "Couldn't find the field 'nope' in the input data" in result["error"]["message"]
+    for name in ("Split2", "Agg2", "One21"):
+        assert outputs(result, name) == [{"one": 5, "k": "a"}], name
+    assert outputs(result, "One22") == [{"one": 5}]
 
 
 def test_item_lists_give_n8ns_output(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -104,6 +104,18 @@ def test_a_node_moved_or_renamed_in_flowbox_keeps_that_in_the_export() -> None:
     assert node["parameters"] == AIRTABLE["parameters"] and node["credentials"] == AIRTABLE["credentials"]
 
 
+def test_both_kinds_of_continue_are_n8ns_continue_regular_output() -> None:
+    """flowbox's continue (an error item) and passThrough (n8n's continue) both export as continueRegularOutput;
+    n8n's continueOnFail and continueRegularOutput import as passThrough."""
+    nodes = [{"name": n, "type": "noOp", "parameters": {}, "position": [0, 0], "onError": mode}
+             for n, mode in (("A", "continue"), ("B", "passThrough"))]
+    back = _by_name(to_n8n({"name": "x", "nodes": nodes, "connections": {}})[0])
+    assert back["A"]["onError"] == back["B"]["onError"] == "continueRegularOutput"
+    again = convert(n8n_workflow(n8n_node("C", "noOp", continueOnFail=True), n8n_node("D", "noOp",
+                                                                                   onError="continueRegularOutput")))
+    assert [n["onError"] for n in again.workflow["nodes"]] == ["passThrough", "passThrough"]
+
+
 # ---------------------------------------------------------------- edited nodes and flowbox's own
 
 def test_an_edited_node_is_written_by_its_export_and_converts_back_to_the_edit() -> None:

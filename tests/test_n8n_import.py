@@ -180,10 +180,10 @@ def test_node_settings_are_converted() -> None:
     a, b, c = data["nodes"][1:]
     assert (a["onError"], a["retryOnFail"], a["maxTries"], a["waitBetweenTries"], a["alwaysOutputData"],
             a["notes"], a["notesInFlow"]) == ("errorOutput", True, 4, 500, True, "why", True)
-    assert (b["onError"], b["disabled"], c["onError"]) == ("continue", True, "stop")
+    assert (b["onError"], b["disabled"], c["onError"]) == ("passThrough", True, "stop")
     loaded = load_workflow(data)
     assert loaded.nodes["A"].max_tries == 4 and loaded.nodes["A"].always_output_data
-    assert loaded.nodes["B"].on_error == "continue" and loaded.nodes["B"].disabled
+    assert loaded.nodes["B"].on_error == "passThrough" and loaded.nodes["B"].disabled
 
 
 def test_execute_once_is_not_run_differently_but_kept_as_a_placeholder() -> None:

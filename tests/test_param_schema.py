@@ -41,7 +41,7 @@ def refusal(node: dict[str, Any]) -> WorkflowInvalid:
      "node 'Set': unknown parameter 'keepOnlySet' (did you mean 'keepOnly'?)", "keepOnlySet"),
     ({"name": "Set", "type": "set", "parameters": {"values": {"string": []}, "keepOnlySet": True}},
      "node 'Set': unknown parameters 'values', 'keepOnlySet' (did you mean 'keepOnly'?); its parameters are: "
-     "fields, keepOnly, remove", "values"),
+     "fields, keepOnly, keep, remove", "values"),
     ({"name": "Set", "type": "set", "parameters": {"fields": {"values": [{"name": "a", "value": "b"}]}}},
      "node 'Set': parameter 'fields' looks like n8n's Set layout", "fields"),
     ({"name": "Sort", "type": "sort", "parameters": {"sortFieldsUi": {"sortField": [{"fieldName": "a"}]}}},

@@ -77,6 +77,7 @@ def credential_kind(spec: Mapping[str, Any], parameters: Mapping[str, Any]) -> s
 
 EXPRESSION_KINDS = frozenset({"string", "number", "boolean", "options", "datetime", "json"})
 ON_ERROR = {"stop": "Stop the workflow", "continue": "Continue (the error becomes an item)",
+            "passThrough": "Continue (a failed node passes its input on, as n8n does)",
             "errorOutput": "Continue using an error output"}
 PREVIEW_CHARS = 400
 

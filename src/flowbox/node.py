@@ -587,7 +587,7 @@ class ItemErrors:
                 errors.fail(item, i, exc, out)   # raises when onError is "stop"
         return errors.outputs(out)
 
-    "continue" puts `{"error": message}` in place of the item; "errorOutput" sends the
+    "continue" and "passThrough" put `{"error": message}` in place of the item; "errorOutput" sends the
     item with an "error" field to the extra last output; "stop" fails the node, naming the item.
     """
 
@@ -598,7 +598,7 @@ class ItemErrors:
 
     def fail(self, item: Item, i: int, exc: Exception, out: list[Item]) -> None:
         message = describe(exc)
-        if self.mode == "continue":
+        if self.mode in ("continue", "passThrough"):
             out.append(item.derive({"error": message}, binary=None))
         elif self.mode == "errorOutput":
             self.items.append(item.derive({**item.json, "error": message}))

@@ -22,7 +22,7 @@ from flowbox import registry
 from flowbox.errors import NodeError, WorkflowInvalid
 from flowbox.node import NodeSpec, Param
 
-ON_ERROR = ("stop", "continue", "errorOutput", "stopWorkflow", "continueRegularOutput", "continueErrorOutput")
+ON_ERROR = ("stop", "continue", "passThrough", "errorOutput", "stopWorkflow", "continueRegularOutput", "continueErrorOutput")
 MAX_NAME = 200  # characters in a workflow's or a node's name
 MAX_TEXT = 1_000_000  # characters in one text parameter (code included)
 MAX_TRIES, MAX_WAIT_BETWEEN_TRIES = 10, 300_000  # retryOnFail bounds (tries, ms)
@@ -204,7 +204,7 @@ def _add_node(nodes: dict[str, Node], raw: Any, index: int) -> None:
                               node=name, field="parameters")
     on_error = raw.get("onError") or ("continue" if raw.get("continueOnFail") else "stop")
     if on_error not in ON_ERROR:
-        raise WorkflowInvalid(f"node '{name}': onError must be one of stop, continue, errorOutput (or n8n's "
+        raise WorkflowInvalid(f"node '{name}': onError must be one of stop, continue, passThrough, errorOutput (or n8n's "
                               f"stopWorkflow, continueRegularOutput, continueErrorOutput); got {on_error!r}",
                               node=name, field="onError")
     on_error = {"stopWorkflow": "stop", "continueRegularOutput": "continue",

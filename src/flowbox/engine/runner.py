@@ -463,6 +463,8 @@ class Runner:
         message = failure.message
         if node.on_error == "continue":
             return [[Item({"error": message}, None, first[0] if first else None)]], message
+        if node.on_error == "passThrough":  # n8n's continue: the input goes on as it came
+            return [[item.derive(item.json) for item in first]], message
         if node.on_error == "errorOutput":
             failed = [item.derive({**item.json, "error": message}) for item in first] or [Item({"error": message})]
             return [*[[] for _ in range(n_out - 1)], failed], message

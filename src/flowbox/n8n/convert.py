@@ -29,7 +29,7 @@ PLACEHOLDER = "n8nPlaceholder"
 # n8n node fields kept as they are (flowbox reads the same names, or ignores them and keeps them)
 _KEPT_FIELDS = ("id", "position", "notes", "notesInFlow", "webhookId", "retryOnFail", "maxTries",
                 "waitBetweenTries", "alwaysOutputData", "disabled")
-_ON_ERROR = {"stopWorkflow": "stop", "continueRegularOutput": "continue", "continueErrorOutput": "errorOutput"}
+_ON_ERROR = {"stopWorkflow": "stop", "continueRegularOutput": "passThrough", "continueErrorOutput": "errorOutput"}
 _SAVE_SETTINGS = {"saveDataSuccessExecution": ("all", "none"), "saveDataErrorExecution": ("all", "none"),
                   "saveManualExecutions": (True, False), "saveExecutionProgress": (True, False)}
 

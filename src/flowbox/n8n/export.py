@@ -20,7 +20,7 @@ from flowbox.n8n.convert import _KEPT_FIELDS, _ON_ERROR, _SAVE_SETTINGS, PLACEHO
 from flowbox.node import N8n
 
 NO_OP = "n8n-nodes-base.noOp"
-_ON_ERROR_BACK = {flowbox: n8n for n8n, flowbox in _ON_ERROR.items()}
+_ON_ERROR_BACK = {flowbox: n8n for n8n, flowbox in _ON_ERROR.items()} | {"continue": "continueRegularOutput"}
 _FLOWBOX_ONLY = ("id", "version", "createdAt", "updatedAt", "conversion", "active", "nodes", "connections",
                  "settings", "pinData")
 _ID_SPACE = uuid.UUID("6f1d7c0e-3b7a-4c41-9d55-0f1b0c8e2a11")

@@ -3,11 +3,11 @@ into, whose converters then run: each operation's parameters are laid out as the
 
 | operation | becomes (n8n type, typeVersion) |
 |---|---|
-| aggregateItems (v1, v2), concatenateItems (v3) | aggregate 1 |
+| aggregateItems (v1, v2), concatenateItems (v3) | aggregate 1; before v2.1 a field no item has fails |
 | limit | limit 1 |
 | removeDuplicates | removeDuplicates 1 (v1, v2: `fieldsToCompare.fields` rows), 1.1 (v3: text) |
 | sort | sort 1 |
-| splitOutItems | splitOut 1 |
+| splitOutItems | splitOut 1; before v2.1 a missing field, before v2.2 a field that is no list or object, fails |
 | summarize | summarize 1: groups by the split fields' text, as Item Lists does; from v2.1 a field to summarize
   that no item has is no error (`options.continueIfFieldNotFound`) |
 
@@ -42,6 +42,10 @@ def route(params: dict[str, Any], version: float) -> tuple[str | None, float, di
         return None, version, params
     if operation == "aggregateItems" and version >= 3 or operation == "concatenateItems" and version < 3:
         return None, version, params
+    if operation in ("splitOutItems", "aggregateItems") and version < 2.1:
+        rest["failIfMissing"] = True  # Item Lists' own rules, which the standalone nodes' converters take
+    if operation == "splitOutItems" and version < 2.2:
+        rest["failIfNotList"] = True
     if operation in _SIMPLE:
         return f"n8n-nodes-base.{_SIMPLE[operation]}", 1, rest
     if operation == "removeDuplicates":
