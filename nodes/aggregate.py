@@ -4,6 +4,7 @@ from typing import Any
 
 from flowbox.node import Context, Item, N8n, N8nNotes, Param, get_path, node, set_path
 from flowbox.nodes._n8n import Params, bad, field_names, rows
+from flowbox.nodes._paths import MISSING
 
 
 def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
@@ -89,7 +90,7 @@ async def aggregate(ctx: Context, items: list[Item]) -> list[list[Item]]:
 
 def _collect(ctx: Context, items: list[Item], field: str) -> list[Any]:
     keep, nulls_only, flat = ctx.param("includeEmpty"), ctx.param("nullsOnly"), ctx.param("mergeLists")
-    if ctx.param("failIfMissing") and all(get_path(item.json, field, _MISSING) is _MISSING for item in items):
+    if ctx.param("failIfMissing") and all(get_path(item.json, field, MISSING) is MISSING for item in items):
         raise ctx.error(f"Couldn't find the field '{field}' in the input data")
     values: list[Any] = []
     for item in items:
@@ -104,6 +105,3 @@ def _collect(ctx: Context, items: list[Item], field: str) -> list[Any]:
         else:
             values.append(value)
     return values
-
-
-_MISSING = object()

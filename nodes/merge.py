@@ -5,6 +5,7 @@ from typing import Any
 
 from flowbox.node import Context, Item, N8n, N8nNotes, Param, get_path, node
 from flowbox.nodes._n8n import Params, bad, rows, split_names
+from flowbox.nodes._paths import MISSING
 
 MODES = ("append", "combineByFields", "combineByPosition", "combineAll", "chooseBranch")
 
@@ -118,6 +119,7 @@ def deep_merge(target: Any, source: Any) -> Any:
 _JOINS = {"keepMatches": "inner", "keepEverything": "outer", "enrichInput1": "left", "enrichInput2": "right",
           "keepNonMatches": "anti"}
 _ANTI = {"both": "anti", "input1": "leftAnti", "input2": "rightAnti"}
+_SWAPPED = {"preferInput1": "preferInput2", "preferInput2": "preferInput1", "addSuffix": "addSuffix"}
 
 
 def _merge_by_fields(p: Params, version: float) -> dict[str, Any]:
@@ -196,7 +198,12 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
         how = p.take("combinationMode" if version < 3 else "combineBy",
                      "mergeByFields" if version < 3 else "combineByFields")
         if how in ("mergeByFields", "combineByFields"):
-            return p.done({**_merge_by_fields(p, version), **merging})
+            out = {**_merge_by_fields(p, version), **merging}
+            if version < 3 and params.get("joinMode") == "enrichInput2":  # v2 matches input 2 against input 1,
+                out["clash"] = _SWAPPED.get(resolve or "", "preferInput1")  # so its clash option's inputs swap
+            if version < 2.1:
+                out["failIfMissing"] = True
+            return p.done(out)
         if how in ("mergeByPosition", "combineByPosition"):
             return p.done({"mode": "combineByPosition", "includeUnpaired": bool(options.get("includeUnpaired")),
                            **merging})
@@ -227,6 +234,8 @@ N8N = N8n(types=("n8n-nodes-base.merge",), versions=(1, 2, 2.1, 3, 3.1, 3.2), co
                 description="When both items have a field: input 2's value, input 1's, or both as name_1 / name_2"),
           Param("deepMerge", "boolean", False, show_if={"mode": ["combineByFields", "combineByPosition", "combineAll"]},
                 description="Merge nested objects and arrays field by field instead of replacing them"),
+          Param("failIfMissing", "boolean", False, show_if={"mode": ["combineByFields"]},
+                description="Fail when no item of an input that has items has a field to match (n8n's Merge v2)"),
           Param("unmatchedLast", "boolean", False, show_if={"mode": ["combineByFields"]},
                 description="Put the unmatched items after the matched ones (n8n's order) instead of in input order"),
           Param("includeUnpaired", "boolean", False, show_if={"mode": ["combineByPosition"]},
@@ -258,5 +267,10 @@ async def merge(ctx: Context, inputs: list[list[Item]]) -> list[list[Item]]:
     pairs = _pairs(ctx.param("fields"))
     if not pairs:
         raise ctx.error("combineByFields needs 'fields': pairs of [input 1 field, input 2 field]")
+    if ctx.param("failIfMissing"):
+        for side, items in enumerate((left, right)):
+            for field in {pair[side] for pair in pairs}:
+                if items and all(get_path(i.json, field, MISSING) is MISSING for i in items if i.json):
+                    raise ctx.error(f"Field '{field}' is not present in any of items in 'Input {side + 1}'")
     return [_join(left, right, pairs, ctx.param("join"), output=ctx.param("output"), clash=clash, deep=deep,
                   unmatched_last=ctx.param("unmatchedLast"))]

@@ -752,6 +752,34 @@ def test_merge_by_fields_follows_n8n_order_clashes_and_non_matches(capsys: pytes
     assert outputs(result, "Non") == [{"id": 2, "a": {"x": 2}, "_source": "input1"}, {"id": 9, "_source": "input2"}]
 
 
+def test_merge_v2_enriching_input_2_keeps_input_1s_values_and_refuses_a_missing_field(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Merge v2 matches input 2 against input 1 for enrichInput2, so input 1's values win a clash; before v2.1 a
+    field to match that no item of an input has fails the node (with continueOnFail its input goes on)."""
+    one = "return [{id: 1, v: 'one', only1: true}];"
+    two = "return [{id: 1, v: 'two', only2: true}, {id: 5, v: 'alone'}];"
+    nodes = [n8n_node("Start", "manualTrigger"), n8n_node("One", "code", 2, {"jsCode": one}),
+             n8n_node("Two", "code", 2, {"jsCode": two}),
+             n8n_node("Enrich2", "merge", 2, {"mode": "combine", "joinMode": "enrichInput2",
+                                              "mergeByFields": {"values": [{"field1": "id", "field2": "id"}]}}),
+             n8n_node("Missing", "merge", 2, {"mode": "combine",
+                                              "mergeByFields": {"values": [{"field1": "nope", "field2": "id"}]}},
+                      continueOnFail=True),
+             n8n_node("Later", "merge", 2.1, {"mode": "combine",
+                                              "mergeByFields": {"values": [{"field1": "nope", "field2": "id"}]}})]
+    names = ("Enrich2", "Missing", "Later")
+    connections = {"Start": {"main": [[{"node": "One", "type": "main", "index": 0},
+                                       {"node": "Two", "type": "main", "index": 0}]]},
+                   **{source: {"main": [[{"node": name, "type": "main", "index": index} for name in names]]}
+                      for source, index in (("One", 0), ("Two", 1))}}
+    result = run_json(capsys, tmp_path, n8n_workflow(*nodes, connections=connections))
+    assert outputs(result, "Enrich2") == [{"id": 1, "v": "one", "only1": True, "only2": True},
+                                          {"id": 5, "v": "alone"}]
+    assert outputs(result, "Missing") == [{"id": 1, "v": "one", "only1": True}]
+    assert result["nodes"]["Missing"][-1]["error"] == "Field 'nope' is not present in any of items in 'Input 1'"
+    assert outputs(result, "Later") == []
+
+
 def test_split_out_follows_n8n_for_several_fields_objects_and_other_fields(capsys: pytest.CaptureFixture[str],
                                                                           tmp_path: Path) -> None:
     """Several fields split side by side; an object value splits into its values; with other fields included an
