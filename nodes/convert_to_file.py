@@ -18,7 +18,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from flowbox.node import Context, Item, ItemErrors, Param, get_path, make_binary, node
+from flowbox.node import Context, Item, ItemErrors, N8n, N8nNotes, Param, get_path, make_binary, node
+from flowbox.nodes._n8n import Params
 from flowbox.nodes._xml import to_xml
 
 OPERATIONS = ["csv", "html", "toJson", "xlsx", "xml", "toText", "toBinary"]
@@ -31,8 +32,49 @@ class ConvertFailed(ValueError):
     """The items cannot be written in the chosen format; the message says why."""
 
 
+_N8N_OPTIONS = {"csv": ("fileName", "headerRow", "delimiter", "compression"), "html": ("fileName", "headerRow"),
+                "xlsx": ("fileName", "headerRow", "sheetName", "compression"),
+                "toJson": ("fileName", "format", "encoding", "addBOM"), "toText": ("fileName", "encoding", "addBOM"),
+                "toBinary": ("fileName", "encoding", "addBOM", "dataIsBase64", "mimeType")}
+
+
+def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's Convert to File v1/v1.1: csv (default), html, xlsx, toJson (`mode` once | each), toText and toBinary
+    (`sourceProperty`) into `binaryPropertyName`, with their options (fileName, headerRow, delimiter, sheetName,
+    format, encoding, mimeType). ods, xls, rtf and iCal, compression, a BOM and text that is not base64 for
+    toBinary are not supported."""
+    p = Params(params, version)
+    operation = p.take("operation", "csv")
+    if operation not in _N8N_OPTIONS:
+        p.unsupported(f"operation {operation!r} is not supported")
+        p.ignore(*p.raw)
+        return p.done({})
+    out: dict[str, Any] = {"operation": operation, "binaryPropertyName": p.take("binaryPropertyName", "data")}
+    if operation == "toJson":
+        out["mode"] = p.take("mode", "once")
+    if operation in ("toText", "toBinary"):
+        out["sourceProperty"] = p.take("sourceProperty", "")
+    options = p.options("options", _N8N_OPTIONS[operation])
+    for name in ("compression", "addBOM"):
+        if options.get(name):
+            p.unsupported(f"option 'options.{name}' is not supported")
+    if options.get("dataIsBase64") is False:
+        p.unsupported("toBinary of text that is not base64 (options.dataIsBase64 off) is not supported")
+    for name in ("fileName", "headerRow", "delimiter", "sheetName", "format", "mimeType"):
+        if name in options:
+            out[name] = options[name]
+    if options.get("encoding"):
+        out["encoding"] = str(options["encoding"])
+    if operation == "html":
+        p.approximated("the HTML table is flowbox's (<table> with <thead>), not SheetJS's page")
+    return p.done(out)
+
+
+N8N = N8n(types=("n8n-nodes-base.convertToFile",), versions=(1, 1.1), convert=from_n8n)
+
+
 @node(
-    type="convertToFile", display_name="Convert to File", group="files", icon="file-output",
+    n8n=N8N, type="convertToFile", display_name="Convert to File", group="files", icon="file-output",
     description="Turn items into a CSV, JSON, XML, XLSX, HTML-table or text file",
     params=[
         Param("operation", "options", default="csv", required=True, options=OPERATIONS,
@@ -173,8 +215,9 @@ def _to_html(ctx: Context, rows: list[dict[str, Any]], i: int) -> bytes:
 
 def _to_json(ctx: Context, rows: list[dict[str, Any]], i: int) -> bytes:
     value: Any = rows if len(rows) > 1 or ctx.param("mode") != "each" else rows[0]
-    indent = 2 if ctx.param("format", i) else None
-    return json.dumps(value, ensure_ascii=False, indent=indent, default=str).encode()
+    if ctx.param("format", i):
+        return json.dumps(value, ensure_ascii=False, indent=2, default=str).encode()
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode()
 
 
 def _to_xml(ctx: Context, rows: list[dict[str, Any]], i: int) -> bytes:

@@ -17,15 +17,54 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from flowbox.node import Context, Item, ItemErrors, Param, binary_bytes, node, set_path
+from flowbox.node import Context, Item, ItemErrors, N8n, N8nNotes, Param, binary_bytes, node, set_path
+from flowbox.nodes._n8n import Params
 from flowbox.nodes._xml import from_xml
 
 OPERATIONS = ["csv", "fromJson", "xml", "xlsx", "text", "binaryToProperty"]
 WHOLE_FILE = ["fromJson", "xml", "text", "binaryToProperty"]
+_N8N_ROWS = ("headerRow", "delimiter", "encoding", "fromLine", "maxRowCount", "sheetName", "range",
+             "includeEmptyCells", "readAsString", "rawData", "relaxQuotes", "enableBOM")
+
+
+def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's Extract from File v1/v1.1: csv (default) and xlsx rows (options headerRow, delimiter, encoding, fromLine,
+    maxRowCount, sheetName, range, includeEmptyCells), fromJson, xml, text and binaryToPropery into `destinationKey`
+    (options encoding, stripBOM). html, ods, xls, rtf, pdf and fromIcs, keepSource and the SheetJS read options
+    (readAsString, rawData) are not supported."""
+    p = Params(params, version)
+    operation = p.take("operation", "csv")
+    operation = {"binaryToPropery": "binaryToProperty"}.get(operation, operation)
+    if operation not in OPERATIONS:
+        p.unsupported(f"operation {operation!r} is not supported")
+        p.ignore(*p.raw)
+        return p.done({})
+    out: dict[str, Any] = {"operation": operation, "binaryPropertyName": p.take("binaryPropertyName", "data")}
+    if operation in WHOLE_FILE:
+        out["destinationKey"] = p.take("destinationKey", "data")
+        options = p.options("options", ("encoding", "stripBOM", "keepSource"))
+        if options.get("keepSource"):
+            p.unsupported("option 'options.keepSource' is not supported (the output holds the file's content only)")
+        if options.get("stripBOM") is False:
+            p.approximated("a UTF-8 byte order mark is always dropped")
+    else:
+        options = p.options("options", _N8N_ROWS)
+        for name in ("readAsString", "rawData", "relaxQuotes", "enableBOM"):
+            if options.get(name):
+                p.unsupported(f"option 'options.{name}' is not supported")
+        for name in ("headerRow", "delimiter", "fromLine", "maxRowCount", "sheetName", "range", "includeEmptyCells"):
+            if name in options:
+                out[name] = options[name]
+    if options.get("encoding"):
+        out["encoding"] = str(options["encoding"])
+    return p.done(out)
+
+
+N8N = N8n(types=("n8n-nodes-base.extractFromFile",), versions=(1, 1.1), convert=from_n8n)
 
 
 @node(
-    type="extractFromFile", display_name="Extract from File", group="files", icon="file-input",
+    n8n=N8N, type="extractFromFile", display_name="Extract from File", group="files", icon="file-input",
     description="Read a binary CSV, JSON, XML, XLSX or text file into items",
     params=[
         Param("operation", "options", default="csv", required=True, options=OPERATIONS),

@@ -1,5 +1,6 @@
-"""n8n's Crypto (hash and HMAC of a binary property, sign with a PEM key) and its legacy file nodes (Read Binary
-Files, Write Binary File), written from n8n's documentation: run through `flowbox run --json`."""
+"""n8n's Crypto (hash and HMAC of a binary property, sign with a PEM key), its legacy file nodes (Read Binary
+Files, Write Binary File) and Convert to File / Extract from File, written from n8n's documentation: run through
+`flowbox run --json`."""
 
 from __future__ import annotations
 
@@ -90,3 +91,39 @@ def test_hashing_a_missing_binary_property_names_it(capsys: pytest.CaptureFixtur
         n8n_node("Hash", "crypto", 1, {"binaryData": True, "binaryPropertyName": "file"}))))
     code, _, err = cli(capsys, "run", str(path), "--data-dir", str(tmp_path / "data"))
     assert code == 1 and "no binary property 'file'" in err
+
+
+def test_convert_to_file_and_extract_from_file_round_trip(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """n8n's Convert to File (toText, toJson compact and formatted, csv with a delimiter, toBinary) read back by
+    Extract from File (text, csv) gives the values n8n's docs describe: JSON text as JSON.stringify writes it, CSV
+    rows as text."""
+    row = {"id": 7, "name": "Ann", "note": "a|b", "b64": base64.b64encode(b"hello file").decode()}
+    nodes = [n8n_node("Start", "manualTrigger"),
+             n8n_node("Text", "convertToFile", 1, {"operation": "toText", "sourceProperty": "note", "options": {}}),
+             n8n_node("Json", "convertToFile", 1.1, {"operation": "toJson", "options": {}}),
+             n8n_node("Pretty", "convertToFile", 1.1, {"operation": "toJson", "mode": "each",
+                                                       "options": {"format": True}}),
+             n8n_node("Csv", "convertToFile", 1.1, {"options": {"delimiter": ";", "fileName": "rows.csv"}}),
+             n8n_node("Bin", "convertToFile", 1.1, {"operation": "toBinary", "sourceProperty": "b64", "options": {}})]
+    readers = {"Text": ("text", {}), "Json": ("text", {}), "Pretty": ("text", {}), "Csv": ("csv", {"delimiter": ";"}),
+               "Bin": ("text", {})}
+    for name, (operation, options) in readers.items():
+        nodes.append(n8n_node(f"Read {name}", "extractFromFile", 1, {"operation": operation, "options": options}))
+    connections = {"Start": {"main": [[{"node": n, "type": "main", "index": 0} for n in readers]]},
+                   **{n: {"main": [[{"node": f"Read {n}", "type": "main", "index": 0}]]} for n in readers}}
+    result = run_json(capsys, tmp_path, n8n_workflow(*nodes, connections=connections, pinData={"Start": [{"json": row}]}))
+    assert outputs(result, "Read Text") == [{"data": "a|b"}]
+    assert outputs(result, "Read Json") == [{"data": '[{"id":7,"name":"Ann","note":"a|b","b64":"aGVsbG8gZmlsZQ=="}]'}]
+    assert outputs(result, "Read Pretty")[0]["data"].startswith('{\n  "id": 7,\n')
+    assert outputs(result, "Read Csv") == [{"id": "7", "name": "Ann", "note": "a|b", "b64": "aGVsbG8gZmlsZQ=="}]
+    assert outputs(result, "Read Bin") == [{"data": "hello file"}]
+
+
+@pytest.mark.parametrize(("kind", "params", "reason"), [
+    ("convertToFile", {"operation": "ods"}, "operation 'ods'"),
+    ("convertToFile", {"operation": "csv", "options": {"compression": True}}, "option 'options.compression'"),
+    ("extractFromFile", {"operation": "pdf"}, "operation 'pdf'"),
+    ("extractFromFile", {"operation": "text", "options": {"keepSource": "both"}}, "option 'options.keepSource'"),
+])
+def test_file_conversions_flowbox_lacks_are_placeholders(kind: str, params: dict[str, object], reason: str) -> None:
+    placeholder_check(kind, 1, params, reason)

@@ -89,7 +89,7 @@ def test_each_mode_makes_one_file_per_item(run_node):
     assert [f.binary["data"]["fileName"] for f in files] == ["Ada.json", "Émile.json"]
     assert [f.json for f in files] == ITEMS[:2]
     assert base64.b64decode(files[0].binary["data"]["data"]).decode() == (
-        '{"name": "Ada", "city": "London", "note": "says \\"hi\\", twice"}')
+        '{"name":"Ada","city":"London","note":"says \\"hi\\", twice"}')  # compact, as JSON.stringify writes
 
 
 # ---------------------------------------------------------------- single formats
