@@ -144,6 +144,10 @@ def test_what_a_member_workflow_may_reach(tmp_path: Path) -> None:
         refused = await client.post("/api/v1/workflows", json=inline, headers=bob)
         assert refused.status_code == 403 and "as JSON" in refused.json()["error"]["message"]
         assert (await client.post("/api/v1/workflows", json=inline, headers=owner)).status_code == 201
+        shell = with_node({"name": "Cmd", "type": "executeCommand", "parameters": {"command": "id"}})
+        refused = await client.post("/api/v1/workflows", json=shell, headers=bob)
+        assert refused.status_code == 403 and "runs commands on this server" in refused.json()["error"]["message"]
+        assert (await client.post("/api/v1/workflows", json=shell, headers=owner)).status_code == 201
         err = with_node({"name": "Noop", "type": "noOp", "parameters": {}}, settings={"errorWorkflow": anns})
         assert (await client.post("/api/v1/workflows", json=err, headers=bob)).status_code == 403
         assert (await client.post("/api/v1/workflows", json=err, headers=ann)).status_code == 201

@@ -87,6 +87,9 @@ class Access:
                 id = ref.get("id") if isinstance(ref, dict) else ref
                 if isinstance(id, str):
                     await reachable("credential", id, where)
+            if spec is not None and spec.runs_commands:
+                raise Forbidden(f"{where} runs commands on this server: only owners and admins may use it",
+                                node=node.name)
             if spec is not None and spec.runs_code:
                 allowed, why = code_for_members()
                 if not allowed:

@@ -349,7 +349,8 @@ class NodeSpec:
                 (`flowbox.listeners`), calling `ctx.emit(items)`
     on_failure  starts when a workflow naming this one as `settings.errorWorkflow` fails
 
-    `runs_code` marks a node that runs user code (an access rule of its own); `sub_workflow`
+    `runs_code` marks a node that runs user code (an access rule of its own), `runs_commands` one that runs
+    commands on the host outside any sandbox (owners and admins only); `sub_workflow`
     names the parameter holding a sub-workflow's id, `inline_workflow` the one that may hold a whole
     sub-workflow's JSON (its nodes are checked by nobody, so members may not run one); `n8n` says which n8n nodes convert to this one
     (one `N8n` per parameter layout: Schedule takes n8n's scheduleTrigger, cron and interval);
@@ -378,6 +379,7 @@ class NodeSpec:
     timer: Callable[[Any, str], TimerSpec] | None = None
     on_failure: bool = False
     runs_code: bool = False
+    runs_commands: bool = False
     sub_workflow: str | None = None
     inline_workflow: str | None = None
     n8n: tuple[N8n, ...] = ()
@@ -519,7 +521,7 @@ def node(*, type: str, display_name: str, group: str, description: str, params: 
          credentials: Iterable[str] = (), cycle_ok: bool = False,
          listen: ListenFunction | None = None, manual: bool = False,
          webhook: Callable[[Any], WebhookSpec] | None = None, timer: Callable[[Any, str], TimerSpec] | None = None,
-         on_failure: bool = False, runs_code: bool = False,
+         on_failure: bool = False, runs_code: bool = False, runs_commands: bool = False,
          sub_workflow: str | None = None, inline_workflow: str | None = None, n8n: N8n | Iterable[N8n] = (),
          refuse_run: Callable[[Mapping[str, Any]], str | None] | None = None,
          ) -> Callable[[NodeFunction], NodeFunction]:
@@ -538,7 +540,8 @@ def node(*, type: str, display_name: str, group: str, description: str, params: 
                         output_names=output_names, version=version, trigger=trigger, icon=icon,
                         credentials=tuple(credentials), cycle_ok=cycle_ok, module=fn.__module__,
                         listen=listen, manual=manual, webhook=webhook, timer=timer, on_failure=on_failure,
-                        runs_code=runs_code, sub_workflow=sub_workflow, inline_workflow=inline_workflow,
+                        runs_code=runs_code, runs_commands=runs_commands, sub_workflow=sub_workflow,
+                        inline_workflow=inline_workflow,
                         n8n=(n8n,) if isinstance(n8n, N8n) else tuple(n8n), refuse_run=refuse_run)
         registry.register(spec)
         fn.spec = spec  # type: ignore[attr-defined]
