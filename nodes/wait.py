@@ -13,32 +13,45 @@ _SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 
 
 def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
-    """n8n's Wait: `resume` timeInterval (default; `amount`, `unit`), specificTime (`dateTime`), webhook.
-    Form resumes and webhook options are not supported."""
+    """n8n's Wait: `resume` timeInterval (default; `amount`, `unit`), specificTime (`dateTime`), webhook (with
+    `limitWaitTime`: `limitType` afterTimeInterval `resumeAmount` `resumeUnit`, or atSpecifiedTime
+    `maxDateAndTime`). Form resumes and webhook options are not supported."""
     p = Params(params, version)
     resume = p.take("resume", "timeInterval")
     if resume == "timeInterval":
-        amount, unit = p.take("amount", 1), p.take("unit", "hours")
-        if unit not in _SECONDS:
-            raise bad("unit", f"must be seconds, minutes, hours or days; got {unit!r}")
-        if is_expression(amount):
-            p.unsupported("an expression for 'amount' is not supported")
-            return p.done({})
-        return p.done({"resume": "time", "seconds": amount * _SECONDS[unit]})
+        seconds = _interval(p, "amount", "unit")
+        return p.done({} if seconds is None else {"resume": "time", "seconds": seconds})
     if resume == "specificTime":
         return p.done({"resume": "time", "until": p.take("dateTime", "")})
     if resume == "webhook":
+        out: dict[str, Any] = {"resume": "webhook"}
         if p.take("limitWaitTime", False):
-            p.unsupported("a time limit on the webhook wait is not supported")
+            if p.take("limitType", "afterTimeInterval") == "atSpecifiedTime":
+                out["limitUntil"] = p.take("maxDateAndTime", "")
+            elif (seconds := _interval(p, "resumeAmount", "resumeUnit")) is None:
+                return p.done({})
+            else:
+                out["limitSeconds"] = seconds
         if p.take("incomingAuthentication", "none") != "none":
             p.unsupported("authentication of the resume call is not supported")
         p.ignore("httpMethod", "responseMode", "responseCode", "responseData", "limitType", "resumeAmount",
                  "resumeUnit", "maxDateAndTime")
         p.options("options", ())
         p.approximated("the run resumes on /webhook-waiting/<execution id>; the webhook's own options are not used")
-        return p.done({"resume": "webhook"})
+        return p.done(out)
     p.unsupported(f"resume {resume!r} is not supported")
     return p.done({})
+
+
+def _interval(p: Params, amount_name: str, unit_name: str) -> float | None:
+    """n8n's amount and unit (hours by default) as seconds; None (reported) for an expression amount."""
+    amount, unit = p.take(amount_name, 1), p.take(unit_name, "hours")
+    if unit not in _SECONDS:
+        raise bad(unit_name, f"must be seconds, minutes, hours or days; got {unit!r}")
+    if is_expression(amount):
+        p.unsupported(f"an expression for '{amount_name}' is not supported")
+        return None
+    return amount * _SECONDS[unit]
 
 
 N8N = N8n(types=("n8n-nodes-base.wait",), versions=(1, 1.1), convert=from_n8n)
@@ -53,11 +66,25 @@ N8N = N8n(types=("n8n-nodes-base.wait",), versions=(1, 1.1), convert=from_n8n)
                 description="At most a year (366 days)"),
           Param("until", "string", "", show_if={"resume": ["time"]},
                 description="ISO date-time to wait until (overrides seconds)"),
+          Param("limitSeconds", "number", 0, min=0, max=MAX_WAIT, show_if={"resume": ["webhook"]},
+                description="Go on without the call after this many seconds (0: no limit)"),
+          Param("limitUntil", "string", "", show_if={"resume": ["webhook"]},
+                description="Go on without the call at this ISO date-time (overrides limitSeconds)"),
       ])
 async def wait(ctx: Context, items: list[Item]) -> list[list[Item]]:
     if ctx.param("resume") == "webhook":
-        ctx.wait_for_webhook()
-    until = ctx.param("until")
+        limit = None
+        if ctx.param("limitUntil") or ctx.param("limitSeconds"):
+            limit = _moment(ctx, ctx.param("limitUntil"), ctx.param("limitSeconds"))
+        await ctx.wait_for_webhook(limit)
+        return [items]
+    await ctx.wait_until(_moment(ctx, ctx.param("until"), ctx.param("seconds")))
+    return [items]
+
+
+def _moment(ctx: Context, until: Any, seconds: float | None) -> dt.datetime:
+    """The aware datetime `until` names (an ISO text or a datetime; naive in the workflow's zone), else `seconds`
+    from now; at most a year away."""
     if until:
         if isinstance(until, str):
             try:
@@ -73,8 +100,7 @@ async def wait(ctx: Context, items: list[Item]) -> list[list[Item]]:
 
             moment = moment.replace(tzinfo=ZoneInfo(ctx.timezone))
     else:
-        moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ctx.param("seconds") or 0)
+        moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds or 0)
     if (moment - dt.datetime.now(dt.UTC)).total_seconds() > MAX_WAIT:
         raise ctx.error(f"wait until {moment.isoformat()} is more than a year away")
-    await ctx.wait_until(moment)
-    return [items]
+    return moment

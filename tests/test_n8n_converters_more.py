@@ -504,6 +504,20 @@ def test_a_sub_workflow_given_as_json_in_the_node_runs(capsys: pytest.CaptureFix
     assert code == 1 and error["node"] == "Call" and "'workflowJson' is not valid JSON" in error["message"]
 
 
+def test_a_webhook_wait_with_a_time_limit_in_a_cli_run_waits_out_the_limit(capsys: pytest.CaptureFixture[str],
+                                                                          tmp_path: Path) -> None:
+    """`flowbox run` has no webhook to call, so n8n's Wait with limitWaitTime simply lasts until its limit."""
+    import time
+
+    data = n8n_workflow(n8n_node("Start", "manualTrigger"),
+                        n8n_node("Wait", "wait", 1.1, {"resume": "webhook", "limitWaitTime": True, "resumeAmount": 1,
+                                                       "resumeUnit": "seconds"}),
+                        pinData={"Start": [{"json": {"n": 1}}]})
+    started = time.monotonic()
+    assert outputs(run_json(capsys, tmp_path, data), "Wait") == [{"n": 1}]
+    assert time.monotonic() - started >= 0.9
+
+
 # ---------------------------------------------------------------- Compression
 
 COMPRESSION = [

@@ -469,8 +469,9 @@ class Context(Protocol):
     async def wait_until(self, moment: Any) -> None:
         """Wait until an aware datetime; under a server a long wait parks the execution instead."""
 
-    def wait_for_webhook(self) -> None:
-        """Park the execution until /webhook-waiting/<execution id> is called (raises to stop the node)."""
+    async def wait_for_webhook(self, limit: Any = None) -> None:
+        """Park the execution until /webhook-waiting/<execution id> is called, or until the aware datetime
+        `limit` (raises to stop the node; without a server it waits until `limit`, or refuses)."""
 
     def respond(self, response: dict[str, Any]) -> None:
         """Answer the webhook call that started this run: {"status", "headers", "body"}."""

@@ -102,6 +102,30 @@ def test_wait_for_a_webhook_call_resumes_with_its_data(tmp_path: Path) -> None:
     assert out["approved"] is True and out["order"] == 7
 
 
+def test_a_webhook_wait_with_a_time_limit_goes_on_without_the_call(tmp_path: Path) -> None:
+    """Wait for a webhook with limitSeconds: parked until the call or the limit; nobody calls, so at the limit the
+    items go on as they came (n8n's limitWaitTime)."""
+    data = tmp_path / "data"
+    install(data, tmp_path, workflow(
+        node("Hook", "webhook", path="timed", method="POST"),
+        node("Approval", "wait", resume="webhook", limitSeconds=3),
+        node("After", "set", fields={"late": True}), name="timed"))
+    srv = Server(data).start()
+    try:
+        with srv.client() as http:
+            started = time.monotonic()
+            execution_id = http.post("/webhook/timed", json={"order": 8}).json()["executionId"]
+            wait_status(data, execution_id, {"waiting"}, timeout=10)
+            done = wait_status(data, execution_id, {"success", "error"}, timeout=20)
+            assert time.monotonic() - started >= 2.5
+            assert http.post(f"/webhook-waiting/{execution_id}", json={}).status_code in (404, 409)
+    finally:
+        srv.stop()
+    assert done["status"] == "success", done
+    assert done["nodes"]["After"][0]["outputs"][0][0]["body"] == {"order": 8}
+    assert done["nodes"]["After"][0]["outputs"][0][0]["late"] is True
+
+
 @pytest.mark.usefixtures("unsandboxed_code")  # the code nodes keep a counter and read a flag in files
 def test_retry_starts_at_the_failed_node_with_earlier_data(tmp_path: Path) -> None:
     data = tmp_path / "data"

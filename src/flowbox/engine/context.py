@@ -333,12 +333,17 @@ class NodeContext:
         if seconds > 0:
             await self.sleep(seconds)
 
-    def wait_for_webhook(self) -> None:
-        """Park the execution until `/webhook-waiting/<execution id>` is called (needs a server)."""
+    async def wait_for_webhook(self, limit: dt.datetime | None = None) -> None:
+        """Park the execution until `/webhook-waiting/<execution id>` is called (needs a server), or until
+        `limit` (without a server nothing can call: the wait simply lasts until the limit)."""
 
         if self.runner.services.suspend_after is None or not self.runner.execution_id:
-            raise self.error("resume by webhook needs a running server (flowbox serve) that records the execution")
-        raise Suspend(None, "webhook")
+            if limit is None:
+                raise self.error("resume by webhook needs a running server (flowbox serve) that records the "
+                                 "execution")
+            await self.wait_until(limit)
+            return
+        raise Suspend(limit, "webhook")
 
     def log(self, message: str) -> None:
         self.runner.log(f"[{self.node_name}] {message}")
