@@ -518,6 +518,24 @@ def test_a_webhook_wait_with_a_time_limit_in_a_cli_run_waits_out_the_limit(capsy
     assert time.monotonic() - started >= 0.9
 
 
+def test_legacy_order_first_runs_a_never_run_node_that_feeds_an_empty_input(capsys: pytest.CaptureFixture[str],
+                                                                           tmp_path: Path) -> None:
+    """executionOrder v0 (n8n's default when a workflow names none): a Merge whose input 2 hangs off a node
+    nothing starts runs that node first (with one empty item), as n8n's legacy order does; v1 does not."""
+    data = n8n_workflow(
+        n8n_node("Start", "manualTrigger"), n8n_node("A", "code", 2, {"jsCode": "return [{a: 1}];"}),
+        n8n_node("Loose", "code", 2, {"jsCode": "return [{b: $input.all().length}];"}),
+        n8n_node("Both", "merge", 3, {"mode": "append"}),
+        connections={"Start": {"main": [[{"node": "A", "type": "main", "index": 0}]]},
+                     "A": {"main": [[{"node": "Both", "type": "main", "index": 0}]]},
+                     "Loose": {"main": [[{"node": "Both", "type": "main", "index": 1}]]}})
+    data["settings"] = {"executionOrder": "v0"}
+    assert outputs(run_json(capsys, tmp_path, data), "Both") == [{"a": 1}, {"b": 1}]
+    data["settings"] = {"executionOrder": "v1"}
+    result = run_json(capsys, tmp_path, data)
+    assert "Loose" not in result["nodes"] and outputs(result, "Both") == [{"a": 1}]
+
+
 # ---------------------------------------------------------------- Compression
 
 COMPRESSION = [

@@ -217,7 +217,7 @@ def test_settings_are_converted_and_unknown_ones_reported() -> None:
                 "saveExecutionProgress": "DEFAULT", "executionTimeout": 30}
     conversion = convert({**n8n_workflow(TRIGGER), "settings": settings})
     assert conversion.workflow["settings"] == {
-        "expressionLanguage": "javascript", "executionOrder": "v1", "timezone": "Europe/Berlin",
+        "expressionLanguage": "javascript", "executionOrder": "v0", "timezone": "Europe/Berlin",
         "errorWorkflow": "wf9", "saveDataSuccessExecution": "none", "saveDataErrorExecution": "all",
         "saveManualExecutions": False}
     approximated = [m for _, m in entries(conversion, "approximated")]
@@ -227,7 +227,7 @@ def test_settings_are_converted_and_unknown_ones_reported() -> None:
                                                                                                "unsupported")
     validate(load_workflow(conversion.workflow))
     no_settings = convert({**n8n_workflow(TRIGGER), "settings": None}).workflow["settings"]
-    assert no_settings["executionOrder"] == "v1"  # absent means v0 in n8n: reported, run as v1
+    assert no_settings["executionOrder"] == "v0"  # absent means v0 in n8n: kept, reported as approximated
 
 
 def test_pin_data_and_static_data() -> None:

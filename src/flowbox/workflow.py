@@ -37,8 +37,10 @@ SETTINGS = (
     Param("maxConcurrency", "number", 0, min=0, max=10_000, integer=True,
           description="Executions of this workflow running at once (0: no limit)"),
     Param("retryOnCrash", "boolean", False, description="Run an execution again after a crash interrupted it"),
-    Param("executionOrder", "options", "v1", options=("v1",),
-          description="n8n's execution order; flowbox runs v1 (depth-first, DESIGN §3)"),
+    Param("executionOrder", "options", "v1", options=("v1", "v0"),
+          description="n8n's execution order: flowbox runs v1 (depth-first, DESIGN §3); v0 (n8n's legacy order) "
+                      "adds one of its rules: a node waiting on an input that nothing fed first runs the nodes "
+                      "without inputs that feed it and never ran"),
     Param("expressionLanguage", "options", "python", options=("python", "javascript"),
           description='How `{{ }}` is read: "python" (DESIGN §4), or "javascript" (n8n: a value starting with '
                       '`=` is an expression, its `{{ }}` segments are JavaScript; DESIGN §10)'),

@@ -272,6 +272,11 @@ class Runner:
                 name = self._next_waiting(waiting)
                 delivered = waiting.pop(name)
                 n_in = self.specs[name].inputs
+                feeders = self._unrun_feeders(name, delivered) if self._legacy_order else []
+                if feeders:  # n8n's v0: first run what feeds the empty inputs, then come back to this node
+                    waiting[name] = delivered
+                    stack.extend(Task(f, [[Item({})]], None) for f in reversed(feeders))
+                    continue
                 stack.append(Task(name, [delivered.get(i, []) for i in range(n_in)], None))
             if not stack:
                 # a loop whose body returned no items for a batch gets an empty return, so it
@@ -358,6 +363,23 @@ class Runner:
         ids = {id(item) for run in runs for output in run.outputs for item in output}
         self._id_sets[name] = (len(runs), ids)
         return ids
+
+    @property
+    def _legacy_order(self) -> bool:
+        return self.workflow.settings.get("executionOrder") == "v0"
+
+    def _unrun_feeders(self, name: str, delivered: dict[int, list[Item]]) -> list[str]:
+        """The never-run nodes without inputs (triggers aside) that feed an input of `name` nothing reached."""
+        found: list[str] = []
+        for c in self.workflow.incoming(name):
+            if c.input in delivered or c.source in self.runs:
+                continue
+            for n in [c.source, *sorted(self.workflow.ancestors(c.source))]:
+                if (n not in self.runs and n not in found and not self.workflow.incoming(n)
+                        and not self.specs[n].trigger and not self.workflow.nodes[n].disabled
+                        and (self._allowed is None or n in self._allowed)):
+                    found.append(n)
+        return found
 
     def _stalled_loop(self) -> str | None:
         for name, state in self.node_state.items():

@@ -274,8 +274,11 @@ def _settings(raw: Any, report: list[Entry]) -> dict[str, Any]:
         raise WorkflowInvalid(f"settings.executionOrder must be 'v0' or 'v1'; got {order!r}",
                               field="settings.executionOrder")
     if order == "v0":
+        out["executionOrder"] = "v0"
         report.append(Entry(None, "approximated", "executionOrder v0 (n8n's legacy order) runs in flowbox's "
-                                                  "v1 order: each branch depth-first, output 0 first"))
+                                                  "v1 order: each branch depth-first, output 0 first; of v0's own "
+                                                  "rules only one is kept: a node waiting on an input nothing fed "
+                                                  "first runs the never-run nodes without inputs that feed it"))
     for key, value in raw.items():
         if key == "executionOrder" or value == "DEFAULT":  # n8n's "use the instance default"
             continue

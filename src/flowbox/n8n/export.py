@@ -124,7 +124,7 @@ def _number(version: float) -> float:
 
 def _settings(raw: Mapping[str, Any], report: list[Entry]) -> dict[str, Any]:
     """flowbox's settings as n8n's; one n8n does not have is reported and left out."""
-    out: dict[str, Any] = {"executionOrder": "v1"}
+    out: dict[str, Any] = {"executionOrder": "v0" if raw.get("executionOrder") == "v0" else "v1"}
     for key, value in raw.items():
         if key in ("timezone", "errorWorkflow") or key in _SAVE_SETTINGS:
             out[key] = value
