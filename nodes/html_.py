@@ -35,6 +35,7 @@ from flowbox.node import (
     node,
     set_path,
 )
+from flowbox.nodes._htmltext import html_to_text
 from flowbox.nodes._n8n import Params, rows
 
 RETURN_VALUES = ["text", "html", "attribute", "value"]
@@ -66,14 +67,23 @@ def from_n8n(params: dict[str, Any], version: float, *, legacy: bool = False) ->
     options = p.options("options", ("trimValues", "cleanUpText"))
     values = []
     for row in rows(p.take("extractionValues", {}), "values", "extractionValues"):
-        if not row.get("returnArray") and row.get("returnValue", "text") == "text":
+        if not row.get("returnArray") and row.get("returnValue", "text") == "text" and version < 1.2:
             p.approximated(f"key {row.get('key')!r}: text of the first match (n8n joins the text of every match)")
         values.append({k: row[k] for k in ("key", "cssSelector", "returnValue", "attribute", "skipSelectors",
                                            "returnArray") if k in row})
     return p.done({"operation": operation, "sourceData": p.take("sourceData", "json"),
                    "dataPropertyName": p.take("dataPropertyName", "data"), "extractionValues": values,
-                   "trimValues": options.get("trimValues", True),
-                   "cleanUpText": options.get("cleanUpText", not legacy and version > 1)})
+                   **_value_options(options, version, legacy)})
+
+
+def _value_options(options: dict[str, Any], version: float, legacy: bool) -> dict[str, Any]:
+    """trimValues and cleanUpText as each version applies them: from v1.2 an option left out is off (n8n tests
+    `options.x`), and text is laid out as html-to-text writes it."""
+    if version >= 1.2 and not legacy:
+        return {"trimValues": bool(options.get("trimValues")), "cleanUpText": bool(options.get("cleanUpText")),
+                "textFormat": "htmlToText"}
+    return {"trimValues": options.get("trimValues", True),
+            "cleanUpText": options.get("cleanUpText", not legacy and version > 1)}
 
 
 @node(
@@ -91,7 +101,8 @@ def from_n8n(params: dict[str, Any], version: float, *, legacy: bool = False) ->
             Param("key", "string", default="", required=True, description="Output field (dotted paths nest)"),
             Param("cssSelector", "string", default="", required=True, placeholder="div.price > span"),
             Param("returnValue", "options", default="text", options=RETURN_VALUES),
-            Param("attribute", "string", default="", show_if={"returnValue": ["attribute"]}, placeholder="href"),
+            Param("attribute", "string", default="", show_if={"returnValue": ["attribute"]}, placeholder="href",
+                  description="The attribute to return (empty: every attribute, as an object)"),
             Param("skipSelectors", "string", default="", show_if={"returnValue": ["text"]},
                   placeholder="e.g. img, .ad", description="Elements inside a match whose text is left out"),
             Param("returnArray", "boolean", default=False, description="Return every match as a list"),
@@ -100,6 +111,9 @@ def from_n8n(params: dict[str, Any], version: float, *, legacy: bool = False) ->
               description="Strip spaces at the start and end of values"),
         Param("cleanUpText", "boolean", default=True, show_if=EXTRACT,
               description="Text: join the text of nested elements with spaces and collapse runs of whitespace"),
+        Param("textFormat", "options", default="plain", options=["plain", "htmlToText"], show_if=EXTRACT,
+              description="plain: the elements' text; htmlToText (n8n's HTML v1.2): laid out as the html-to-text "
+                          "library writes it, blocks on lines, headings in capitals, links as text [url]"),
         *(Param(name, "string", default="", show_if={"operation": ["convertToHtmlTable"]}, description=text)
           for name, text in (("caption", "The table's caption"),
                              ("tableAttributes", "Attributes of <table>, e.g. class=\"report\""),
@@ -135,16 +149,43 @@ async def html(ctx: Context, items: list[Item]) -> list[list[Item]]:
 
 
 def _parse(ctx: Context, item: Item, i: int) -> Any:
+    """The item's HTML, parsed keeping all whitespace (as browsers and cheerio do; beautifulsoup would fold
+    whitespace-only text to one line break) and with CR LF read as LF."""
     from bs4 import BeautifulSoup
+    from bs4.builder import HTMLParserTreeBuilder
 
     prop = ctx.param("dataPropertyName", i)
+    builder = HTMLParserTreeBuilder(preserve_whitespace_tags=_Every())
     if ctx.param("sourceData", i) == "binary":
-        return BeautifulSoup(binary_bytes(item, prop), "html.parser")
+        return BeautifulSoup(binary_bytes(item, prop), builder=builder)
     value = get_path(item.json, prop)
     if not isinstance(value, str):
         got = "nothing" if value is None else type(value).__name__
         raise ValueError(f"field {prop!r} must hold HTML text, got {got} (sourceData json, dataPropertyName)")
-    return BeautifulSoup(value, "html.parser")
+    text = value.replace("\r\n", "\n").replace("\r", "\n")
+    text = _AFTER_BODY.sub(r"\1\2</body></html>", text)  # HTML5: space after </body> still belongs to the body
+    return BeautifulSoup(text, builder=builder)
+
+
+_AFTER_BODY = re.compile(r"</body>(\s*)</html>(\s*)$", re.IGNORECASE)
+
+
+class _Every(frozenset):
+    """Every tag keeps its whitespace."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+def _html_formatter() -> Any:
+    """HTML written back as the page had it: attributes in their order, void elements without a slash."""
+    from bs4.formatter import HTMLFormatter
+
+    class Kept(HTMLFormatter):
+        def attributes(self, tag: Any) -> Any:
+            return list(tag.attrs.items())
+
+    return Kept(void_element_close_prefix=None)
 
 
 def _rows(value: Any) -> list[dict[str, Any]]:
@@ -159,8 +200,6 @@ def _rows(value: Any) -> list[dict[str, Any]]:
         if row.get("returnValue", "text") not in RETURN_VALUES:
             raise ValueError(f"parameter 'extractionValues' row {n}: returnValue must be one of "
                              f"{', '.join(RETURN_VALUES)}, got {row.get('returnValue')!r}")
-        if row.get("returnValue") == "attribute" and not row.get("attribute"):
-            raise ValueError(f"parameter 'extractionValues' row {n}: returnValue attribute needs 'attribute'")
     return value
 
 
@@ -179,12 +218,20 @@ def _extract(ctx: Context, soup: Any, row: dict[str, Any], i: int) -> Any:
 def _value(ctx: Context, el: Any, row: dict[str, Any], i: int) -> Any:
     kind = row.get("returnValue") or "text"
     if kind == "attribute":
-        value = el.get(str(row["attribute"]))
-        value = " ".join(value) if isinstance(value, list) else value  # class="a b" comes as a list
+        def joined(v: Any) -> Any:
+            return " ".join(v) if isinstance(v, list) else v  # class="a b" comes as a list
+
+        value = joined(el.get(str(row["attribute"]))) if row.get("attribute") else {
+            k: joined(v) for k, v in el.attrs.items()}
     elif kind == "html":
-        value = el.decode_contents()
+        value = el.decode_contents(formatter=_html_formatter())
     elif kind == "value":
         value = _form_value(el)
+    elif ctx.param("textFormat", i) == "htmlToText":
+        skip = [part.strip() for part in str(row.get("skipSelectors") or "").split(",") if part.strip()]
+        value = html_to_text(el, skip)
+        if ctx.param("cleanUpText", i) is not False:  # n8n: line breaks dropped, then runs of space collapsed
+            value = re.sub(r"\s+", " ", re.sub(r"\r\n|\n|\r", "", value))
     else:
         skip = [part.strip() for part in str(row.get("skipSelectors") or "").split(",") if part.strip()]
         if skip:

@@ -85,8 +85,9 @@ def test_bad_inputs_name_the_item(run_node):
     assert result.error["message"].startswith("item 1: field 'data' must hold HTML text, got int")
     result = run_node(extract({"key": "p", "cssSelector": "p[unclosed"}), [{"data": "<p/>"}])
     assert result.status == "error" and "item 0: key 'p': invalid CSS selector 'p[unclosed'" in result.error["message"]
-    result = run_node(extract({"key": "a", "cssSelector": "a", "returnValue": "attribute"}), [{"data": "<p/>"}])
-    assert result.status == "error" and "returnValue attribute needs 'attribute'" in result.error["message"]
+    every = run_node(extract({"key": "a", "cssSelector": "a", "returnValue": "attribute"}),
+                     [{"data": '<a href="/x" class="b c" data-n="1">x</a>'}])
+    assert out(every) == [{"a": {"href": "/x", "class": "b c", "data-n": "1"}}]  # no name: every attribute
     with pytest.raises(WorkflowInvalid, match=r"extractionValues\[0\]\.key' is required"):
         run_node(extract({"cssSelector": "a"}), [{"data": "<p/>"}])
 
@@ -134,3 +135,29 @@ def test_skip_selectors_leave_their_text_out_and_the_page_whole(run_node):
     result = run_node(extract({"key": "list", "cssSelector": "#list", "skipSelectors": "span.price, .none"},
                               {"key": "prices", "cssSelector": ".price", "returnArray": True}), [{"data": PAGE}])
     assert out(result) == [{"list": "Apple Bread", "prices": ["1.20", "2.50"]}]
+
+
+def test_html_to_text_lays_out_blocks_links_images_and_lists(run_node):
+    """textFormat htmlToText (n8n's HTML v1.2): only the body, a blank line around paragraphs, headings and
+    lists, headings in capitals, `text [href]`, `alt [src]`, list prefixes, <br> line breaks, 80-column lines."""
+    node = extract({"key": "all", "cssSelector": "html"}, {"key": "bare", "cssSelector": "html", "skipSelectors": "a, ul"},
+                   textFormat="htmlToText", trimValues=False, cleanUpText=False)
+    words = " ".join(f"word{n}" for n in range(20))
+    page = (f'<html><head><title>Hidden</title></head><body>\n<h2>Shop   news</h2>\n<p>Line one<br>line two</p>'
+            f'<ul><li>Apple</li><li>Bread</li></ul><ol><li>first</li><li>second</li></ol>'
+            f'<p>See <a href="https://shop.test/offers">offers</a> and <img src="/logo.png" alt="our logo"></p>'
+            f'<div><p>{words}</p></div></body></html>')
+    [found] = out(run_node(node, [{"data": page}]))
+    assert found["all"] == ("SHOP NEWS\n\nLine one\nline two\n\n * Apple\n * Bread\n\n1. first\n2. second\n\n"
+                            "See offers [https://shop.test/offers] and our logo [/logo.png]\n\n"
+                            + " ".join(f"word{n}" for n in range(13)) + "\n"
+                            + " ".join(f"word{n}" for n in range(13, 20)))
+    assert found["bare"].startswith("SHOP NEWS\n\nLine one\nline two\n\n1. first")
+    assert "offers" not in found["bare"]
+
+
+def test_inner_html_keeps_the_pages_whitespace_and_attribute_order(run_node):
+    node = extract({"key": "inner", "cssSelector": "div", "returnValue": "html"}, trimValues=False)
+    page = '<div>\n\t<img src="/a.png" alt="A" />\r\n\t<p class="x" id="y">t</p>\n</div>'
+    assert out(run_node(node, [{"data": page}])) == [{"inner": '\n\t<img src="/a.png" alt="A">\n\t'
+                                                               '<p class="x" id="y">t</p>\n'}]
