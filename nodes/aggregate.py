@@ -1,5 +1,6 @@
-"""Aggregate: many items into one — collect a field into a list, or all items into `data`."""
+"""Aggregate: many items into one — collect a field into a list, or all items into `data`; or one item per group."""
 
+import json
 from typing import Any
 
 from flowbox.node import Context, Item, N8n, N8nNotes, Param, get_path, node, set_path
@@ -11,10 +12,11 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
     """n8n's Aggregate: `aggregate` aggregateIndividualFields (default; `fieldsToAggregate.fieldToAggregate`
     rows, each optionally renamed; options keepMissing, mergeLists) or aggregateAllItemData (into
     `destinationFieldName`, default "data"; `include` allFields | specifiedFields | allFieldsExcept).
-    options.includeBinaries is not supported. `failIfMissing` comes from Item Lists (its rule before v2.1)."""
+    options.groupByFields makes one item per group. options.includeBinaries is not supported. `failIfMissing` comes from Item Lists (its rule before v2.1)."""
     p = Params(params, version)
     options = p.options("options", ("keepMissing", "disableDotNotation", "mergeLists", "includeBinaries",
-                                    "keepOnlyUnique"))
+                                    "keepOnlyUnique", "groupByFields"))
+    group = field_names(options.get("groupByFields") or "", "options.groupByFields")
     if options.get("includeBinaries"):
         p.unsupported("options.includeBinaries (the items' files on the new item) is not supported")
     strict = p.take("failIfMissing", False) and not options.get("keepMissing")
@@ -27,7 +29,7 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
             out["exclude"] = field_names(p.take("fieldsToExclude", ""), "fieldsToExclude")
         elif include != "allFields":
             raise bad("include", f"must be allFields, specifiedFields or allFieldsExcept; got {include!r}")
-        return p.done(out)
+        return p.done({**out, "groupBy": group} if group else out)
     fields = rows(p.take("fieldsToAggregate", {}), "fieldToAggregate", "fieldsToAggregate")
     names = [str(row.get("fieldToAggregate", "")) for row in fields]
     if options.get("disableDotNotation") and any("." in field for field in names):
@@ -39,6 +41,8 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
         out["mergeLists"] = True
     if strict:
         out["failIfMissing"] = True
+    if group:
+        out["groupBy"] = group
     return p.done(out)
 
 
@@ -63,29 +67,53 @@ N8N = N8n(types=("n8n-nodes-base.aggregate",), versions=(1,), convert=from_n8n)
                             "keeping empty text, as n8n does"),
           Param("mergeLists", "boolean", False, description="A list value adds its elements, not itself"),
           Param("failIfMissing", "boolean", False, description="Fail when no item has a field to collect"),
+          Param("groupBy", "list", [], description="One output item per group of items with equal values of "
+                                                     "these fields (the group's values first in it)"),
       ])
 async def aggregate(ctx: Context, items: list[Item]) -> list[list[Item]]:
     field, listed = ctx.param("field"), ctx.param("fields")
     everything = ctx.param("all")
     if not field and not listed and not everything:
         raise ctx.error("set 'field' (or 'fields') to collect fields, or 'all' to collect whole items")
+    group_by = [str(f) for f in ctx.param("groupBy") or []]
+    if not group_by:
+        return [[_aggregate(ctx, items)]]
+    groups: dict[str, list[Item]] = {}
+    for item in items:
+        values = [get_path(item.json, f, MISSING) for f in group_by]
+        key = json.dumps([[] if v is MISSING else [v] for v in values], sort_keys=True, default=str)
+        groups.setdefault(key, []).append(item)
+    out = []
+    for members in groups.values():
+        head: dict[str, Any] = {}
+        for name in group_by:
+            if (value := get_path(members[0].json, name, MISSING)) is not MISSING:
+                head = set_path(head, name, value)
+        made = _aggregate(ctx, members)
+        out.append(made.derive({**head, **made.json}, binary=None))
+    return [out]
+
+
+def _aggregate(ctx: Context, items: list[Item]) -> Item:
+    """One item of `items`' collected fields, or of all their data."""
+    field, listed = ctx.param("field"), ctx.param("fields")
     first = items[0] if items else None
-    if everything:
+    if ctx.param("all"):
         values = [item.json for item in items]
         include, exclude = ctx.param("include"), ctx.param("exclude")
         if include or exclude:
             values = [kept for data in values
                       if (kept := {k: v for k, v in data.items() if (not include or k in include) and k not in exclude})]
-        return [[Item({ctx.param("outputField") or "data": values}, None, first)]]
+        return Item({ctx.param("outputField") or "data": values}, None, first)
     if field:
-        return [[Item({ctx.param("outputField") or field: _collect(ctx, items, field)}, None, first)]]
+        return Item({ctx.param("outputField") or field: _collect(ctx, items, field)}, None, first)
     out: dict[str, Any] = {}
     for row in listed:
         name = row.get("outputField") or str(row["field"]).split(".")[-1]
         if name in out:
             raise ctx.error(f"the '{name}' output field is used more than once: give each field its own name")
         out = set_path(out, name, _collect(ctx, items, str(row["field"])))
-    return [[Item(out, None, first)]]
+    return Item(out, None, first)
 
 
 def _collect(ctx: Context, items: list[Item], field: str) -> list[Any]:

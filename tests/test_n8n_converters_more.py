@@ -971,3 +971,22 @@ def test_split_in_batches_v1_loops_until_its_context_says_no_items_left(capsys: 
     assert [run["outputs"][0] for run in result["nodes"]["Batches"]] == [[{"n": 1}, {"n": 2}], [{"n": 3}, {"n": 4}],
                                                                           [{"n": 5}]]
     assert outputs(result, "Report") == [{"runs": 3, "last": 2}]
+
+
+def test_aggregate_groups_by_fields_in_first_seen_order(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Aggregate's groupByFields: one item per group, its field first, then the group's aggregate; a missing group
+    field is a group of its own (and not written), a true value is not confused with it."""
+    rows = [{"team": "red", "n": 1}, {"team": "blue", "n": 2}, {"team": "red", "n": 3}, {"n": 4}, {"team": True, "n": 5}]
+    data = n8n_workflow(
+        n8n_node("Start", "manualTrigger"),
+        n8n_node("Fields", "aggregate", 1, {"fieldsToAggregate": {"fieldToAggregate": [{"fieldToAggregate": "n"}]},
+                                            "options": {"groupByFields": "team"}}),
+        n8n_node("All", "aggregate", 1, {"aggregate": "aggregateAllItemData", "include": "allFieldsExcept",
+                                         "fieldsToExclude": "team", "options": {"groupByFields": "team"}}),
+        connections={"Start": {"main": [[{"node": "Fields", "type": "main", "index": 0},
+                                         {"node": "All", "type": "main", "index": 0}]]}},
+        pinData={"Start": [{"json": r} for r in rows]})
+    result = run_json(capsys, tmp_path, data)
+    assert outputs(result, "Fields") == [{"team": "red", "n": [1, 3]}, {"team": "blue", "n": [2]}, {"n": [4]},
+                                         {"team": True, "n": [5]}]
+    assert outputs(result, "All")[0] == {"team": "red", "data": [{"n": 1}, {"n": 3}]}
