@@ -473,6 +473,10 @@ class Context(Protocol):
         """Park the execution until /webhook-waiting/<execution id> is called, or until the aware datetime
         `limit` (raises to stop the node; without a server it waits until `limit`, or refuses)."""
 
+    def set_custom_data(self, values: Mapping[str, Any]) -> None:
+        """Save text key/values on this execution (Execution Data): up to 10 keys of at most 50 characters, values
+        of at most 255; ValueError naming what is too much."""
+
     def respond(self, response: dict[str, Any]) -> None:
         """Answer the webhook call that started this run: {"status", "headers", "body"}."""
 

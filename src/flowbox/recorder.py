@@ -371,7 +371,8 @@ async def _record_end(store: Store, record: ExecutionRecord, result: ExecutionRe
     keep = keep_execution(plan.workflow.settings, result.status, plan.mode)
     if keep:
         final.append(asyncio.ensure_future(store.finish_execution(
-            record.id, result.status, error=result.error, last_node=result.last_node, runs=held)))
+            record.id, result.status, error=result.error, last_node=result.last_node, runs=held,
+            custom_data=result.custom_data or None)))
     failure = await _settle(final)  # one group commit on SQLite
     if failure is not None:
         return await _unstorable(store, record, result, failure)

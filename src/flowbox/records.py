@@ -22,6 +22,8 @@ def execution_to_json(record: ExecutionRecord, *, with_nodes: bool = True) -> di
     }
     if record.retry_of:
         out["retryOf"] = record.retry_of
+    if record.custom_data:
+        out["customData"] = record.custom_data
     if with_nodes:
         out["nodes"] = {name: [{"outputs": run.outputs, "error": run.error,
                                 "startedAt": iso(run.started_at), "finishedAt": iso(run.finished_at)}

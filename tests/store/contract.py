@@ -205,7 +205,7 @@ class StoreContract:
             assert (await store.get_execution(made.id)).last_node == "A"
             assert (await store.list_executions(workflow_id="wf1")).data[0].last_node == "A"  # live progress
             await store.finish_execution(made.id, "error", error={"node": "B", "message": "B broke: bad input"},
-                                         last_node="B")
+                                         last_node="B", custom_data={"order": "42", "für": "ü"})
 
             got = await store.get_execution(made.id)
             assert got.nodes == {"A": [first, second], "B": [failed]}
@@ -216,6 +216,8 @@ class StoreContract:
             assert got.started_at == made.started_at
             assert_recent(got.finished_at)
             assert got.finished_at >= got.started_at and got.wait_till is None
+            assert got.custom_data == {"order": "42", "für": "ü"}
+            assert (await store.list_executions(workflow_id="wf1")).data[0].custom_data == {"order": "42", "für": "ü"}
 
         backend.run(body)
 

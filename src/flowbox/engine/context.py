@@ -21,6 +21,7 @@ from flowbox.engine.expressions import (
     allow_attributes,
     base_namespace,
     compile_value,
+    to_text,
 )
 from flowbox.engine.state import Suspend
 from flowbox.errors import NodeError
@@ -140,6 +141,7 @@ allow_attributes(ZoneInfo, {"key"})
 
 
 ENV_DISABLED = EnvDisabled()
+CUSTOM_KEYS, CUSTOM_KEY, CUSTOM_VALUE = 10, 50, 255  # n8n's limits on an execution's custom data
 ENV_ALLOWED = os.environ.get("FLOWBOX_ALLOW_ENV_IN_EXPRESSIONS") == "1"  # read once, at start
 
 
@@ -312,6 +314,21 @@ class NodeContext:
                        item_errors: bool = False, language: str = "python") -> list[Any]:
         return await self.runner.services.run_code(self, code, mode, items, timeout, item_errors=item_errors,
                                                    language=language)
+
+    def set_custom_data(self, values: Mapping[str, Any]) -> None:
+        """Save text key/values on the execution (n8n's limits: 10 keys, 50-character keys, 255-character values)."""
+        merged = dict(self.runner.custom_data)
+        for key, value in values.items():
+            key, text = str(key), to_text(value)
+            if not key or len(key) > CUSTOM_KEY:
+                raise ValueError(f"custom data key {key!r} must have 1 to {CUSTOM_KEY} characters")
+            if len(text) > CUSTOM_VALUE:
+                raise ValueError(f"custom data {key!r}: the value has {len(text)} characters; at most {CUSTOM_VALUE}")
+            merged[key] = text
+        if len(merged) > CUSTOM_KEYS:
+            raise ValueError(f"an execution keeps at most {CUSTOM_KEYS} custom data keys; this run would have "
+                             f"{len(merged)} ({', '.join(merged)})")
+        self.runner.custom_data = merged
 
     def respond(self, response: dict[str, Any]) -> None:
         """Set the answer to the webhook call that started this run (respondToWebhook)."""

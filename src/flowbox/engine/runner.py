@@ -63,6 +63,7 @@ class ExecutionResult:
     finished_at: dt.datetime | None = None
     wait_till: dt.datetime | None = None
     snapshot: bytes | None = None  # the state to go on from: a suspended Wait, or the failed node
+    custom_data: dict[str, str] = field(default_factory=dict)  # what Execution Data saved on the execution
 
     def __repr__(self) -> str:  # short: asyncio may repr a finished task's result
         return f"ExecutionResult({self.status!r}, id={self.execution_id!r}, last_node={self.last_node!r})"
@@ -82,6 +83,8 @@ class ExecutionResult:
         }
         if self.error:
             out["error"] = self.error
+        if self.custom_data:
+            out["customData"] = self.custom_data
         return out
 
 
@@ -215,6 +218,7 @@ class Runner:
         self._id_sets: dict[str, tuple[int, set[int]]] = {}
         self._total_runs = 0
         self.last_node: str | None = None
+        self.custom_data: dict[str, str] = {}  # saved on the execution by the Execution Data node
         self.running_node: str | None = None  # the node whose run is in progress, if one is
         self.response: dict[str, Any] | None = None
         self._allowed: set[str] | None = None
@@ -307,7 +311,7 @@ class Runner:
             self._deliver(run, stack, waiting)
         result = ExecutionResult(status="error" if error else "success", runs=self.runs,
                                  execution_id=self.execution_id, error=error, last_node=self.last_node,
-                                 started_at=started, finished_at=utcnow())
+                                 started_at=started, finished_at=utcnow(), custom_data=self.custom_data)
         if failed is not None:
 
             failed_run = self.runs[failed.node].pop()  # the retry runs it again

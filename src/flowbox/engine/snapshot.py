@@ -82,7 +82,8 @@ def freeze(runner: Runner, stack: list[Task], waiting: dict[str, dict[int, list[
                          "error": r.error, "started_at": _time(r.started_at), "finished_at": _time(r.finished_at),
                          "source": r.source} for r in runs] for name, runs in runner.runs.items()},
         "node_state": enc.value(runner.node_state),
-        "last_node": runner.last_node, "total_runs": runner._total_runs, **extra,
+        "last_node": runner.last_node, "total_runs": runner._total_runs, "custom_data": runner.custom_data,
+        **extra,
     }
     state["items"] = enc.table()
     return orjson.dumps(state, default=str)
@@ -119,6 +120,7 @@ def thaw(runner: Runner, data: bytes) -> tuple[list[Task], dict[str, dict[int, l
                           for r in runs] for name, runs in state["runs"].items()}
     runner.node_state = value(state.get("node_state") or {})
     runner.last_node = state.get("last_node")
+    runner.custom_data = dict(state.get("custom_data") or {})
     runner._total_runs = int(state.get("total_runs") or 0)
     waiting = {name: {int(k): [items[i] for i in v] for k, v in slots.items()}
                for name, slots in state.get("waiting", {}).items()}

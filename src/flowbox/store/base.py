@@ -121,6 +121,7 @@ class ExecutionRecord:
     retry_of: str | None = None
     wait_till: datetime | None = None
     start_node: str | None = None
+    custom_data: dict[str, str] | None = None
 
 
 @dataclass
@@ -235,8 +236,10 @@ class ExecutionStore(Protocol):
         """Record a finished node run as soon as it finishes (so a crash keeps it)."""
 
     async def finish_execution(self, id: str, status: str, *, error: dict[str, Any] | None = None,
-                               last_node: str | None = None, runs: Sequence[NodeRun] = ()) -> None:
-        """Final status, error and `finished_at`, stored together with `runs` (node runs not yet written)."""
+                               last_node: str | None = None, runs: Sequence[NodeRun] = (),
+                               custom_data: dict[str, str] | None = None) -> None:
+        """Final status, error and `finished_at`, stored together with `runs` (node runs not yet written) and the
+        run's `custom_data` (None keeps what is stored)."""
 
     async def get_execution(self, id: str) -> ExecutionRecord:
         """The execution with its `nodes` filled in."""

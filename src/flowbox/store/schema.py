@@ -160,6 +160,10 @@ CREATE TABLE static_data (
               "were ended).", """
 ALTER TABLE users ADD COLUMN disabled {bool} NOT NULL DEFAULT {false};
 """),
+    Migration("0009_execution_custom_data", "Custom data a run saved on its execution (the Execution Data node): "
+              "up to 10 text keys and values.", """
+ALTER TABLE executions ADD COLUMN custom_data {json};
+"""),
 )
 
 

@@ -134,7 +134,8 @@ class SqlStore(AccountsSql):
             started_at=self._from_time(row["started_at"]), finished_at=self._from_time(row["finished_at"]),
             error=self._from_json(row["error"]), last_node=row["last_node"],
             workflow_data=self._from_json(row["workflow_data"]), input=self._from_json(row["input"]),
-            retry_of=row["retry_of"], wait_till=self._from_time(row["wait_till"]), start_node=row["start_node"])
+            retry_of=row["retry_of"], wait_till=self._from_time(row["wait_till"]), start_node=row["start_node"],
+            custom_data=self._from_json(row["custom_data"]))
 
     async def create_execution(self, *, workflow_id: str | None, mode: str, status: str = "running",
                                workflow_data: dict[str, Any] | None = None,
@@ -198,14 +199,17 @@ class SqlStore(AccountsSql):
                 raise NotFound("execution", execution_id)
 
     async def finish_execution(self, id: str, status: str, *, error: dict[str, Any] | None = None,
-                               last_node: str | None = None, runs: Sequence[NodeRun] = ()) -> None:
+                               last_node: str | None = None, runs: Sequence[NodeRun] = (),
+                               custom_data: dict[str, str] | None = None) -> None:
         """Set the final status, error and `finished_at` (clears `wait_till`), after storing `runs`;
         all in one write."""
         check_status(status)
         statements = [(self._APPEND_RUN, self._append_params(id, run)) for run in runs]
         statements.append(("UPDATE executions SET status = ?, finished_at = ?, error = ?,"
-                           " last_node = coalesce(?, last_node), wait_till = NULL WHERE id = ?",
-                           [status, self._time(datetime.now(UTC)), self._json(error), last_node, id]))
+                           " last_node = coalesce(?, last_node), wait_till = NULL,"
+                           " custom_data = coalesce(?, custom_data) WHERE id = ?",
+                           [status, self._time(datetime.now(UTC)), self._json(error), last_node,
+                            self._json(custom_data) if custom_data else None, id]))
         if not (await self._execute_many(statements))[-1]:
             raise NotFound("execution", id)
 
