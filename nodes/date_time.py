@@ -55,6 +55,10 @@ def _from_format(p: Params, pattern: Any) -> str:
     """A moment parse pattern (`options.fromFormat`) as strptime's."""
     if not pattern:
         return ""
+    if str(pattern).strip() in ("x", "X"):  # epoch milliseconds / seconds: flowbox reads a number as either
+        p.approximated(f"fromFormat {pattern!r} (epoch {'milliseconds' if pattern == 'x' else 'seconds'}): an epoch "
+                       "number is read as seconds or milliseconds by its size")
+        return ""
     converted = moment_to_strptime(str(pattern))
     if converted is None:
         p.unsupported(f"fromFormat {pattern!r} uses a moment token flowbox cannot read")
@@ -89,6 +93,8 @@ def _from_v1(p: Params) -> tuple[dict[str, Any], N8nNotes]:
     if options.get("fromTimezone") or options.get("toTimezone"):  # moment.tz: then the target (or workflow) zone
         out.update(operation="convertTimezone", timezone=options.get("fromTimezone") or "",
                    toTimezone=options.get("toTimezone") or "")
+        if not out["fromFormat"]:
+            out["textZone"] = "local"  # moment.tz reads only ISO text in the zone; other text as JavaScript's Date
     return p.done(out)
 
 
@@ -167,7 +173,7 @@ N8N = N8n(types=("n8n-nodes-base.dateTime",), versions=(1, 2), convert=from_n8n)
         Param("roundMode", "options", default="down", options=("down", "up"), show_if={"operation": ["round"]}),
         Param("roundTo", "options", default="day", options=ROUND_UNITS, show_if={"operation": ["round"]},
               description="down: the start of the date's unit; up: the start of the next one"),
-        Param("toTimezone", "string", default="UTC", show_if={"operation": ["convertTimezone"]},
+        Param("toTimezone", "string", default="", show_if={"operation": ["convertTimezone"]},
               description="IANA zone name, e.g. Europe/Berlin (empty: the workflow's)"),
         Param("timezone", "string", default="",
               description="IANA zone of dates without an offset, and of the result (empty: the workflow's; "
@@ -183,6 +189,10 @@ N8N = N8n(types=("n8n-nodes-base.dateTime",), versions=(1, 2), convert=from_n8n)
               description="Field of the item to write the result to (dotted paths nest)"),
         Param("includeInputFields", "boolean", default=True,
               description="Write the result onto a copy of the item; off: an item with only the result"),
+        Param("textZone", "options", default="timezone", options=("timezone", "local"),
+              show_if={"operation": WITH_VALUE},
+              description="Zone of a date written otherwise than ISO 8601 (08/01/2022): `timezone`'s, or the "
+                          "server's, as moment.tz reads such text (n8n's Date & Time v1)"),
         Param("emptyAsNull", "boolean", default=False,
               description="A missing or null date gives null instead of failing the item"),
     ],
@@ -213,7 +223,9 @@ def _compute(ctx: Context, i: int) -> Any:
     if raw in (None, "") and ctx.param("emptyAsNull", i):
         return None
     pattern = ctx.param("fromFormat", i) or None
-    value = to_datetime(raw, tz, pattern)
+    text_zone = (zone("local") if ctx.param("textZone", i) == "local" and isinstance(raw, str) and not pattern
+                 and not _ISO_TEXT.match(raw.strip()) else tz)
+    value = to_datetime(raw, text_zone, pattern)
     if op == "diff":
         return diff(value, to_datetime(ctx.param("value2", i), tz, pattern), ctx.param("unit", i))
     if op in ("add", "subtract"):
@@ -258,6 +270,10 @@ def round_date(value: dt.datetime, unit: str, *, up: bool = False) -> dt.datetim
     if unit == "year":
         start = start.replace(month=1)
     return shift(start, 1, f"{unit}s") if up else start
+
+
+_ISO_TEXT = re.compile(r"[+-]?\d{4,6}-?(\d\d-?\d\d|W\d\d(-?\d)?|\d{3})([T ]\d\d(:?\d\d(:?\d\d([.,]\d+)?)?)?"
+                       r"\s*(Z|[+-]\d\d(:?\d\d)?)?)?$")
 
 
 def zone(name: Any) -> dt.tzinfo:

@@ -990,3 +990,25 @@ def test_aggregate_groups_by_fields_in_first_seen_order(capsys: pytest.CaptureFi
     assert outputs(result, "Fields") == [{"team": "red", "n": [1, 3]}, {"team": "blue", "n": [2]}, {"n": [4]},
                                          {"team": True, "n": [5]}]
     assert outputs(result, "All")[0] == {"team": "red", "data": [{"n": 1}, {"n": 3}]}
+
+
+def test_date_time_v1_reads_text_as_moment_tz_does(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Date & Time v1 with a from-zone: ISO text is read in that zone, other text (08/01/2022) in the server's
+    zone, as moment.tz reads it; the result goes to the to-zone, else the instance's (FLOWBOX_TIMEZONE, as n8n's
+    GENERIC_TIMEZONE); fromFormat x reads epoch milliseconds."""
+    monkeypatch.setenv("FLOWBOX_TIMEZONE", "America/New_York")
+    monkeypatch.setenv("TZ", "UTC")
+    options = {"fromTimezone": "US/Hawaii"}
+    data = n8n_workflow(
+        n8n_node("Start", "manualTrigger"),
+        n8n_node("Text", "dateTime", 1, {"value": "08/01/2022", "toFormat": "YYYY-MM-DD HH:mm", "options": options}),
+        n8n_node("Iso", "dateTime", 1, {"value": "2022-08-01T00:00:00", "toFormat": "YYYY-MM-DD HH:mm",
+                                        "options": options}),
+        n8n_node("Epoch", "dateTime", 1, {"value": "1663801200000", "toFormat": "YYYY-MM-DD HH:mm",
+                                          "options": {"fromFormat": "x", "toTimezone": "UTC"}}),
+        connections={"Start": {"main": [[{"node": n, "type": "main", "index": 0} for n in ("Text", "Iso", "Epoch")]]}})
+    result = run_json(capsys, tmp_path, data)
+    assert outputs(result, "Text") == [{"data": "2022-07-31 20:00"}]  # 00:00 UTC in New York
+    assert outputs(result, "Iso") == [{"data": "2022-08-01 06:00"}]  # 00:00 in Hawaii, in New York
+    assert outputs(result, "Epoch") == [{"data": "2022-09-21 23:00"}]
