@@ -416,6 +416,8 @@ async def execution_page(services: Operations, execution_id: str) -> None:
             if record.status == "waiting" and record.wait_till:
                 info("Resumes", timestamp(record.wait_till))
             info("Execution ID", record.id)
+            for key, value in (record.custom_data or {}).items():  # saved by an Execution Data node
+                info(key, value)
         if record.error and record.status == "canceled":
             with ui.row().classes("w-full items-start no-wrap gap-3 p-4 rounded bg-slate-100 border "
                                   "border-slate-300 text-slate-800").mark("execution-stopped"):

@@ -256,3 +256,23 @@ def test_stop_ends_a_running_execution_from_its_page(simulate: Any) -> None:
         await user.should_not_see(marker="stop")  # a finished execution offers no Stop
 
     simulate(scenario)
+
+
+def test_an_execution_shows_the_custom_data_its_run_saved(simulate: Any) -> None:
+    """What an Execution Data node saved is shown with the execution's facts."""
+    ids: dict[str, str] = {}
+    tagged = workflow(node("Start", "manualTrigger"),
+                      node("Tag", "executionData", data=[{"key": "customer", "value": "{{ $json.who }}"}]),
+                      name="Tagged flow")
+
+    async def setup(services: Harness) -> None:
+        record = await services.create_workflow(tagged)
+        ids["run"] = (await services.run_workflow(record.id, [{"who": "Ann Example"}])).id
+
+    async def scenario(user: User, services: Harness) -> None:
+        await user.open(f"/execution/{ids['run']}")
+        await user.should_see("Execution ID")
+        await user.should_see("customer")
+        await user.should_see("Ann Example")
+
+    simulate(scenario, setup=setup)
