@@ -250,8 +250,9 @@ async def merge(ctx: Context, inputs: list[list[Item]]) -> list[list[Item]]:
         return [left + right]
     if mode == "chooseBranch":
         branch = ctx.param("branch")
-        if branch == "empty":  # once both inputs arrived: one empty item
-            return [[Item({}, None, (left or right or [None])[0])]]
+        if branch == "empty":  # once both inputs arrived: one empty item, paired with the first item of each
+            firsts = [items[0] for items in (left, right) if items]
+            return [[Item({}, None, firsts[0] if firsts else None, tuple(firsts[1:]))]]
         return [right if branch == 1 else left]
     clash, deep = ctx.param("clash"), ctx.param("deepMerge")
     if mode == "combineByPosition":

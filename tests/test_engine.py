@@ -319,3 +319,18 @@ def test_partial_run_reuses_earlier_output_with_lineage() -> None:
 def test_run_up_to_an_unknown_node_is_refused() -> None:
     with pytest.raises(WorkflowInvalid, match="no node named 'Nope'"):
         Runner(load_workflow(wf([node("Start", "manualTrigger")], [])), destination="Nope")
+
+
+def test_an_item_made_of_several_keeps_every_line_through_a_snapshot() -> None:
+    """`Item.also`: the other items an item was made from; a snapshot (Wait, retry) keeps them."""
+    from flowbox.engine.snapshot import freeze, thaw
+    from flowbox.engine.state import Task
+    from flowbox.node import Item
+
+    runner = Runner(load_workflow(wf([node("A", "noOp")], [])))
+    left, right = Item({"side": "l"}), Item({"side": "r"})
+    made = Item({}, None, left, (right,))
+    again = Runner(runner.workflow)
+    _, _, pending, _ = thaw(again, freeze(runner, [], {}, Task("A", [[made]], None), "wait"))
+    [restored] = pending.inputs[0]
+    assert restored.source.json == {"side": "l"} and [i.json for i in restored.also] == [{"side": "r"}]

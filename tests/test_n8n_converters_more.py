@@ -1012,3 +1012,22 @@ def test_date_time_v1_reads_text_as_moment_tz_does(capsys: pytest.CaptureFixture
     assert outputs(result, "Text") == [{"data": "2022-07-31 20:00"}]  # 00:00 UTC in New York
     assert outputs(result, "Iso") == [{"data": "2022-08-01 06:00"}]  # 00:00 in Hawaii, in New York
     assert outputs(result, "Epoch") == [{"data": "2022-09-21 23:00"}]
+
+
+def test_merges_empty_item_is_paired_with_both_inputs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """chooseBranch output empty: the one empty item is paired with the first item of each input, so
+    `$('Node').item` finds either branch's item after the Merge."""
+    data = n8n_workflow(
+        n8n_node("Start", "manualTrigger"),
+        n8n_node("Left", "code", 2, {"jsCode": "return [{side: 'left'}];"}),
+        n8n_node("Right", "code", 2, {"jsCode": "return [{side: 'right'}];"}),
+        n8n_node("Both", "merge", 2, {"mode": "chooseBranch", "output": "empty"}),
+        n8n_node("Use", "set", 3.4, {"assignments": {"assignments": [
+            {"id": "1", "name": "a", "value": "={{ $('Left').item.json.side }}", "type": "string"},
+            {"id": "2", "name": "b", "value": "={{ $('Right').item.json.side }}", "type": "string"}]}}),
+        connections={"Start": {"main": [[{"node": "Left", "type": "main", "index": 0},
+                                         {"node": "Right", "type": "main", "index": 0}]]},
+                     "Left": {"main": [[{"node": "Both", "type": "main", "index": 0}]]},
+                     "Right": {"main": [[{"node": "Both", "type": "main", "index": 1}]]},
+                     "Both": {"main": [[{"node": "Use", "type": "main", "index": 0}]]}})
+    assert outputs(run_json(capsys, tmp_path, data), "Use") == [{"a": "left", "b": "right"}]

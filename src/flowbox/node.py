@@ -37,16 +37,18 @@ class Item:
     """One item flowing between nodes: `json` data, optional `binary` data, and its lineage.
 
     `source` is the input item this one was made from (the "paired item"), so
-    `$("Earlier node").item` can walk back several nodes.
+    `$("Earlier node").item` can walk back several nodes; `also` are further items it was made from (an
+    item made of several inputs' items), whose lines are searched too.
     """
 
-    __slots__ = ("json", "binary", "source")
+    __slots__ = ("json", "binary", "source", "also")
 
     def __init__(self, json: dict[str, Any] | None = None, binary: dict[str, Any] | None = None,
-                 source: Item | None = None) -> None:
+                 source: Item | None = None, also: tuple[Item, ...] = ()) -> None:
         self.json = json if json is not None else {}
         self.binary = binary
         self.source = source
+        self.also = also
 
     def derive(self, json: dict[str, Any], binary: dict[str, Any] | None | bool = True) -> Item:
         """A new item made from this one (keeps lineage; keeps binary unless given)."""

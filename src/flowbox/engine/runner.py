@@ -328,6 +328,10 @@ class Runner:
         while current is not None:
             if id(current) in ids:
                 return current
+            for other in current.also:  # an item made of several: the other lines too
+                found = self.paired_item(name, other)
+                if found is not None:
+                    return found
             current = current.source
         return None
 

@@ -43,6 +43,9 @@ class _Encoder:
         for link in reversed(chain):
             self.index[id(link)] = len(self.items)
             self.items.append(link)
+        for link in chain:
+            for other in link.also:
+                self.ref(other)
         return self.index[id(item)]
 
     def refs(self, lists: list[list[Item]]) -> list[list[int]]:
@@ -59,7 +62,8 @@ class _Encoder:
 
     def table(self) -> list[dict[str, Any]]:
         return [{"json": i.json, "binary": i.binary,
-                 "source": self.index.get(id(i.source)) if i.source is not None else None} for i in self.items]
+                 "source": self.index.get(id(i.source)) if i.source is not None else None,
+                 **({"also": [self.index[id(a)] for a in i.also]} if i.also else {})} for i in self.items]
 
 
 def _time(value: dt.datetime | None) -> str | None:
@@ -99,6 +103,8 @@ def thaw(runner: Runner, data: bytes) -> tuple[list[Task], dict[str, dict[int, l
     for item, row in zip(items, state["items"], strict=True):
         if row.get("source") is not None:
             item.source = items[row["source"]]
+        if row.get("also"):
+            item.also = tuple(items[n] for n in row["also"])
 
     def lists(refs: list[list[int]]) -> list[list[Item]]:
         return [[items[i] for i in r] for r in refs]
