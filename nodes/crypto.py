@@ -20,6 +20,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from flowbox.credentials import CredentialType, register
 from flowbox.node import Context, Item, N8n, N8nNotes, Param, binary_bytes, node, set_path
 from flowbox.nodes._n8n import Params
 
@@ -43,8 +44,8 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
     """n8n's Crypto v1/v2: hash and hmac of a text `value` or of a binary property (`binaryData`,
     `binaryPropertyName`; `type` MD5 by default, SHA256, SHA384, SHA512, SHA3-*; `encoding` hex/base64) into
     `dataPropertyName`; sign (`algorithm` such as RSA-SHA256, v1's `privateKey`); generate `encodingType` uuid
-    (default) or hex (`stringLength`). ascii/base64 random strings and v2's hmac secret and signing key (kept
-    in a credential) are not supported."""
+    (default) or hex (`stringLength`); v2 keeps the hmac secret and the signing key in its `crypto` credential.
+    ascii/base64 random strings are not supported."""
     p = Params(params, version)
     action = p.take("action", "hash")
     out: dict[str, Any] = {"outputField": p.take("dataPropertyName", "data")}
@@ -61,9 +62,7 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
         value = p.take("value", "")
         if not binary:
             out["value"] = value
-        if action == "hmac" and version >= 2:
-            p.unsupported("hmac with the secret in a 'crypto' credential (Crypto v2) is not supported")
-        elif action == "hmac":
+        if action == "hmac" and version < 2:
             out["secret"] = p.take("secret", "")
     elif action == "sign":
         algorithm = str(p.take("algorithm", ""))
@@ -73,9 +72,7 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
                           f"{', '.join(SIGN_HASHES)})")
         out.update(action="sign", signHash=hash_name or "sha256", value=p.take("value", ""),
                    encoding=p.take("encoding", "hex"))
-        if version >= 2:
-            p.unsupported("signing with the key in a 'crypto' credential (Crypto v2) is not supported")
-        else:
+        if version < 2:
             out["privateKey"] = p.take("privateKey", "")
     elif action == "generate":
         kind = p.take("encodingType", "uuid")
@@ -100,10 +97,16 @@ def _sign_hash(algorithm: str) -> str | None:
 
 
 N8N = N8n(types=("n8n-nodes-base.crypto",), versions=(1, 2), convert=from_n8n)
+register(CredentialType(
+    "crypto", "Crypto", (
+        Param("hmacSecret", "string", label="HMAC secret", secret=True, description="Secret of the hmac action"),
+        Param("signPrivateKey", "string", label="Private key", secret=True,
+              description="PEM private key (RSA or EC) of the sign action")),
+    description="The HMAC secret and the signing key of the Crypto node, kept out of the workflow (n8n's crypto)"))
 
 
 @node(
-    n8n=N8N,
+    n8n=N8N, credentials=["crypto"],
     type="crypto", display_name="Crypto", group="transform", icon="key",
     description="Hash, HMAC or sign a value or a file, or generate a UUID or a random string",
     params=[
@@ -117,11 +120,13 @@ N8N = N8n(types=("n8n-nodes-base.crypto",), versions=(1, 2), convert=from_n8n)
               description="Binary property whose bytes are hashed"),
         Param("value", "string", default="", show_if={"action": ["hash", "hmac", "sign"]},
               description="Text to hash or sign; other values are hashed as compact JSON"),
-        Param("secret", "string", default="", required=True, show_if={"action": ["hmac"]}),
+        Param("secret", "string", default="", show_if={"action": ["hmac"]},
+              description="The HMAC key (empty: the 'crypto' credential's HMAC secret)"),
         Param("signHash", "options", default="sha256", options=list(SIGN_HASHES), show_if={"action": ["sign"]},
               description="Hash of the signature: PKCS#1 v1.5 with an RSA key, ECDSA with an EC key"),
-        Param("privateKey", "string", default="", required=True, show_if={"action": ["sign"]},
-              description="PEM private key (RSA or EC); literal \\n sequences are read as line breaks"),
+        Param("privateKey", "string", default="", show_if={"action": ["sign"]},
+              description="PEM private key (RSA or EC); literal \\n sequences are read as line breaks (empty: "
+                          "the 'crypto' credential's private key)"),
         Param("encoding", "options", default="hex", options=["hex", "base64"],
               show_if={"action": ["hash", "hmac", "sign"]}),
         Param("length", "number", default=32, min=1, max=MAX_LENGTH, integer=True, show_if={"action": ["randomString"]}),
@@ -135,21 +140,22 @@ N8N = N8n(types=("n8n-nodes-base.crypto",), versions=(1, 2), convert=from_n8n)
 )
 async def crypto(ctx: Context, items: list[Item]) -> list[list[Item]]:
     """Write one result per item to `outputField` of a copy of the item."""
+    keys = await ctx.credential("crypto") or {}
     out = []
     for i, item in enumerate(items):
         field = ctx.param("outputField", i)
-        out.append(item.derive(set_path(item.json, field, _compute(ctx, item, i))))
+        out.append(item.derive(set_path(item.json, field, _compute(ctx, item, i, keys))))
     return [out]
 
 
-def _compute(ctx: Context, item: Item, i: int) -> str:
+def _compute(ctx: Context, item: Item, i: int, keys: dict[str, Any]) -> str:
     action = ctx.param("action", i)
     if action == "uuid":
         return str(uuid.uuid4())
     if action == "randomString":
         return random_string(ctx, i)
     if action == "sign":
-        digest = _sign(ctx, i)
+        digest = _sign(ctx, i, str(ctx.param("privateKey", i, "") or keys.get("signPrivateKey") or ""))
     elif action in ("hash", "hmac"):
         algorithm = ctx.param("algorithm", i)
         if algorithm not in ALGORITHMS:
@@ -164,7 +170,11 @@ def _compute(ctx: Context, item: Item, i: int) -> str:
         if action == "hash":
             digest = hashlib.new(algorithm.replace("-", "_"), data).digest()
         else:
-            digest = hmac.new(to_bytes(ctx.param("secret", i, "")), data, algorithm.replace("-", "_")).digest()
+            secret = ctx.param("secret", i, "") or keys.get("hmacSecret") or ""
+            if not secret:
+                raise ctx.error("hmac needs a key: set 'secret' or name a 'crypto' credential with an HMAC secret",
+                                item_index=i)
+            digest = hmac.new(to_bytes(secret), data, algorithm.replace("-", "_")).digest()
     else:
         raise ctx.error(f"unknown action {action!r}", item_index=i)
     if ctx.param("encoding", i) == "base64":
@@ -172,10 +182,13 @@ def _compute(ctx: Context, item: Item, i: int) -> str:
     return digest.hex()
 
 
-def _sign(ctx: Context, i: int) -> bytes:
-    """The signature of `value` with `privateKey`: PKCS#1 v1.5 for RSA, DER-encoded ECDSA for EC."""
+def _sign(ctx: Context, i: int, private_key: str) -> bytes:
+    """The signature of `value` with the PEM key: PKCS#1 v1.5 for RSA, DER-encoded ECDSA for EC."""
     hash_type = SIGN_HASHES[ctx.param("signHash", i)]
-    pem = str(ctx.param("privateKey", i, "")).replace("\\n", "\n").strip().encode()
+    if not private_key.strip():
+        raise ctx.error("sign needs a key: set 'privateKey' or name a 'crypto' credential with a private key",
+                        item_index=i)
+    pem = private_key.replace("\\n", "\n").strip().encode()
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:

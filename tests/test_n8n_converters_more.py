@@ -182,7 +182,6 @@ def test_crypto_maps_its_layout(kind: str, version: float, params: dict[str, Any
 
 @pytest.mark.parametrize(("version", "params", "reason"), [
     (1, {"type": "SHA224"}, "hash type 'SHA224'"),  # not one of n8n's choices, but a workflow may hold it
-    (2, {"action": "hmac", "value": "x"}, "'crypto' credential"),
     (1, {"action": "sign", "value": "x", "privateKey": "k", "algorithm": "RSA-RIPEMD160"},
      "sign algorithm 'RSA-RIPEMD160'"),
     (1, {"action": "generate", "encodingType": "base64"}, "encodingType 'base64'"),

@@ -53,7 +53,6 @@ def test_sign_refuses_a_bad_key_and_an_unknown_algorithm(capsys: pytest.CaptureF
     code, _, err = cli(capsys, "run", str(path), "--data-dir", str(tmp_path / "data"))
     assert code == 1 and "Sign" in err and "'privateKey' is not a PEM private key" in err
     placeholder_check("crypto", 1, {"action": "sign", "algorithm": "RSA-WHIRLPOOL"}, "sign algorithm 'RSA-WHIRLPOOL'")
-    placeholder_check("crypto", 2, {"action": "sign", "algorithm": "RSA-SHA256"}, "'crypto' credential")
 
 
 def test_read_binary_files_then_hash_and_hmac_the_files_bytes(capsys: pytest.CaptureFixture[str], tmp_path: Path,
@@ -127,3 +126,35 @@ def test_convert_to_file_and_extract_from_file_round_trip(capsys: pytest.Capture
 ])
 def test_file_conversions_flowbox_lacks_are_placeholders(kind: str, params: dict[str, object], reason: str) -> None:
     placeholder_check(kind, 1, params, reason)
+
+
+def test_crypto_v2_takes_its_secret_and_key_from_a_crypto_credential() -> None:
+    """Crypto v2 keeps the HMAC secret and the signing key in n8n's `crypto` credential: imported, the node names
+    that credential and HMACs and signs with it; the workflow never holds the secret."""
+    import asyncio
+    import json
+
+    from support import credential_services
+
+    from flowbox.engine.runner import Runner
+    from flowbox.n8n import convert
+    from flowbox.node import make_items
+    from flowbox.workflow import load_workflow
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ref = {"crypto": {"id": "c1", "name": "keys"}}
+    data = n8n_workflow(
+        n8n_node("Start", "manualTrigger"),
+        n8n_node("Mac", "crypto", 2, {"action": "hmac", "type": "SHA256", "value": "pay 5"}, credentials=ref),
+        n8n_node("Sign", "crypto", 2, {"action": "sign", "algorithm": "RSA-SHA256", "value": "pay 5",
+                                       "encoding": "base64"}, credentials=ref),
+        connections={"Start": {"main": [[{"node": "Mac", "type": "main", "index": 0},
+                                         {"node": "Sign", "type": "main", "index": 0}]]}})
+    converted = convert(data).workflow
+    assert "s3cret" not in json.dumps(converted) and converted["nodes"][1]["credentials"] == {"crypto": "c1"}
+    services = credential_services({"hmacSecret": "s3cret", "signPrivateKey": _pem(key)}, "crypto", "c1")
+    result = asyncio.run(Runner(load_workflow(converted), services=services).run(make_items([{}])))
+    assert result.status == "success", result.error
+    out = {name: runs[-1].outputs[0][0].json for name, runs in result.runs.items()}
+    assert out["Mac"] == {"data": hmac.new(b"s3cret", b"pay 5", "sha256").hexdigest()}
+    key.public_key().verify(base64.b64decode(out["Sign"]["data"]), b"pay 5", padding.PKCS1v15(), hashes.SHA256())
