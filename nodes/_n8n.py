@@ -14,13 +14,9 @@ from typing import Any
 
 from flowbox.errors import WorkflowInvalid
 from flowbox.node import N8nNotes
+from flowbox.node import is_js_expression as is_expression  # n8n's "=..." values, for the converters
 
 _MISSING = object()
-
-
-def is_expression(value: Any) -> bool:
-    """An n8n expression: a text starting with `=`."""
-    return isinstance(value, str) and value.startswith("=")
 
 
 def bad(parameter: str, message: str) -> WorkflowInvalid:

@@ -644,6 +644,11 @@ def make_binary(data: bytes, file_name: str = "data", mime_type: str | None = No
     return out
 
 
+def is_js_expression(value: Any) -> bool:
+    """Whether a value is an n8n (JavaScript-mode) expression: a text starting with `=`."""
+    return isinstance(value, str) and value.startswith("=")
+
+
 def binary_bytes(item: Item, prop: str = "data") -> bytes:
     """The bytes of `item`'s binary property `prop`; ValueError naming the property when it is missing."""
     import base64

@@ -20,7 +20,7 @@ from typing import Any
 
 from flowbox import registry
 from flowbox.errors import NodeError, WorkflowInvalid
-from flowbox.node import NodeSpec, Param
+from flowbox.node import NodeSpec, Param, is_js_expression
 
 ON_ERROR = ("stop", "continue", "passThrough", "errorOutput", "stopWorkflow", "continueRegularOutput", "continueErrorOutput")
 MAX_NAME = 200  # characters in a workflow's or a node's name
@@ -279,7 +279,7 @@ def _load_connections(raw: Any, nodes: Mapping[str, Node]) -> list[Connection]:
 def is_template(value: Any, javascript: bool = False) -> bool:
     """Whether a parameter value is evaluated per item: `{{ }}` text, or (JavaScript mode) text starting with `=`."""
     if javascript:
-        return isinstance(value, str) and value.startswith("=")
+        return is_js_expression(value)
     return isinstance(value, str) and "{{" in value
 
 

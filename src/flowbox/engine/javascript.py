@@ -35,12 +35,13 @@ import quickjs
 from flowbox.engine.expressions import Value, split_template
 from flowbox.engine.watchdog import MAX_MEMORY, TIMEOUT
 from flowbox.errors import ExpressionError
+from flowbox.node import is_js_expression
 
 if TYPE_CHECKING:
     from flowbox.engine.context import NodeContext
     from flowbox.node import Item
 
-__all__ = ["JsScope", "check_js_value", "compile_js_value", "is_js_template"]
+__all__ = ["JsScope", "check_js_value", "compile_js_value"]
 
 JS_DIR = Path(__file__).with_name("js")
 PRELUDE = ("intl.js", "luxon.min.js", "jmespath.min.js", "extensions.js", "n8n.js")
@@ -48,11 +49,6 @@ STACK_BYTES = 512 * 1024
 MAX_SAFE = 2**53  # a JavaScript number that is a whole number up to this comes back as a Python int
 MAX_FUNCTIONS = 5000  # compiled function bodies kept per context (n8n.js keeps as many)
 MAX_FETCHES = 64  # data requests (nodes, zones) one evaluation may make before it is refused
-
-
-def is_js_template(value: Any) -> bool:
-    """Whether a JavaScript-mode value is an expression (a string starting with `=`)."""
-    return isinstance(value, str) and value.startswith("=")
 
 
 @lru_cache(maxsize=1)
@@ -280,7 +276,7 @@ class _Compiler:
         return f"__seg({len(segments) - 1}, () => ({source}\n))"
 
     def text(self, value: str, path: str) -> tuple[Any, ...]:
-        if not is_js_template(value):
+        if not is_js_expression(value):
             return ("const", value)
         parts = _split(value[1:], self.parses)
         exprs = [p for p in parts if isinstance(p, tuple)]
