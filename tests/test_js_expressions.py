@@ -159,7 +159,7 @@ def test_execution_workflow_vars_parameter() -> None:
                           "p": "={{ Object.keys($parameter).sort().join(',') }}"})],
                      [{}], services=EngineServices(variables={"region": "eu"}), execution_id="e1"))
     assert out == [{"exec": ["e1", "manual", "/webhook-waiting/e1"], "wf": "wf", "v": "eu",
-                    "p": "dotNotation,fields,ignoreConversionErrors,keepOnly,remove,types"}]
+                    "p": "dotNotation,fields,ignoreConversionErrors,keep,keepOnly,remove,types"}]
 
 
 def test_env_is_blocked_by_default() -> None:
