@@ -63,7 +63,7 @@ REFUSED = [
     (workflow(settings={"saveDataSuccessExecution": "some"}),
      "workflow setting 'settings.saveDataSuccessExecution' must be one of 'all', 'none'; got 'some'",
      "settings.saveDataSuccessExecution"),
-    (workflow(settings={"executionOrder": "v0"}), "must be one of 'v1'; got 'v0'", "settings.executionOrder"),
+    (workflow(settings={"executionOrder": "v9"}), "must be one of 'v1', 'v0'; got 'v9'", "settings.executionOrder"),
     (workflow({"name": "R", "type": "noOp", "parameters": {}, "retryOnFail": True, "maxTries": 50}),
      "node 'R': maxTries must be a whole number from 1 to 10; got 50", "maxTries"),
     (workflow({"name": "R", "type": "noOp", "parameters": {}, "waitBetweenTries": -5}),

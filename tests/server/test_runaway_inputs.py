@@ -54,7 +54,7 @@ CASES = [
     ("quadratic-sum", node("Math", "set", fields={"x": "{{ len(sum([[1]] * 100000, [])) }}"}), {}, None),
     ("endless", node("Math", "set", fields={"x": "{{ sum(1 for x in range(10**7) for y in range(10**7)) }}"}), {},
      "longer than"),
-    ("memory", node("Math", "set", fields={"x": "{{ len(['x' * 10**6 for _ in range(10**5)]) }}"}), {},
+    ("memory", node("Math", "set", fields={"x": "{{ len(['x' * 10**7 for _ in range(10**5)]) }}"}), {},
      "memory"),
     ("caller-sized", node("Math", "set", fields={"x": "{{ $json.body.s * $json.body.n }}"}),
      {"s": "ab", "n": 10**9}, "too large"),
