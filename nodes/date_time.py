@@ -21,6 +21,7 @@ from flowbox.nodes._dateformat import moment_to_strptime, render
 from flowbox.nodes._n8n import Params
 
 UNITS = ["seconds", "minutes", "hours", "days", "weeks", "months", "years"]
+DIFF_UNITS = ["years", "quarters", "months", "weeks", "days", "hours", "minutes", "seconds", "milliseconds"]
 SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800}
 NAMED_FORMATS = ["iso", "epoch", "epochMs", "date", "time", "rfc2822"]
 OPERATIONS = ["format", "parse", "add", "subtract", "convertTimezone", "now", "diff", "extract", "round"]
@@ -85,9 +86,13 @@ def _from_v1(p: Params) -> tuple[dict[str, Any], N8nNotes]:
     if action != "format":
         p.unsupported(f"action {action!r} is not supported")
         return p.done({})
+    empty = p.raw.get("value") in (None, "")
+    if empty:  # n8n formats nothing as moment's "Invalid date"; a required value left empty is kept as an
+        p.approximated("the date is empty: the node writes \"Invalid date\", as n8n's does")  # expression of ''
     options = p.options("options", ("fromFormat", "fromTimezone", "toTimezone"))
     p.take("custom", False)
-    out = {"operation": "format", "value": p.take("value", ""), "outputField": field,
+    out = {"operation": "format", "value": "={{ '' }}" if empty else p.take("value", ""), "outputField": field,
+           "emptyResult": "Invalid date",
            "format": p.take("toFormat", "MM/DD/YYYY") or "", "formatSyntax": "moment", "timezone": "local",
            "fromFormat": _from_format(p, options.get("fromFormat"))}
     if options.get("fromTimezone") or options.get("toTimezone"):  # moment.tz: then the target (or workflow) zone
@@ -99,7 +104,8 @@ def _from_v1(p: Params) -> tuple[dict[str, Any], N8nNotes]:
 
 
 _V2_OUTPUT = {"formatDate": "formattedDate", "extractDate": "datePart", "roundDate": "roundedDate",
-              "getCurrentDate": "currentDate", "addToDate": "newDate", "subtractFromDate": "newDate"}
+              "getCurrentDate": "currentDate", "addToDate": "newDate", "subtractFromDate": "newDate",
+              "getTimeBetweenDates": "timeDifference"}
 
 
 def _from_v2(p: Params) -> tuple[dict[str, Any], N8nNotes]:
@@ -108,7 +114,7 @@ def _from_v2(p: Params) -> tuple[dict[str, Any], N8nNotes]:
         p.unsupported(f"operation {operation!r} is not supported")
         p.ignore(*p.raw)
         return p.done({})
-    options = p.options("options", ("includeInputFields", "timezone", "fromFormat"))
+    options = p.options("options", ("includeInputFields", "timezone", "fromFormat", "isoString"))
     p.ignore("notice", "additionalFields")
     out: dict[str, Any] = {"outputField": p.take("outputFieldName", _V2_OUTPUT[operation]) or _V2_OUTPUT[operation],
                            "includeInputFields": bool(options.get("includeInputFields")), "emptyAsNull": True,
@@ -116,11 +122,21 @@ def _from_v2(p: Params) -> tuple[dict[str, Any], N8nNotes]:
     zone = options.get("timezone")
     if isinstance(zone, str) and zone:
         out["timezone"] = zone
-    if operation in ("addToDate", "subtractFromDate"):
+    if operation == "getTimeBetweenDates":
+        units = p.take("units", ["day"])
+        units = [units] if isinstance(units, str) else list(units or [])
+        unknown = [u for u in units if f"{u}s" not in DIFF_UNITS]
+        if unknown:
+            p.unsupported(f"units {', '.join(map(repr, unknown))} are not supported")
+        out.update(operation="diff", value=p.take("startDate", ""), value2=p.take("endDate", ""),
+                   units=[f"{u}s" for u in units if f"{u}s" in DIFF_UNITS],
+                   isoDuration=bool(options.get("isoString")))
+    elif operation in ("addToDate", "subtractFromDate"):
         unit = p.take("timeUnit", "days")
         if unit not in UNITS:
             p.unsupported(f"time unit {unit!r} is not supported")
-        out.update(operation="add" if operation == "addToDate" else "subtract", value=p.take("magnitude", ""),
+        date, early = p.take("magnitude", ""), p.take(operation, "")  # early v2 exports named it as the operation
+        out.update(operation="add" if operation == "addToDate" else "subtract", value=date or early,
                    amount=p.take("duration", 0), unit=unit)
     elif operation == "formatDate":
         fmt = p.take("format", "MM/dd/yyyy")
@@ -165,6 +181,11 @@ N8N = N8n(types=("n8n-nodes-base.dateTime",), versions=(1, 2), convert=from_n8n)
         Param("value2", "string", default="{{ $now }}", show_if={"operation": ["diff"]},
               description="The end date: the result is value2 - value"),
         Param("amount", "number", default=1, show_if={"operation": ["add", "subtract"]}),
+        Param("units", "list", default=[], show_if={"operation": ["diff"]},
+              description="diff in several units at once: an object such as {\"days\": 2, \"hours\": 3.5} "
+                          "(Luxon's diff: whole units but the last; one of " + ", ".join(DIFF_UNITS) + ")"),
+        Param("isoDuration", "boolean", default=False, show_if={"operation": ["diff"]},
+              description="With units: the difference as an ISO 8601 duration (P2DT3H30M)"),
         Param("unit", "options", default="days", options=UNITS, show_if={"operation": ["add", "subtract", "diff"]},
               description="months and years use calendar arithmetic (Jan 31 + 1 month = Feb 28/29); "
                           "diff in months/years counts whole calendar months/years"),
@@ -195,6 +216,9 @@ N8N = N8n(types=("n8n-nodes-base.dateTime",), versions=(1, 2), convert=from_n8n)
                           "server's, as moment.tz reads such text (n8n's Date & Time v1)"),
         Param("emptyAsNull", "boolean", default=False,
               description="A missing or null date gives null instead of failing the item"),
+        Param("emptyResult", "string", default="", show_if={"operation": ["format", "convertTimezone"]},
+              description="Text an empty date gives instead of failing the item (n8n's Date & Time v1: "
+                          "\"Invalid date\")"),
     ],
 )
 async def date_time(ctx: Context, items: list[Item]) -> list[list[Item]]:
@@ -222,10 +246,18 @@ def _compute(ctx: Context, i: int) -> Any:
     raw = ctx.param("value", i)
     if raw in (None, "") and ctx.param("emptyAsNull", i):
         return None
+    if raw in (None, ""):
+        if ctx.param("emptyResult", i):
+            return ctx.param("emptyResult", i)
+        raise DateError("parameter 'value' is empty: give the date (ISO 8601 text, epoch seconds or milliseconds, "
+                        "or a datetime), or set emptyAsNull")
     pattern = ctx.param("fromFormat", i) or None
     text_zone = (zone("local") if ctx.param("textZone", i) == "local" and isinstance(raw, str) and not pattern
                  and not _ISO_TEXT.match(raw.strip()) else tz)
     value = to_datetime(raw, text_zone, pattern)
+    if op == "diff" and ctx.param("units", i):
+        found = diff_units(value, to_datetime(ctx.param("value2", i), tz, pattern), list(ctx.param("units", i)))
+        return iso_duration(found) if ctx.param("isoDuration", i) else found
     if op == "diff":
         return diff(value, to_datetime(ctx.param("value2", i), tz, pattern), ctx.param("unit", i))
     if op in ("add", "subtract"):
@@ -372,6 +404,50 @@ def diff(start: dt.datetime, end: dt.datetime, unit: str) -> int | float:
         raise DateError(f"unknown unit {unit!r}: use one of {', '.join(UNITS)}")
     result = (end - start).total_seconds() / SECONDS[unit]
     return int(result) if result.is_integer() else result
+
+
+def diff_units(start: dt.datetime, end: dt.datetime, units: list[str]) -> dict[str, int | float]:
+    """`end - start` spread over `units` as Luxon's diff does: from the largest unit down, whole calendar
+    years/quarters/months and wall-clock weeks/days, then elapsed time; the last unit keeps the fraction."""
+    unknown = [u for u in units if u not in DIFF_UNITS]
+    if unknown or not units:
+        raise DateError(f"unknown units {unknown or units!r}: use {', '.join(DIFF_UNITS)}")
+    chosen = [u for u in DIFF_UNITS if u in units]
+    end = end.astimezone(start.tzinfo)
+    out: dict[str, int | float] = {}
+    cursor = start
+    for n, unit in enumerate(chosen):
+        last = n == len(chosen) - 1
+        step, size = {"years": ("months", 12), "quarters": ("months", 3), "weeks": ("days", 7)}.get(unit, (unit, 1))
+        if step in ("months", "days"):
+            whole = int(diff(cursor, end, "months") / size) if step == "months" else int(
+                (end.replace(tzinfo=None) - cursor.replace(tzinfo=None)).days / size)
+            moved = shift(cursor, whole * size, step)
+            if last and moved != end:
+                beyond = shift(cursor, (whole + (1 if end > moved else -1)) * size, step)
+                fraction = (end - moved) / abs(beyond - moved)
+                out[unit] = whole + fraction
+            else:
+                out[unit] = whole
+            cursor = moved
+            continue
+        seconds = (end - cursor).total_seconds()
+        length = 0.001 if unit == "milliseconds" else SECONDS[unit]
+        whole = int(seconds / length)
+        out[unit] = seconds / length if last else whole
+        cursor = cursor + dt.timedelta(seconds=whole * length)
+    return {k: int(v) if float(v).is_integer() else v for k, v in out.items()}
+
+
+def iso_duration(parts: dict[str, int | float]) -> str:
+    """Luxon's Duration.toISO() of `diff_units`' object: P1Y2M3W4DT5H6M7.5S (PT0S when nothing)."""
+    seconds = parts.get("seconds", 0) + parts.get("milliseconds", 0) / 1000
+    date = "".join(f"{parts[k]}{c}" for k, c in (("years", "Y"), ("months", "M"), ("weeks", "W"), ("days", "D"))
+                   if parts.get(k)) + (f"{parts['quarters'] * 3}M" if parts.get("quarters") else "")
+    time = "".join(f"{parts[k]}{c}" for k, c in (("hours", "H"), ("minutes", "M")) if parts.get(k))
+    if seconds:
+        time += f"{int(seconds) if float(seconds).is_integer() else round(seconds, 3)}S"
+    return "P" + date + (f"T{time}" if time else "") if date or time else "PT0S"
 
 
 def format_date(value: dt.datetime, fmt: Any, syntax: str = "strftime") -> Any:

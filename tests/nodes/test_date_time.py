@@ -212,3 +212,32 @@ def test_a_workflow_without_a_timezone_takes_flowbox_timezone(monkeypatch):
     monkeypatch.setenv("FLOWBOX_TIMEZONE", "America/New_York")  # as n8n's GENERIC_TIMEZONE
     assert load_workflow(data).timezone == "America/New_York"
     assert load_workflow({**data, "settings": {"timezone": "Asia/Tokyo"}}).timezone == "Asia/Tokyo"
+
+
+@pytest.mark.parametrize(("start", "end", "units", "expected"), [
+    ("2024-01-31T10:00:00Z", "2024-03-01T16:30:00Z", ["months", "days", "hours"], {"months": 1, "days": 1, "hours": 6.5}),
+    ("2024-01-01T00:00:00Z", "2024-01-03T12:00:00Z", ["days"], {"days": 2.5}),
+    ("2024-01-01T00:00:00Z", "2025-07-01T00:00:00Z", ["years", "months"], {"years": 1, "months": 6}),
+    ("2024-01-01T00:00:00Z", "2024-01-22T01:00:00Z", ["weeks", "days", "minutes"],
+     {"weeks": 3, "days": 0, "minutes": 60}),
+    ("2024-03-05T00:00:00Z", "2024-03-01T00:00:00Z", ["days"], {"days": -4}),
+])
+def test_a_difference_in_several_units(run_node, start, end, units, expected):
+    """diff with `units`: Luxon's diff, whole units from the largest down, the last unit keeps the fraction."""
+    result = run_node(dtnode(operation="diff", value=start, value2=end, units=units))
+    assert results(result) == [expected]
+
+
+def test_a_difference_as_an_iso_duration(run_node):
+    result = run_node(dtnode(operation="diff", value="2024-01-01T00:00:00Z", value2="2024-01-03T04:30:00Z",
+                             units=["days", "hours", "minutes"], isoDuration=True))
+    assert results(result) == ["P2DT4H30M"]
+
+
+def test_an_empty_date_fails_unless_told_what_it_gives(run_node):
+    """An expression that gives no date fails the item, gives `emptyResult` (n8n v1: "Invalid date") or null."""
+    failed = run_node(dtnode(operation="format", value="{{ '' }}", format="date"))
+    assert failed.status == "error" and "parameter 'value' is empty" in failed.error["message"]
+    given = run_node(dtnode(operation="format", value="{{ '' }}", emptyResult="Invalid date"))
+    assert results(given) == ["Invalid date"]
+    assert results(run_node(dtnode(operation="format", value="{{ '' }}", emptyAsNull=True))) == [None]
