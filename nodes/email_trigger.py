@@ -24,7 +24,18 @@ from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from flowbox.node import POLL_SECONDS, Context, Item, Param, TriggerContext, make_binary, node, polling
+from flowbox.node import (
+    POLL_SECONDS,
+    Context,
+    Item,
+    N8n,
+    N8nNotes,
+    Param,
+    TriggerContext,
+    make_binary,
+    node,
+    polling,
+)
 from flowbox.nodes._mail import (
     TIMEOUT,
     connection_error,
@@ -32,6 +43,7 @@ from flowbox.nodes._mail import (
     server_settings,
     tls_context,
 )
+from flowbox.nodes._n8n import Params
 
 PORTS = {"tls": 993, "starttls": 143, "none": 143}
 MAX_PER_CHECK = 100
@@ -164,8 +176,35 @@ async def new_messages(ctx: TriggerContext) -> list[Item]:
     return [message_item(uid, raw, flags) for uid, raw, flags in found]
 
 
+def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's Email Trigger (IMAP) v1-v2.1: `mailbox`, `postProcessAction` read (default) | nothing,
+    options.allowUnauthorizedCerts; attachments always come as binary `attachment_<n>`. Custom search criteria
+    and n8n's raw / resolved formats are not supported."""
+    p = Params(params, version)
+    out: dict[str, Any] = {"mailbox": p.take("mailbox", "INBOX") or "INBOX",
+                           "markRead": p.take("postProcessAction", "read") == "read"}
+    fmt = p.take("format", "simple")
+    if fmt != "simple":
+        p.unsupported(f"format {fmt!r} is not supported (flowbox gives the simple form: headers, text, html)")
+    p.take("downloadAttachments", False)
+    p.ignore("dataPropertyAttachmentsPrefixName")
+    p.approximated("the mailbox is checked every 60 s (n8n waits on IMAP IDLE)")
+    p.approximated("an item holds uid, messageId, from, to, cc, replyTo, subject, date, text, html, flags and the "
+                   "attachments (as binary attachment_<n>), not n8n's textPlain / textHtml / metadata layout")
+    options = p.options("options", ("allowUnauthorizedCerts", "customEmailConfig", "forceReconnect",
+                                    "trackLastMessageId"))
+    if options.get("customEmailConfig") not in (None, "", '["UNSEEN"]'):
+        p.unsupported("custom search criteria (options.customEmailConfig) are not supported: new messages are read")
+    if options.get("allowUnauthorizedCerts"):
+        out["allowUnauthorizedCerts"] = True
+    return p.done(out)
+
+
+N8N = N8n(types=("n8n-nodes-base.emailReadImap",), versions=(1, 2, 2.1), convert=from_n8n)
+
+
 @node(
-    type="emailTrigger", display_name="Email Trigger (IMAP)", group="trigger", trigger=True, icon="mail",
+    n8n=N8N, type="emailTrigger", display_name="Email Trigger (IMAP)", group="trigger", trigger=True, icon="mail",
     description="Start the workflow when new email arrives in an IMAP mailbox (polls while active)",
     credentials=["imap"], listen=polling(new_messages),
     params=[

@@ -1,4 +1,4 @@
-"""Extract from File: a binary CSV, JSON, XML, XLSX or text file into items.
+"""Extract from File: a binary CSV, JSON, XML, XLSX or text file into items (spreadsheet: CSV or XLSX, by its bytes).
 
 csv and xlsx give one item per row (keys from the header row, or `field1`, `field2`, ...
 without one); fromJson, xml, text and binaryToProperty give one item per file with the
@@ -21,7 +21,7 @@ from flowbox.node import Context, Item, ItemErrors, N8n, N8nNotes, Param, binary
 from flowbox.nodes._n8n import Params
 from flowbox.nodes._xml import from_xml
 
-OPERATIONS = ["csv", "fromJson", "xml", "xlsx", "text", "binaryToProperty"]
+OPERATIONS = ["csv", "fromJson", "xml", "xlsx", "text", "binaryToProperty", "spreadsheet"]
 WHOLE_FILE = ["fromJson", "xml", "text", "binaryToProperty"]
 _N8N_ROWS = ("headerRow", "delimiter", "encoding", "fromLine", "maxRowCount", "sheetName", "range",
              "includeEmptyCells", "readAsString", "rawData", "relaxQuotes", "enableBOM")
@@ -61,10 +61,33 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
 
 
 N8N = N8n(types=("n8n-nodes-base.extractFromFile",), versions=(1, 1.1), convert=from_n8n)
+_SHEET_TO_FILE = ("fileName", "headerRow", "sheetName", "compression")
+
+
+def route_spreadsheet(params: dict[str, Any], version: float) -> tuple[str, float, dict[str, Any]]:
+    """n8n's legacy Spreadsheet File v1/v2 as the Files nodes it was split into: fromFile (default) as Extract
+    from File (autodetect: CSV or XLSX told apart by the file), toFile as Convert to File (`fileFormat`)."""
+    options = dict(params.get("options") or {})
+    name = params.get("binaryPropertyName", "data")
+    if params.get("operation", "fromFile") == "toFile":
+        fmt = params.get("fileFormat", "xls")
+        kept = {k: v for k, v in options.items() if k in _SHEET_TO_FILE}
+        rest = {k: v for k, v in params.items() if k not in ("operation", "fileFormat", "binaryPropertyName", "options")}
+        return "n8n-nodes-base.convertToFile", 1.1, {"operation": fmt, "binaryPropertyName": name, **rest,
+                                                     "options": {**kept, **{k: v for k, v in options.items()
+                                                                            if k not in kept}}}
+    fmt = params.get("fileFormat", "autodetect")
+    rest = {k: v for k, v in params.items() if k not in ("operation", "fileFormat", "binaryPropertyName", "options")}
+    return "n8n-nodes-base.extractFromFile", 1, {"operation": "spreadsheet" if fmt == "autodetect" else fmt,
+                                                 "binaryPropertyName": name, **rest, "options": options}
+
+
+SPREADSHEET = N8n(types=("n8n-nodes-base.spreadsheetFile",), versions=(1, 2), convert=from_n8n,
+                  route=route_spreadsheet)
 
 
 @node(
-    n8n=N8N, type="extractFromFile", display_name="Extract from File", group="files", icon="file-input",
+    n8n=(N8N, SPREADSHEET), type="extractFromFile", display_name="Extract from File", group="files", icon="file-input",
     description="Read a binary CSV, JSON, XML, XLSX or text file into items",
     params=[
         Param("operation", "options", default="csv", required=True, options=OPERATIONS),
@@ -72,21 +95,23 @@ N8N = N8n(types=("n8n-nodes-base.extractFromFile",), versions=(1, 1.1), convert=
               description="Binary property holding the file"),
         Param("destinationKey", "string", default="data", show_if={"operation": WHOLE_FILE},
               description="Field to put the file's content in (dotted paths nest)"),
-        Param("headerRow", "boolean", default=True, show_if={"operation": ["csv", "xlsx"]},
+        Param("headerRow", "boolean", default=True, show_if={"operation": ["csv", "xlsx", "spreadsheet"]},
               description="The first row holds the column names"),
-        Param("delimiter", "string", default=",", show_if={"operation": ["csv"]},
+        Param("delimiter", "string", default=",", show_if={"operation": ["csv", "spreadsheet"]},
               description="Field separator (one character; \\t for tab)"),
-        Param("encoding", "string", default="utf-8", show_if={"operation": ["csv", "text", "fromJson", "xml"]},
+        Param("encoding", "string", default="utf-8",
+              show_if={"operation": ["csv", "text", "fromJson", "xml", "spreadsheet"]},
               description="Text encoding of the file (a Python codec name: utf-8, latin-1, utf-16, ...)"),
-        Param("fromLine", "number", default=1, min=1, integer=True, show_if={"operation": ["csv"]},
+        Param("fromLine", "number", default=1, min=1, integer=True, show_if={"operation": ["csv", "spreadsheet"]},
               description="First line to read (the header row when there is one)"),
-        Param("maxRowCount", "number", default=-1, min=-1, integer=True, show_if={"operation": ["csv", "xlsx"]},
+        Param("maxRowCount", "number", default=-1, min=-1, integer=True,
+              show_if={"operation": ["csv", "xlsx", "spreadsheet"]},
               description="Read at most this many rows (-1: all)"),
-        Param("sheetName", "string", default="", show_if={"operation": ["xlsx"]},
+        Param("sheetName", "string", default="", show_if={"operation": ["xlsx", "spreadsheet"]},
               description="Sheet to read (default: the first)"),
-        Param("range", "string", default="", show_if={"operation": ["xlsx"]}, placeholder="A3:D20",
+        Param("range", "string", default="", show_if={"operation": ["xlsx", "spreadsheet"]}, placeholder="A3:D20",
               description="Cells to read, in A1 notation (default: the whole sheet); its first row is the header"),
-        Param("includeEmptyCells", "boolean", default=False, show_if={"operation": ["xlsx"]},
+        Param("includeEmptyCells", "boolean", default=False, show_if={"operation": ["xlsx", "spreadsheet"]},
               description="Keep empty cells as null instead of leaving the key out"),
     ],
 )
@@ -99,6 +124,8 @@ async def extract_from_file(ctx: Context, items: list[Item]) -> list[list[Item]]
         prop = ctx.param("binaryPropertyName", i)
         try:
             data = binary_bytes(item, prop)
+            if operation == "spreadsheet":  # a CSV or an XLSX (a zip) file, told apart by its first bytes
+                operation = "xlsx" if data[:4] == b"PK\x03\x04" else "csv"
             if operation == "csv":
                 out.extend(Item(row, None, item) for row in read_csv(ctx, data, i))
             elif operation == "xlsx":

@@ -20,7 +20,8 @@ import stat
 from typing import Any
 
 from flowbox.credentials import CredentialType, register
-from flowbox.node import Context, Item, ItemErrors, Param, binary_bytes, make_binary, node
+from flowbox.node import Context, Item, ItemErrors, N8n, N8nNotes, Param, binary_bytes, make_binary, node
+from flowbox.nodes._n8n import Params
 
 TIMEOUT = 30.0
 MAX_LISTED = 100_000
@@ -52,8 +53,50 @@ register(CredentialType(
 OPERATIONS = ["download", "upload", "list", "delete", "rename"]
 
 
+def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's FTP v1: `protocol` ftp | sftp, `operation` download (default) | upload | list | delete | rename with
+    their `path`, `binaryPropertyName`, `binaryData` / `fileContent`, `recursive`, options.folder /
+    options.recursive (delete), `oldPath` / `newPath` / options.createDirectories (rename); SFTP's
+    concurrent-read options are left to the client."""
+    p = Params(params, version)
+    operation = p.take("operation", "download")
+    if operation not in OPERATIONS:
+        p.unsupported(f"operation {operation!r} is not supported")
+        return p.done({})
+    out: dict[str, Any] = {"protocol": p.take("protocol", "ftp"), "operation": operation}
+    if operation == "rename":
+        options = p.options("options", ("createDirectories",))
+        out.update(oldPath=p.take("oldPath", ""), newPath=p.take("newPath", ""),
+                   createDirectories=bool(options.get("createDirectories")))
+        return p.done(out)
+    out["path"] = p.take("path", "")
+    if operation == "download":
+        out["binaryPropertyName"] = p.take("binaryPropertyName", "data")
+        options = p.options("options", ("enableConcurrentReads", "maxConcurrentReads", "chunkSize"))
+        if options:
+            p.approximated("SFTP's concurrent-read options are left to the client")
+    elif operation == "upload":
+        binary = bool(p.take("binaryData", True))
+        out["binaryData"] = binary
+        if binary:
+            out["binaryPropertyName"] = p.take("binaryPropertyName", "data")
+        else:
+            out["fileContent"] = p.take("fileContent", "")
+    elif operation == "list":
+        out["recursive"] = bool(p.take("recursive", False))
+    else:
+        options = p.options("options", ("folder", "recursive"))
+        out.update(folder=bool(options.get("folder")), recursive=bool(options.get("recursive")))
+    p.approximated("a listed entry and an operation's output item are flowbox's (see the node's page), not n8n's "
+                   "exact fields")
+    return p.done(out)
+
+
+N8N = N8n(types=("n8n-nodes-base.ftp",), versions=(1,), convert=from_n8n)
+
+
 @node(
-    type="ftp", display_name="FTP", group="integration", icon="server", credentials=["ftp", "sftp"],
+    n8n=N8N, type="ftp", display_name="FTP", group="integration", icon="server", credentials=["ftp", "sftp"],
     description="List, download, upload, delete and rename files on an FTP(S) or SFTP server",
     params=[
         Param("protocol", "options", default="ftp", required=True, options=["ftp", "sftp"]),

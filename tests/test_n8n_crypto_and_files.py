@@ -158,3 +158,22 @@ def test_crypto_v2_takes_its_secret_and_key_from_a_crypto_credential() -> None:
     out = {name: runs[-1].outputs[0][0].json for name, runs in result.runs.items()}
     assert out["Mac"] == {"data": hmac.new(b"s3cret", b"pay 5", "sha256").hexdigest()}
     key.public_key().verify(base64.b64decode(out["Sign"]["data"]), b"pay 5", padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_legacy_spreadsheet_file_writes_and_reads_back_telling_csv_from_xlsx(capsys: pytest.CaptureFixture[str],
+                                                                           tmp_path: Path) -> None:
+    """n8n's Spreadsheet File: toFile (xlsx, csv) as Convert to File, fromFile (autodetect) as Extract from File,
+    which tells an XLSX workbook from a CSV file by its bytes; CSV cells come back as text, XLSX numbers as numbers."""
+    rows = [{"sku": "a-1", "qty": 3}, {"sku": "b-2", "qty": 5}]
+    nodes = [n8n_node("Start", "manualTrigger"),
+             n8n_node("Xlsx", "spreadsheetFile", 2, {"operation": "toFile", "fileFormat": "xlsx"}),
+             n8n_node("Csv", "spreadsheetFile", 2, {"operation": "toFile", "fileFormat": "csv"}),
+             n8n_node("Read Xlsx", "spreadsheetFile", 1, {}), n8n_node("Read Csv", "spreadsheetFile", 2, {})]
+    connections = {"Start": {"main": [[{"node": "Xlsx", "type": "main", "index": 0},
+                                       {"node": "Csv", "type": "main", "index": 0}]]},
+                   "Xlsx": {"main": [[{"node": "Read Xlsx", "type": "main", "index": 0}]]},
+                   "Csv": {"main": [[{"node": "Read Csv", "type": "main", "index": 0}]]}}
+    result = run_json(capsys, tmp_path, n8n_workflow(*nodes, connections=connections,
+                                                     pinData={"Start": [{"json": r} for r in rows]}))
+    assert outputs(result, "Read Xlsx") == rows
+    assert outputs(result, "Read Csv") == [{"sku": "a-1", "qty": "3"}, {"sku": "b-2", "qty": "5"}]
