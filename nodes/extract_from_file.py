@@ -40,6 +40,8 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
         p.ignore(*p.raw)
         return p.done({})
     out: dict[str, Any] = {"operation": operation, "binaryPropertyName": p.take("binaryPropertyName", "data")}
+    if p.take("replaceJson", False):  # set by the Move Binary Data route: n8n's Extract from File has no such option
+        out["replaceJson"] = True
     if operation in WHOLE_FILE:
         out["destinationKey"] = p.take("destinationKey", "data")
         options = p.options("options", ("encoding", "stripBOM", "keepSource"))
@@ -86,8 +88,39 @@ SPREADSHEET = N8n(types=("n8n-nodes-base.spreadsheetFile",), versions=(1, 2), co
                   route=route_spreadsheet)
 
 
+def route_move_binary_data(params: dict[str, Any], version: float) -> tuple[str, float, dict[str, Any]]:
+    """n8n's legacy Move Binary Data v1/v1.1 as the Files nodes: binaryToJson (default) as Extract from File
+    (setAllData, the default: the file's JSON becomes the item's json; else its text, parsed with jsonParse or
+    base64 with keepAsBase64, under destinationKey), jsonToBinary as Convert to File (convertAllData, the
+    default: the item's json as a JSON file; else the text of `sourceKey`)."""
+    options = dict(params.get("options") or {})
+    rest = {k: v for k, v in params.items() if k not in ("mode", "setAllData", "convertAllData", "sourceKey",
+                                                         "destinationKey", "options")}
+    if params.get("mode", "binaryToJson") == "jsonToBinary":
+        write = {k: options.pop(k) for k in ("fileName", "mimeType", "encoding", "addBOM") if k in options}
+        out: dict[str, Any] = {"binaryPropertyName": params.get("destinationKey", "data"), **rest}
+        if params.get("convertAllData", True):
+            out.update(operation="toJson", mode="each")
+        else:
+            out.update(operation="toText", sourceProperty=params.get("sourceKey", "data"))
+        return "n8n-nodes-base.convertToFile", 1.1, {**out, "options": {**write, **options}}
+    read = {k: options.pop(k) for k in ("encoding", "stripBOM", "keepSource") if k in options}
+    out = {"binaryPropertyName": params.get("sourceKey", "data"), **rest}
+    if params.get("setAllData", True):
+        out.update(operation="fromJson", replaceJson=True)
+    else:
+        out["destinationKey"] = params.get("destinationKey", "data")
+        json_parse, base64 = options.pop("jsonParse", False), options.pop("keepAsBase64", False)
+        out["operation"] = "binaryToPropery" if base64 else "fromJson" if json_parse else "text"
+    return "n8n-nodes-base.extractFromFile", 1, {**out, "options": {**read, **options}}
+
+
+MOVE_BINARY_DATA = N8n(types=("n8n-nodes-base.moveBinaryData",), versions=(1, 1.1), convert=from_n8n,
+                       route=route_move_binary_data)
+
+
 @node(
-    n8n=(N8N, SPREADSHEET), type="extractFromFile", display_name="Extract from File", group="files", icon="file-input",
+    n8n=(N8N, SPREADSHEET, MOVE_BINARY_DATA), type="extractFromFile", display_name="Extract from File", group="files", icon="file-input",
     description="Read a binary CSV, JSON, XML, XLSX or text file into items",
     params=[
         Param("operation", "options", default="csv", required=True, options=OPERATIONS),
@@ -95,6 +128,8 @@ SPREADSHEET = N8n(types=("n8n-nodes-base.spreadsheetFile",), versions=(1, 2), co
               description="Binary property holding the file"),
         Param("destinationKey", "string", default="data", show_if={"operation": WHOLE_FILE},
               description="Field to put the file's content in (dotted paths nest)"),
+        Param("replaceJson", "boolean", default=False, show_if={"operation": ["fromJson"]},
+              description="The file's JSON object becomes the item's json (instead of going under destinationKey)"),
         Param("headerRow", "boolean", default=True, show_if={"operation": ["csv", "xlsx", "spreadsheet"]},
               description="The first row holds the column names"),
         Param("delimiter", "string", default=",", show_if={"operation": ["csv", "spreadsheet"]},
@@ -130,6 +165,12 @@ async def extract_from_file(ctx: Context, items: list[Item]) -> list[list[Item]]
                 out.extend(Item(row, None, item) for row in read_csv(ctx, data, i))
             elif operation == "xlsx":
                 out.extend(Item(row, None, item) for row in read_xlsx(ctx, data, i))
+            elif operation == "fromJson" and ctx.param("replaceJson", i):
+                found = _whole(ctx, operation, data, i)
+                if not isinstance(found, dict):
+                    raise ValueError(f"the file holds a JSON {type(found).__name__}, not an object, so it cannot be "
+                                     "the item's json (replaceJson)")
+                out.append(item.derive(found, binary=None))
             elif operation in WHOLE_FILE:
                 key = ctx.param("destinationKey", i)
                 out.append(item.derive(set_path({}, key, _whole(ctx, operation, data, i)), binary=None))

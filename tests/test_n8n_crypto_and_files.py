@@ -177,3 +177,28 @@ def test_legacy_spreadsheet_file_writes_and_reads_back_telling_csv_from_xlsx(cap
                                                      pinData={"Start": [{"json": r} for r in rows]}))
     assert outputs(result, "Read Xlsx") == rows
     assert outputs(result, "Read Csv") == [{"sku": "a-1", "qty": "3"}, {"sku": "b-2", "qty": "5"}]
+
+
+def test_legacy_move_binary_data_both_ways(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """n8n's Move Binary Data: jsonToBinary writes the item's json as a JSON file (convertAllData) or one field's
+    text; binaryToJson makes the file's JSON the item's json (setAllData), or puts its text / parsed JSON under
+    destinationKey."""
+    nodes = [n8n_node("Start", "manualTrigger"),
+             n8n_node("ToFile", "moveBinaryData", 1, {"mode": "jsonToBinary", "destinationKey": "file"}),
+             n8n_node("Back", "moveBinaryData", 1.1, {"sourceKey": "file"}),
+             n8n_node("AsText", "moveBinaryData", 1, {"sourceKey": "file", "setAllData": False,
+                                                      "destinationKey": "raw"}),
+             n8n_node("Note", "moveBinaryData", 1, {"mode": "jsonToBinary", "convertAllData": False,
+                                                    "sourceKey": "note"}),
+             n8n_node("NoteText", "moveBinaryData", 1, {"setAllData": False})]
+    connections = {"Start": {"main": [[{"node": "ToFile", "type": "main", "index": 0},
+                                       {"node": "Note", "type": "main", "index": 0}]]},
+                   "ToFile": {"main": [[{"node": "Back", "type": "main", "index": 0},
+                                        {"node": "AsText", "type": "main", "index": 0}]]},
+                   "Note": {"main": [[{"node": "NoteText", "type": "main", "index": 0}]]}}
+    row = {"id": 7, "note": "hello", "tags": ["a"]}
+    result = run_json(capsys, tmp_path, n8n_workflow(*nodes, connections=connections,
+                                                     pinData={"Start": [{"json": row}]}))
+    assert outputs(result, "Back") == [row]
+    assert outputs(result, "AsText") == [{"raw": '{"id":7,"note":"hello","tags":["a"]}'}]
+    assert outputs(result, "NoteText") == [{"data": "hello"}]
