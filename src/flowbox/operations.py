@@ -102,9 +102,11 @@ class Operations:
 
     # ---- executions
     async def list_executions(self, *, workflow_id: str | None = None, status: str | None = None,
-                              limit: int = 50, cursor: str | None = None) -> Page[ExecutionRecord]:
+                              limit: int = 50, cursor: str | None = None,
+                              custom_data: dict[str, str] | None = None) -> Page[ExecutionRecord]:
         return await self.runtime.store.list_executions(workflow_id=workflow_id, status=status, limit=limit,
-                                                        cursor=cursor, visible_to=visible_to(self.user))
+                                                        cursor=cursor, visible_to=visible_to(self.user),
+                                                        custom_data=custom_data)
 
     async def get_execution(self, id: str) -> ExecutionRecord:
         record = await self.runtime.store.get_execution(id)

@@ -67,3 +67,30 @@ def test_an_n8n_execution_data_node_stores_it_with_the_execution(capsys: pytest.
     code, out, err = cli(capsys, "execution", ran["executionId"], "--data-dir", str(tmp_path / "data"))
     assert code == 0, err
     assert json.loads(out)["customData"] == {"customer": "Ann"}
+    code, out, err = cli(capsys, "executions", "--custom-data", "customer:Ann", "--json",
+                         "--data-dir", str(tmp_path / "data"))
+    assert code == 0, err
+    assert [e["id"] for e in json.loads(out)["data"]] == [ran["executionId"]]
+    code, out, err = cli(capsys, "executions", "--custom-data", "customer:Bob", "--json",
+                         "--data-dir", str(tmp_path / "data"))
+    assert code == 0 and json.loads(out)["data"] == []
+
+
+def test_the_api_finds_executions_by_their_custom_data(tmp_path: Path) -> None:
+    from support import run_with_services
+
+    tagged = {"name": "tagged", "nodes": [
+        {"name": "Start", "type": "manualTrigger", "parameters": {}, "position": [0, 0]},
+        {"name": "Tag", "type": "executionData", "position": [200, 0],
+         "parameters": {"data": [{"key": "order", "value": "{{ $json.n }}"}]}}],
+        "connections": {"Start": {"main": [[{"node": "Tag"}]]}}}
+
+    async def body(services: Any, client: Any) -> None:
+        flow = load_workflow(tagged)
+        runs = [await services.run_here(flow, [{"n": n}]) for n in (1, 2)]
+        found = (await client.get("/api/v1/executions", params={"customData": "order:2"})).json()["data"]
+        assert [e["id"] for e in found] == [runs[1].execution_id] and found[0]["customData"] == {"order": "2"}
+        bad = await client.get("/api/v1/executions", params={"customData": "order"})
+        assert bad.status_code in (400, 422) and "key:value" in bad.text
+
+    run_with_services(tmp_path, body)

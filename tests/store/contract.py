@@ -218,6 +218,10 @@ class StoreContract:
             assert got.finished_at >= got.started_at and got.wait_till is None
             assert got.custom_data == {"order": "42", "für": "ü"}
             assert (await store.list_executions(workflow_id="wf1")).data[0].custom_data == {"order": "42", "für": "ü"}
+            found = await store.list_executions(custom_data={"order": "42", "für": "ü"})
+            assert [e.id for e in found.data] == [made.id]
+            assert (await store.list_executions(custom_data={"order": "43"})).data == []
+            assert (await store.list_executions(custom_data={'we"ird': "x"})).data == []
 
         backend.run(body)
 

@@ -28,12 +28,22 @@ class ExecutionController(Controller):
         workflow_id: str | None = Parameter(query="workflowId", default=None),
         status: str | None = Parameter(default=None, description=f"one of {', '.join(EXECUTION_STATUSES)}"),
         limit: int = LIMIT, cursor: str | None = CURSOR,
+        custom_data: str | None = Parameter(query="customData", default=None,
+                                            description="key:value pairs, comma-separated, that the executions' "
+                                                        "saved custom data must have (Execution Data node)"),
     ) -> dict[str, Any]:
         if status is not None and status not in EXECUTION_STATUSES:
             raise invalid(request, "status", f"must be one of {', '.join(EXECUTION_STATUSES)}, got {status!r}",
                           source="query")
+        wanted: dict[str, str] = {}
+        for pair in filter(None, (part.strip() for part in (custom_data or "").split(","))):
+            key, sep, value = pair.partition(":")
+            if not sep or not key.strip():
+                raise invalid(request, "customData", f"must be key:value pairs separated by commas, got {pair!r}",
+                              source="query")
+            wanted[key.strip()] = value.strip()
         page = await services.list_executions(workflow_id=workflow_id or None, status=status, limit=limit,
-                                                    cursor=cursor or None)
+                                                    cursor=cursor or None, custom_data=wanted or None)
         return page_json(page, _summary)
 
     @get("/{execution_id:str}", summary="Get an execution with each node's runs")

@@ -362,14 +362,25 @@ def export(ids: tuple[str, ...], out: str | None, fmt: str, data_dir: str | None
 @click.option("--status", type=click.Choice(["new", "queued", "running", "waiting", "success", "error",
                                              "canceled", "crashed"]))
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--custom-data", "custom", multiple=True, metavar="KEY:VALUE",
+              help="Only executions whose saved custom data has this value (repeatable)")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table")
 @data_dir_option
-def executions(workflow_id: str | None, status: str | None, limit: int, as_json: bool, data_dir: str | None) -> None:
+def executions(workflow_id: str | None, status: str | None, limit: int, custom: tuple[str, ...], as_json: bool,
+               data_dir: str | None) -> None:
     """List recorded executions, newest first."""
     from flowbox.records import execution_to_json
 
+    wanted = {}
+    for pair in custom:
+        key, sep, value = pair.partition(":")
+        if not sep or not key:
+            raise click.BadParameter(f"must be KEY:VALUE, got {pair!r}", param_hint="--custom-data")
+        wanted[key] = value
+
     async def work(ops: Any) -> Any:
-        return await ops.list_executions(workflow_id=workflow_id, status=status, limit=limit)
+        return await ops.list_executions(workflow_id=workflow_id, status=status, limit=limit,
+                                         custom_data=wanted or None)
 
     page = asyncio.run(with_ops(data_dir, work))
     rows = [execution_to_json(r, with_nodes=False) for r in page.data]

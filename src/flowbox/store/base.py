@@ -246,6 +246,7 @@ class ExecutionStore(Protocol):
 
     async def list_executions(self, *, workflow_id: str | None = None, status: str | None = None,
                               limit: int = 50, cursor: str | None = None,
+                              custom_data: dict[str, str] | None = None,
                               visible_to: str | None = None) -> Page[ExecutionRecord]:
         """Newest first; without `nodes`; `visible_to` keeps executions of workflows that user may see."""
 

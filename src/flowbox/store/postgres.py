@@ -195,6 +195,9 @@ class PostgresStore(SqlStore):
     def _json(self, obj: Any) -> Any:
         return None if obj is None else Jsonb(obj)
 
+    def _json_text(self, column: str, key: str) -> tuple[str, Any]:
+        return f"({column} ->> ?)", key
+
     def _from_json(self, value: Any) -> Any:
         return value
 

@@ -248,10 +248,15 @@ class SqlStore(AccountsSql):
         return record
 
     async def list_executions(self, *, workflow_id: str | None = None, status: str | None = None,
-                              limit: int = 50, cursor: str | None = None,
-                              visible_to: str | None = None) -> Page[ExecutionRecord]:
-        """Newest first; without `nodes`; `visible_to` keeps executions of workflows that user may see."""
+                              limit: int = 50, cursor: str | None = None, visible_to: str | None = None,
+                              custom_data: dict[str, str] | None = None) -> Page[ExecutionRecord]:
+        """Newest first; without `nodes`; `visible_to` keeps executions of workflows that user may see;
+        `custom_data` keeps those whose saved custom data has these values."""
         where, params = self._visible("workflow", "e.workflow_id", visible_to)
+        for key, value in (custom_data or {}).items():
+            field, param = self._json_text("e.custom_data", key)
+            where.append(f"{field} = ?")
+            params.extend([param, str(value)])
         if workflow_id is not None:
             where.append("workflow_id = ?")
             params.append(workflow_id)

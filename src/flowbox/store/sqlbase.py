@@ -102,6 +102,10 @@ class SqlBase:
     def _json(self, obj: Any) -> Any:
         return None if obj is None else dumps(obj).decode()
 
+    def _json_text(self, column: str, key: str) -> tuple[str, Any]:
+        """SQL for the text at top-level `key` of JSON `column`, and the parameter it takes."""
+        return f"json_extract({column}, ?)", '$."' + key.replace('"', '\\"') + '"'
+
     def _from_json(self, value: Any) -> Any:
         return None if value is None else orjson.loads(value)
 
