@@ -3,7 +3,8 @@
 `keys` rows `{currentKey, newKey}` take dotted paths (`a.b` -> `c`); a row with an empty side, equal sides
 or a missing current key changes nothing. `additionalOptions.regexReplacement` rows rename every key whose
 name matches `searchRegex` (first match replaced, `$1`-style captures in `replaceRegex`), down to
-`options.depth` levels (-1: all). Patterns run under flowbox's regex time limit.
+`options.depth` levels (-1: all). Patterns run under flowbox's regex time limit; one that runs past it
+fails the item with n8n's message ("Regex pattern ... may cause performance issues ...").
 """
 
 from __future__ import annotations
@@ -69,6 +70,13 @@ def _rename_matching(obj: Any, pattern: regex.Pattern[str], template: str, depth
             new = key[:m.start()] + js_replacement(template, m) + key[m.end():]
             if new != key:
                 obj[new] = obj.pop(key)
+
+
+def _slow_pattern(pattern: regex.Pattern[str]) -> str:
+    """n8n's words for a pattern that takes too long (here: past REGEX_TIMEOUT on one key), so a workflow that
+    branches on the error output sees the same text."""
+    return (f'Regex pattern "{pattern.pattern}" may cause performance issues. '
+            'Please try a simpler pattern like "[a-z]+" or "\\w+". ')
 
 
 def _regex_row(row: dict[str, Any]) -> tuple[regex.Pattern[str], str, int]:
@@ -157,10 +165,10 @@ async def rename_keys(ctx: Context, items: list[Item]) -> list[list[Item]]:
                 try:
                     _rename_matching(data, pattern, template, depth)
                 except TimeoutError:
-                    raise ValueError(f"parameter 'additionalOptions.regexReplacement': regex {pattern.pattern!r} "
-                                     f"took longer than {REGEX_TIMEOUT:g} s on a key (simplify it)") from None
+                    errors.fail(item, i, ValueError(_slow_pattern(pattern)), out)
+                    break
+            else:
+                out.append(item.derive(data))
         except ValueError as exc:
             errors.fail(item, i, ValueError(f"item {i}: {exc}"), out)
-            continue
-        out.append(item.derive(data))
     return errors.outputs(out)

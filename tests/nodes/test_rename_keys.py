@@ -73,7 +73,23 @@ def test_a_backtracking_regex_is_stopped(run_node, monkeypatch):
     key = "a" * 40 + "!"
     result = run_node(rename(additionalOptions={"regexReplacement": [{"searchRegex": "^(a|aa)+$", "replaceRegex": "x"}]}),
                       [{key: 1}])
-    assert result.status == "error" and "took longer than" in result.error["message"]
+    assert result.status == "error" and result.error["node"] == "Rename"
+    # n8n's words, so an imported workflow that branches on the error output sees the same text
+    assert result.error["message"] == ('Regex pattern "^(a|aa)+$" may cause performance issues. '
+                                       'Please try a simpler pattern like "[a-z]+" or "\\w+". ')
+
+
+def test_a_backtracking_regex_goes_to_the_error_output(run_node, monkeypatch):
+    import flowbox.nodes.rename_keys as module
+
+    monkeypatch.setattr(module, "REGEX_TIMEOUT", 0.05)
+    slow = "a" * 40 + "!"
+    node = {**rename(additionalOptions={"regexReplacement": [{"searchRegex": "^(a|aa)+$", "replaceRegex": "x"}]}),
+            "onError": "errorOutput"}
+    result = run_node(node, [{"ok": 1}, {slow: 2}])
+    ok, failed = result.runs["Rename"][-1].outputs
+    assert [i.json for i in ok] == [{"ok": 1}]
+    assert failed[0].json[slow] == 2 and failed[0].json["error"].startswith('Regex pattern "^(a|aa)+$" may')
 
 
 def test_continue_on_error_keeps_going(run_node):
