@@ -42,7 +42,14 @@ HTML_OPTIONS = (
     Param("textReplace", "list", [], fields=PATTERN_ROW, description="Replace matching text of the HTML's text"),
     Param("blockElements", "string", "", placeholder="e.g. p, div, ...",
           description="Elements surrounded with blank lines"),
+    Param("layout", "options", "clean", options=("clean", "nodeHtmlMarkdown"),
+          description="clean: leading blank space trimmed, ignore and blockElements apply to every element; "
+                      "nodeHtmlMarkdown (set on import from n8n): as n8n's converter, whitespace before the "
+                      "first block kept as ' ' and a blank line, and ignore/blockElements have no effect on "
+                      "h1-h6, ol, ul, li, code, table, a, img"),
 )
+# node-html-markdown's elements with computed translators: its ignore/blockElements options do not reach them
+_NHM_FIXED = frozenset(("h1", "h2", "h3", "h4", "h5", "h6", "ol", "ul", "li", "code", "table", "a", "img"))
 _SHOWDOWN_FLAGS = ("backslashEscapesHTMLTags", "customizedHeaderId", "emoji", "encodeEmails", "ghMentions",
                    "requireSpaceBeforeHeadingText", "literalMidWordAsterisks", "literalMidWordUnderscores",
                    "parseImgDimensions", "rawHeaderId", "rawPrefixHeaderId", "smartIndentationFix",
@@ -92,12 +99,15 @@ def html_to_markdown(html: str, options: dict[str, Any]) -> str:
     soup = BeautifulSoup(html, "html.parser")
     for el in soup.find_all(("head", "title", "style", "script", "meta", "link", "noscript", "template")):
         el.decompose()  # what a page does not show
+    nhm = options.get("layout") == "nodeHtmlMarkdown"
     for tag in comma_list(options.get("ignore")):
         for el in soup.find_all(tag):
-            el.decompose()
+            if not (nhm and el.name in _NHM_FIXED):
+                el.decompose()
     for tag in comma_list(options.get("blockElements")):
         for el in soup.find_all(tag):
-            el.name = "p"
+            if not (nhm and el.name in _NHM_FIXED):
+                el.name = "p"
     for row in rows(options.get("textReplace"), "values"):
         if row.get("pattern"):
             for text in list(soup.find_all(string=True)):
@@ -149,7 +159,10 @@ def html_to_markdown(html: str, options: dict[str, Any]) -> str:
     converter = Converter(heading_style="ATX", bullets=str(options.get("bulletMarker") or "*"),
                           escape_misc=False, escape_underscores=global_escape is None,
                           escape_asterisks=global_escape is None)
-    markdown = re.sub(r"^(?:[ \t]*\n)+", "", converter.convert_soup(soup)).rstrip()
+    raw = converter.convert_soup(soup)
+    markdown = re.sub(r"^(?:[ \t]*\n)+", "", raw).rstrip()
+    if nhm and re.match(r"[ \t]+\n", raw) and markdown:
+        markdown = " \n\n" + markdown  # node-html-markdown: the text before the first block, collapsed
     if line_escape:
         markdown = "\n".join(_sub(f"^(?:{line_escape[0]})", line_escape[1], line, "lineStartEscape")
                              for line in markdown.split("\n"))
@@ -249,6 +262,10 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
     replace = options.get("textReplace")
     if isinstance(replace, dict):  # n8n's fixedCollection: {"values": [{pattern, replacement}]}
         options["textReplace"] = list(replace.get("values") or [])
+    if "layout" in options:
+        p.unsupported("option 'options.layout' is flowbox's, not n8n's")
+    if out.get("mode", "htmlToMarkdown") == "htmlToMarkdown":
+        out["options"] = options = {**options, "layout": "nodeHtmlMarkdown"}
     for name in _SHOWDOWN_FLAGS:
         if name in options and bool(options[name]) != (name == "encodeEmails"):
             p.unsupported(f"option 'options.{name}' (showdown) is not supported")

@@ -45,9 +45,10 @@ CONVERTED = [
     ("markdown", 1, {"mode": "markdownToHtml", "markdown": "# Hi", "options": {"tables": True}},
      {"mode": "markdownToHtml", "markdown": "# Hi", "options": {"tables": True}}),
     ("markdown", 1, {"html": "<b>x</b>", "destinationKey": "md", "options": {"bulletMarker": "-"}},
-     {"html": "<b>x</b>", "destinationKey": "md", "options": {"bulletMarker": "-"}}),
+     {"html": "<b>x</b>", "destinationKey": "md", "options": {"bulletMarker": "-", "layout": "nodeHtmlMarkdown"}}),
     ("markdown", 1, {"html": "<p>a</p>", "options": {"textReplace": {"values": [{"pattern": "a", "replacement": "b"}]}}},
-     {"html": "<p>a</p>", "options": {"textReplace": [{"pattern": "a", "replacement": "b"}]}}),
+     {"html": "<p>a</p>", "options": {"textReplace": [{"pattern": "a", "replacement": "b"}],
+                                      "layout": "nodeHtmlMarkdown"}}),
     ("debugHelper", 1, {"throwErrorMessage": "boom"}, {"throwErrorMessage": "boom"}),
     ("debugHelper", 1, {"category": "randomData", "randomDataType": "email", "randomDataCount": 3},
      {"category": "randomData", "randomDataType": "email", "randomDataCount": 3}),
@@ -150,6 +151,17 @@ def test_markdown_to_html_gives_showdowns_header(capsys: pytest.CaptureFixture[s
                         pinData={"Start": [{"json": {"k": 1}}]})
     result = run_json(capsys, tmp_path, data)
     assert outputs(result, "Md") == [{"k": 1, "data": '<h1 id="helloworld">Hello World</h1>'}]
+
+
+def test_markdown_from_html_follows_node_html_markdown(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """HTML to Markdown on import takes n8n's layout: ' ' and a blank line for the page's leading blank text,
+    `ignore: h1` leaves the heading (node-html-markdown's heading translator is not reached by it)."""
+    page = "<html> <body> <div> <h1>Hi</h1> <p>there</p> <span>x</span> </div> </body> </html>"
+    data = n8n_workflow(n8n_node("Start", "manualTrigger"),
+                        n8n_node("Md", "markdown", 1, {"html": "={{ $json.page }}", "options": {"ignore": "h1,span"}}),
+                        pinData={"Start": [{"json": {"page": page}}]})
+    result = run_json(capsys, tmp_path, data)
+    assert outputs(result, "Md") == [{"page": page, "data": " \n\n# Hi\n\nthere"}]
 
 
 # ---------------------------------------------------------------- Crypto

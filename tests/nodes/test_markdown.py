@@ -41,6 +41,21 @@ def test_html_text_replace_and_block_elements(run_node):
     assert item["data"] == "hue\n\nhue"
 
 
+PAGE = "<html> <head><title>T</title></head> <body> <div> <h1>Title</h1> <p>text</p> </div> </body> </html>"
+
+
+def test_html_to_markdown_layout_of_node_html_markdown(run_node):
+    """n8n's converter (layout set on import): the blank text before the first block stays as ' ' and a blank
+    line, and `ignore` does not reach headings; flowbox's own layout trims and ignores them."""
+    [clean] = out(run_node(md(mode="htmlToMarkdown", html=PAGE, options={"ignore": "h1"})))
+    assert clean["data"] == "text"
+    [nhm] = out(run_node(md(mode="htmlToMarkdown", html=PAGE, options={"ignore": "h1, p",
+                                                                       "layout": "nodeHtmlMarkdown"})))
+    assert nhm["data"] == " \n\n# Title"
+    [tight] = out(run_node(md(mode="htmlToMarkdown", html="<h1>Title</h1>", options={"layout": "nodeHtmlMarkdown"})))
+    assert tight["data"] == "# Title"
+
+
 def test_markdown_to_html_like_showdown(run_node):
     text = "# Hello World\n\nSome *em* and **bold**.\n\n```\ncode\n```\n\n# Hello World"
     [item] = out(run_node(md(mode="markdownToHtml", markdown=text, destinationKey="out.html")))
