@@ -1,9 +1,10 @@
-"""Convert to File: items into a CSV, JSON, XML, XLSX, HTML-table or text file (binary data).
+"""Convert to File: items into a CSV, XLSX, XLS, ODS, RTF-table, HTML-table, JSON, XML or text file (binary data).
 
 `mode` "once" puts all items in one file (one output item); "each" makes one file per
 item. Table formats take their columns from the keys of all items, in first-seen order;
-nested values become compact JSON text. Writers are the stdlib `csv`/`json`, openpyxl
-and xmltodict; XLSX cells that look like formulas are written as text.
+nested values become compact JSON text. Writers are the stdlib `csv`/`json`, `_sheets`
+(openpyxl, xlwt, odfpy, RTF) and xmltodict; spreadsheet cells that look like formulas are written as text.
+n8n's iCal operation is the iCalendar node (`route`).
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from typing import Any
 
 from flowbox.node import Context, Item, ItemErrors, N8n, N8nNotes, Param, get_path, make_binary, node
 from flowbox.nodes._n8n import Params
+from flowbox.nodes._sheets import write_table
 from flowbox.nodes._xml import to_xml
 
-OPERATIONS = ["csv", "html", "toJson", "xlsx", "xml", "toText", "toBinary"]
-TABLES = ["csv", "html", "xlsx"]
-EXTENSIONS = {"csv": "csv", "html": "html", "toJson": "json", "xlsx": "xlsx", "xml": "xml", "toText": "txt",
-              "toBinary": "bin"}
+OPERATIONS = ["csv", "html", "toJson", "xlsx", "xls", "ods", "rtf", "xml", "toText", "toBinary"]
+SHEETS = ["xlsx", "xls", "ods"]
+TABLES = ["csv", "html", *SHEETS, "rtf"]
+EXTENSIONS = {"csv": "csv", "html": "html", "toJson": "json", "xlsx": "xlsx", "xls": "xls", "ods": "ods", "rtf": "rtf",
+              "xml": "xml", "toText": "txt", "toBinary": "bin"}
 
 
 class ConvertFailed(ValueError):
@@ -33,16 +36,17 @@ class ConvertFailed(ValueError):
 
 
 _N8N_OPTIONS = {"csv": ("fileName", "headerRow", "delimiter", "compression"), "html": ("fileName", "headerRow"),
-                "xlsx": ("fileName", "headerRow", "sheetName", "compression"),
+                **{fmt: ("fileName", "headerRow", "sheetName", "compression") for fmt in SHEETS},
+                "rtf": ("fileName", "headerRow"),
                 "toJson": ("fileName", "format", "encoding", "addBOM"), "toText": ("fileName", "encoding", "addBOM"),
                 "toBinary": ("fileName", "encoding", "addBOM", "dataIsBase64", "mimeType")}
 
 
 def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
-    """n8n's Convert to File v1/v1.1: csv (default), html, xlsx, toJson (`mode` once | each), toText and toBinary
-    (`sourceProperty`) into `binaryPropertyName`, with their options (fileName, headerRow, delimiter, sheetName,
-    format, encoding, mimeType). ods, xls, rtf and iCal, compression, a BOM and text that is not base64 for
-    toBinary are not supported."""
+    """n8n's Convert to File v1/v1.1: csv (default), html, xlsx, xls, ods, rtf, toJson (`mode` once | each), toText
+    and toBinary (`sourceProperty`) into `binaryPropertyName`, with their options (fileName, headerRow, delimiter,
+    sheetName, format, encoding, mimeType); iCal goes to the iCalendar node (`route`). Compression, a BOM and
+    text that is not base64 for toBinary are not supported."""
     p = Params(params, version)
     operation = p.take("operation", "csv")
     if operation not in _N8N_OPTIONS:
@@ -70,17 +74,27 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
     return p.done(out)
 
 
-N8N = N8n(types=("n8n-nodes-base.convertToFile",), versions=(1, 1.1), convert=from_n8n)
+def route(params: dict[str, Any], version: float) -> tuple[str, float, dict[str, Any]] | None:
+    """n8n's iCal operation ("Convert to ICS") is the iCalendar node's createEventFile, same parameters."""
+    if params.get("operation") != "iCal":
+        return None
+    rest = {k: v for k, v in params.items() if k not in ("operation", "options")}
+    options = dict(params.get("options") or {})
+    fields = {**dict(rest.pop("additionalFields", None) or {}), **options}
+    return "n8n-nodes-base.iCal", 1, {"operation": "createEventFile", **rest, "additionalFields": fields}
+
+
+N8N = N8n(types=("n8n-nodes-base.convertToFile",), versions=(1, 1.1), convert=from_n8n, route=route)
 
 
 @node(
     n8n=N8N, type="convertToFile", display_name="Convert to File", group="files", icon="file-output",
-    description="Turn items into a CSV, JSON, XML, XLSX, HTML-table or text file",
+    description="Turn items into a CSV, XLSX, XLS, ODS, RTF-table, HTML-table, JSON, XML or text file",
     params=[
         Param("operation", "options", default="csv", required=True, options=OPERATIONS,
               description="The file format; toText writes a text field, toBinary decodes a base64 field"),
         Param("mode", "options", default="once", options=["once", "each"],
-              show_if={"operation": ["csv", "html", "toJson", "xlsx", "xml"]},
+              show_if={"operation": [*TABLES, "toJson", "xml"]},
               description="once: all items into one file; each: one file per item"),
         Param("sourceProperty", "string", default="data", required=True,
               show_if={"operation": ["toText", "toBinary"]},
@@ -91,7 +105,7 @@ N8N = N8n(types=("n8n-nodes-base.convertToFile",), versions=(1, 1.1), convert=fr
         Param("headerRow", "boolean", default=True, show_if={"operation": TABLES},
               description="Write the column names as the first row"),
         Param("delimiter", "string", default=",", show_if={"operation": ["csv"]}),
-        Param("sheetName", "string", default="Sheet", show_if={"operation": ["xlsx"]}),
+        Param("sheetName", "string", default="Sheet", show_if={"operation": SHEETS}),
         Param("format", "boolean", default=False, show_if={"operation": ["toJson", "xml"]},
               description="Pretty-print (indent) the file"),
         Param("rootName", "string", default="items", show_if={"operation": ["xml"]},
@@ -240,34 +254,29 @@ def _which(ctx: Context, n: int) -> str:
     return "the item" if ctx.param("mode") == "each" else f"item {n}"
 
 
-def _to_xlsx(ctx: Context, rows: list[dict[str, Any]], i: int) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+def _sheet_writer(fmt: str) -> Callable[[Context, list[dict[str, Any]], int], bytes]:
+    """The writer of spreadsheet format `fmt`: a header row of the columns (unless headerRow is off), then a row
+    per item; nested values as compact JSON text."""
 
-    cols = columns(rows)
-    table = [[cell_text(v) if isinstance(v, (dict, list)) else v for v in (row.get(c) for c in cols)] for row in rows]
-    for where, values in [("a column name", cols), *((_which(ctx, n), r) for n, r in enumerate(table))]:
-        if any(isinstance(v, str) and ILLEGAL_CHARACTERS_RE.search(v) for v in values):
-            raise ConvertFailed(f"{where} holds a control character that XLSX cannot store")
-    book = Workbook(write_only=True)
-    try:
-        sheet = book.create_sheet(ctx.param("sheetName", i))
-    except ValueError as exc:
-        raise ConvertFailed(f"parameter 'sheetName': {exc}") from None
+    def write(ctx: Context, rows: list[dict[str, Any]], i: int) -> bytes:
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-    def cell(value: Any) -> Any:
-        made = WriteOnlyCell(sheet, value)
-        if isinstance(value, str):
-            made.data_type = "s"  # text that starts with "=" stays text, never a formula
-        return made
+        cols = columns(rows)
+        table = [[cell_text(v) if isinstance(v, (dict, list)) else v for v in (row.get(c) for c in cols)]
+                 for row in rows]
+        if fmt in ("xlsx", "ods"):  # XML inside: no control characters
+            for where, values in [("a column name", cols), *((_which(ctx, n), r) for n, r in enumerate(table))]:
+                if any(isinstance(v, str) and ILLEGAL_CHARACTERS_RE.search(v) for v in values):
+                    raise ConvertFailed(f"{where} holds a control character that {fmt.upper()} cannot store")
+        header = ctx.param("headerRow", i) is not False
+        try:
+            return write_table(fmt, [cols, *table] if header else table, ctx.param("sheetName", i))
+        except ValueError as exc:
+            raise ConvertFailed(str(exc)) from None
 
-    for values in [cols, *table] if ctx.param("headerRow", i) is not False else table:
-        sheet.append([cell(v) for v in values])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    return write
 
 
 WRITERS: dict[str, Callable[[Context, list[dict[str, Any]], int], bytes]] = {
-    "csv": _to_csv, "html": _to_html, "toJson": _to_json, "xlsx": _to_xlsx, "xml": _to_xml}
+    "csv": _to_csv, "html": _to_html, "toJson": _to_json, "xml": _to_xml,
+    **{fmt: _sheet_writer(fmt) for fmt in (*SHEETS, "rtf")}}

@@ -1,9 +1,11 @@
-"""Extract from File: a binary CSV, JSON, XML, XLSX or text file into items (spreadsheet: CSV or XLSX, by its bytes).
+"""Extract from File: a binary CSV, spreadsheet (XLSX, XLS, ODS, an HTML or RTF table), JSON, XML, calendar or
+text file into items ("spreadsheet": whichever of those the file's bytes say it is).
 
-csv and xlsx give one item per row (keys from the header row, or `field1`, `field2`, ...
-without one); fromJson, xml, text and binaryToProperty give one item per file with the
-content under `destinationKey`. Readers are the stdlib `csv`/`json`, openpyxl and
-xmltodict. Every error names the item whose file could not be read.
+csv and the spreadsheet formats give one item per row (keys from the header row, or `field1`, `field2`, ...
+without one); fromJson, xml, fromIcs, text and binaryToProperty give one item per file with the content
+under `destinationKey` (fromIcs: the calendar as n8n's ts-ics object, `{version, prodId, events: [...]}`).
+Readers are the stdlib `csv`/`json`, `_sheets` (openpyxl, xlrd, odfpy, BeautifulSoup), xmltodict and
+icalendar. Every error names the item whose file could not be read.
 """
 
 from __future__ import annotations
@@ -19,19 +21,23 @@ from typing import Any
 
 from flowbox.node import Context, Item, ItemErrors, N8n, N8nNotes, Param, binary_bytes, node, set_path
 from flowbox.nodes._n8n import Params
+from flowbox.nodes._sheets import SHEET_FORMATS, cell_range, read_rows
 from flowbox.nodes._xml import from_xml
 
-OPERATIONS = ["csv", "fromJson", "xml", "xlsx", "text", "binaryToProperty", "spreadsheet"]
-WHOLE_FILE = ["fromJson", "xml", "text", "binaryToProperty"]
+OPERATIONS = ["csv", "xlsx", "xls", "ods", "html", "rtf", "fromJson", "xml", "fromIcs", "text", "binaryToProperty",
+              "spreadsheet"]
+WHOLE_FILE = ["fromJson", "xml", "fromIcs", "text", "binaryToProperty"]
+ROWS = ["csv", *SHEET_FORMATS, "spreadsheet"]
+WORKBOOKS = ["xlsx", "xls", "ods", "spreadsheet"]
 _N8N_ROWS = ("headerRow", "delimiter", "encoding", "fromLine", "maxRowCount", "sheetName", "range",
              "includeEmptyCells", "readAsString", "rawData", "relaxQuotes", "enableBOM")
 
 
 def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
-    """n8n's Extract from File v1/v1.1: csv (default) and xlsx rows (options headerRow, delimiter, encoding, fromLine,
-    maxRowCount, sheetName, range, includeEmptyCells), fromJson, xml, text and binaryToPropery into `destinationKey`
-    (options encoding, stripBOM). html, ods, xls, rtf, pdf and fromIcs, keepSource and the SheetJS read options
-    (readAsString, rawData) are not supported."""
+    """n8n's Extract from File v1/v1.1: csv (default), xlsx, xls, ods, html and rtf rows (options headerRow,
+    delimiter, encoding, fromLine, maxRowCount, sheetName, range, includeEmptyCells), fromJson, xml, fromIcs, text
+    and binaryToPropery into `destinationKey` (options encoding, stripBOM). pdf, keepSource and the SheetJS read
+    options (readAsString, rawData) are not supported."""
     p = Params(params, version)
     operation = p.take("operation", "csv")
     operation = {"binaryToPropery": "binaryToProperty"}.get(operation, operation)
@@ -121,7 +127,7 @@ MOVE_BINARY_DATA = N8n(types=("n8n-nodes-base.moveBinaryData",), versions=(1, 1.
 
 @node(
     n8n=(N8N, SPREADSHEET, MOVE_BINARY_DATA), type="extractFromFile", display_name="Extract from File", group="files", icon="file-input",
-    description="Read a binary CSV, JSON, XML, XLSX or text file into items",
+    description="Read a binary CSV, XLSX, XLS, ODS, HTML-table, RTF-table, JSON, XML, iCalendar or text file into items",
     params=[
         Param("operation", "options", default="csv", required=True, options=OPERATIONS),
         Param("binaryPropertyName", "string", default="data", required=True,
@@ -130,28 +136,27 @@ MOVE_BINARY_DATA = N8n(types=("n8n-nodes-base.moveBinaryData",), versions=(1, 1.
               description="Field to put the file's content in (dotted paths nest)"),
         Param("replaceJson", "boolean", default=False, show_if={"operation": ["fromJson"]},
               description="The file's JSON object becomes the item's json (instead of going under destinationKey)"),
-        Param("headerRow", "boolean", default=True, show_if={"operation": ["csv", "xlsx", "spreadsheet"]},
+        Param("headerRow", "boolean", default=True, show_if={"operation": ROWS},
               description="The first row holds the column names"),
         Param("delimiter", "string", default=",", show_if={"operation": ["csv", "spreadsheet"]},
               description="Field separator (one character; \\t for tab)"),
         Param("encoding", "string", default="utf-8",
-              show_if={"operation": ["csv", "text", "fromJson", "xml", "spreadsheet"]},
+              show_if={"operation": ["csv", "text", "fromJson", "xml", "fromIcs", "spreadsheet"]},
               description="Text encoding of the file (a Python codec name: utf-8, latin-1, utf-16, ...)"),
         Param("fromLine", "number", default=1, min=1, integer=True, show_if={"operation": ["csv", "spreadsheet"]},
               description="First line to read (the header row when there is one)"),
         Param("maxRowCount", "number", default=-1, min=-1, integer=True,
-              show_if={"operation": ["csv", "xlsx", "spreadsheet"]},
-              description="Read at most this many rows (-1: all)"),
-        Param("sheetName", "string", default="", show_if={"operation": ["xlsx", "spreadsheet"]},
+              show_if={"operation": ROWS}, description="Read at most this many rows (-1: all)"),
+        Param("sheetName", "string", default="", show_if={"operation": WORKBOOKS},
               description="Sheet to read (default: the first)"),
-        Param("range", "string", default="", show_if={"operation": ["xlsx", "spreadsheet"]}, placeholder="A3:D20",
+        Param("range", "string", default="", show_if={"operation": WORKBOOKS}, placeholder="A3:D20",
               description="Cells to read, in A1 notation (default: the whole sheet); its first row is the header"),
-        Param("includeEmptyCells", "boolean", default=False, show_if={"operation": ["xlsx", "spreadsheet"]},
+        Param("includeEmptyCells", "boolean", default=False, show_if={"operation": ROWS},
               description="Keep empty cells as null instead of leaving the key out"),
     ],
 )
 async def extract_from_file(ctx: Context, items: list[Item]) -> list[list[Item]]:
-    """csv/xlsx: one item per row of each input file; the other formats: one item per input item."""
+    """csv and the spreadsheets: one item per row of each input file; the other formats: one item per input item."""
     errors = ItemErrors(ctx)
     out: list[Item] = []
     for i, item in enumerate(items):
@@ -159,12 +164,12 @@ async def extract_from_file(ctx: Context, items: list[Item]) -> list[list[Item]]
         prop = ctx.param("binaryPropertyName", i)
         try:
             data = binary_bytes(item, prop)
-            if operation == "spreadsheet":  # a CSV or an XLSX (a zip) file, told apart by its first bytes
-                operation = "xlsx" if data[:4] == b"PK\x03\x04" else "csv"
+            if operation == "spreadsheet":
+                operation = sniff(data)
             if operation == "csv":
                 out.extend(Item(row, None, item) for row in read_csv(ctx, data, i))
-            elif operation == "xlsx":
-                out.extend(Item(row, None, item) for row in read_xlsx(ctx, data, i))
+            elif operation in SHEET_FORMATS:
+                out.extend(Item(row, None, item) for row in read_sheet(ctx, operation, data, i))
             elif operation == "fromJson" and ctx.param("replaceJson", i):
                 found = _whole(ctx, operation, data, i)
                 if not isinstance(found, dict):
@@ -191,6 +196,8 @@ def _whole(ctx: Context, operation: str, data: bytes, i: int) -> Any:
     text = decode(data, ctx.param("encoding", i))
     if operation == "text":
         return text
+    if operation == "fromIcs":
+        return calendar_object(text)
     if operation == "xml":
         return from_xml(text, "the file")
     try:
@@ -228,36 +235,83 @@ def read_csv(ctx: Context, data: bytes, i: int) -> list[dict[str, Any]]:
     return _records(rows, ctx.param("headerRow", i) is not False, _int(ctx, "maxRowCount", i, -1), True)
 
 
-def read_xlsx(ctx: Context, data: bytes, i: int) -> list[dict[str, Any]]:
-    """The rows of one sheet of an XLSX workbook as dicts."""
-    import zipfile
+def sniff(data: bytes) -> str:
+    """Which spreadsheet format a file is, by its bytes: XLSX or ODS (zips told apart by ODS's mimetype entry),
+    XLS (an OLE2 file), RTF, an HTML table, else CSV."""
+    if data[:4] == b"PK\x03\x04":
+        return "ods" if b"opendocument.spreadsheet" in data[:200] else "xlsx"
+    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        return "xls"
+    head = data[:512].lstrip().lower()
+    if head.startswith(b"{\\rtf"):
+        return "rtf"
+    if head.startswith((b"<!doctype html", b"<html", b"<table")):
+        return "html"
+    return "csv"
 
-    from openpyxl import load_workbook
-    from openpyxl.utils.cell import range_boundaries
-    from openpyxl.utils.exceptions import InvalidFileException
 
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
-        raise ValueError(f"the file is not an XLSX workbook ({str(exc).strip(chr(34))})") from None
-    try:
-        sheet_name = ctx.param("sheetName", i)
-        if sheet_name and sheet_name not in book.sheetnames:
-            raise ValueError(f"parameter 'sheetName': no sheet {sheet_name!r} (sheets: {', '.join(book.sheetnames)})")
-        sheet = book[sheet_name] if sheet_name else book.worksheets[0]
-        bounds: dict[str, Any] = {}
-        cells = ctx.param("range", i).strip()
-        if cells:
-            try:
-                min_col, min_row, max_col, max_row = range_boundaries(cells.upper())
-            except (ValueError, TypeError):
-                raise ValueError(f"parameter 'range': {cells!r} is not a cell range like A1:D20") from None
-            bounds = {"min_col": min_col, "min_row": min_row, "max_col": max_col, "max_row": max_row}
-        rows = [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True, **bounds)]
-    finally:
-        book.close()
+def read_sheet(ctx: Context, fmt: str, data: bytes, i: int) -> list[dict[str, Any]]:
+    """The rows of one sheet of a spreadsheet file as dicts (sheetName and range for the workbook formats)."""
+    workbook = fmt in WORKBOOKS
+    rows = read_rows(fmt, data, ctx.param("sheetName", i) if workbook else "")
+    cells = ctx.param("range", i).strip() if workbook else ""
+    if cells:
+        rows = cell_range(rows, cells)
     return _records(rows, ctx.param("headerRow", i) is not False, _int(ctx, "maxRowCount", i, -1),
                     ctx.param("includeEmptyCells", i))
+
+
+def calendar_object(text: str) -> dict[str, Any]:
+    """An .ics calendar as n8n's fromIcs gives it (ts-ics): version, prodId, method, name and `events`, each with
+    uid, summary, description, location, url, status, start/end/stamp/created as {date, type}, organizer,
+    attendees and recurrenceRule when the event has them."""
+    from icalendar import Calendar
+
+    try:
+        cal = Calendar.from_ical(text)
+    except ValueError as exc:
+        raise ValueError(f"the file is not an iCalendar (.ics) file ({exc})") from None
+    out: dict[str, Any] = {}
+    for key, prop in (("version", "VERSION"), ("prodId", "PRODID"), ("method", "METHOD"), ("name", "X-WR-CALNAME")):
+        if prop in cal:
+            out[key] = str(cal[prop])
+    out["events"] = [_event(ev) for ev in cal.walk("VEVENT")]
+    return out
+
+
+def _event(ev: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {}
+    for key, prop in (("uid", "UID"), ("summary", "SUMMARY"), ("description", "DESCRIPTION"),
+                      ("location", "LOCATION"), ("url", "URL"), ("status", "STATUS")):
+        if prop in ev:
+            event[key] = str(ev[prop])
+    for key, prop in (("start", "DTSTART"), ("end", "DTEND"), ("stamp", "DTSTAMP"), ("created", "CREATED")):
+        if prop in ev:
+            event[key] = _when(ev[prop].dt)
+    if "SEQUENCE" in ev:
+        event["sequence"] = int(ev["SEQUENCE"])
+    if "ORGANIZER" in ev:
+        event["organizer"] = _person(ev["ORGANIZER"])
+    attendees = ev.get("ATTENDEE")
+    if attendees is not None:
+        event["attendees"] = [_person(a) for a in (attendees if isinstance(attendees, list) else [attendees])]
+    if "RRULE" in ev:
+        event["recurrenceRule"] = ev["RRULE"].to_ical().decode()
+    return event
+
+
+def _when(value: Any) -> dict[str, Any]:
+    if isinstance(value, dt.datetime):
+        moment = value.astimezone(dt.UTC) if value.tzinfo else value
+        return {"date": moment.isoformat().replace("+00:00", "Z"), "type": "DATE-TIME"}
+    return {"date": f"{value.isoformat()}T00:00:00Z", "type": "DATE"}
+
+
+def _person(address: Any) -> dict[str, Any]:
+    person: dict[str, Any] = {"email": str(address).removeprefix("mailto:").removeprefix("MAILTO:")}
+    if address.params.get("CN"):
+        person["name"] = str(address.params["CN"])
+    return person
 
 
 def _records(rows: list[list[Any]], header: bool, limit: int, keep_empty: bool) -> list[dict[str, Any]]:
@@ -275,15 +329,6 @@ def _pairs(names: list[str], row: list[Any], keep_empty: bool) -> Iterable[tuple
     for n, value in enumerate(row):
         if keep_empty or value is not None:
             yield (names[n] if n < len(names) else f"field{n + 1}"), value
-
-
-def _cell(value: Any) -> Any:
-    """A cell value as JSON: dates and times as ISO text."""
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    return value
 
 
 def _int(ctx: Context, name: str, i: int, default: int) -> int:

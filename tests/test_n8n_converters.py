@@ -277,6 +277,8 @@ CONVERTED = [
     ("spreadsheetFile", 2, {"operation": "toFile", "fileFormat": "xlsx", "binaryPropertyName": "sheet",
                             "options": {"fileName": "q.xlsx", "sheetName": "Q1"}},
      "convertToFile", {"operation": "xlsx", "binaryPropertyName": "sheet", "fileName": "q.xlsx", "sheetName": "Q1"}),
+    ("spreadsheetFile", 1, {"operation": "toFile"},  # v1 writes xls by default
+     "convertToFile", {"operation": "xls", "binaryPropertyName": "data"}),
     ("dateTime", 2, {"operation": "getTimeBetweenDates", "startDate": "={{ $json.a }}", "endDate": "={{ $json.b }}",
                      "units": ["day", "hour"], "options": {"isoString": True}},
      "dateTime", {"operation": "diff", "value": "={{ $json.a }}", "value2": "={{ $json.b }}", "units": ["days", "hours"],
@@ -367,7 +369,7 @@ UNSUPPORTED = [
                       "options": {"includeBinaries": True}}, "includeBinaries"),
     ("removeDuplicates", 2, {"operation": "removeItemsRepeatedInPreviousExecutions"}, "across executions"),
     ("dateTime", 2, {"operation": "getTimeBetweenDates", "units": ["decade"]}, "units 'decade' are not supported"),
-    ("spreadsheetFile", 1, {"operation": "toFile"}, "operation 'xls'"),  # v1 writes xls by default
+    ("spreadsheetFile", 1, {"operation": "toFile", "options": {"compression": True}}, "option 'options.compression'"),
     ("emailReadImap", 2, {"format": "raw"}, "format 'raw'"),
     ("ftp", 1, {"operation": "move"}, "operation 'move'"),
     ("dateTime", 1, {"value": "x", "options": {"fromFormat": "YYYY-wo"}}, "fromFormat 'YYYY-wo'"),

@@ -118,8 +118,50 @@ def test_convert_to_file_and_extract_from_file_round_trip(capsys: pytest.Capture
     assert outputs(result, "Read Bin") == [{"data": "hello file"}]
 
 
+def test_spreadsheet_formats_round_trip_as_sheetjs_reads_them(capsys: pytest.CaptureFixture[str],
+                                                              tmp_path: Path) -> None:
+    """Convert to File ods, xls, rtf, html and xlsx, read back by Extract from File (the same format, and
+    `spreadsheet` v2 autodetect for each): numbers stay numbers, text stays text, a value with RTF's and HTML's
+    special characters survives, the header row gives the keys."""
+    rows = [{"row_number": 2, "country": "uk", "note": "a {b} \\ <c> & é 🚀", "visits": 1.5},
+            {"row_number": 3, "country": "fr", "note": "", "visits": 0}]
+    formats = ("ods", "xls", "rtf", "html", "xlsx")
+    nodes = [n8n_node("Start", "manualTrigger")]
+    for fmt in formats:
+        nodes += [n8n_node(f"To {fmt}", "convertToFile", 1.1, {"operation": fmt, "options": {}}),
+                  n8n_node(f"From {fmt}", "extractFromFile", 1, {"operation": fmt, "options": {}}),
+                  n8n_node(f"Sniff {fmt}", "spreadsheetFile", 2, {"options": {}})]
+    connections = {"Start": {"main": [[{"node": f"To {fmt}", "type": "main", "index": 0} for fmt in formats]]},
+                   **{f"To {fmt}": {"main": [[{"node": f"From {fmt}", "type": "main", "index": 0},
+                                              {"node": f"Sniff {fmt}", "type": "main", "index": 0}]]}
+                      for fmt in formats}}
+    result = run_json(capsys, tmp_path, n8n_workflow(*nodes, connections=connections,
+                                                     pinData={"Start": [{"json": r} for r in rows]}))
+    expected = [rows[0], {"row_number": 3, "country": "fr", "visits": 0}]
+    for fmt in formats:
+        assert outputs(result, f"From {fmt}") == expected, fmt
+        assert outputs(result, f"Sniff {fmt}") == expected, fmt
+
+
+def test_convert_to_ics_and_extract_from_ics(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Convert to File's iCal operation (the iCalendar node) and Extract from File's fromIcs: the event comes back
+    as n8n's calendar object, `data.events[0]` with its summary, description and all-day dates."""
+    nodes = [n8n_node("Start", "manualTrigger"),
+             n8n_node("Ics", "convertToFile", 1.1, {"operation": "iCal", "title": "Launch",
+                                                    "start": "2024-01-03T00:00:00", "end": "2024-01-04T00:00:00",
+                                                    "allDay": True,
+                                                    "additionalFields": {"description": "event description"}}),
+             n8n_node("Read", "extractFromFile", 1, {"operation": "fromIcs", "options": {}})]
+    result = run_json(capsys, tmp_path, n8n_workflow(*nodes))
+    [calendar] = outputs(result, "Read")
+    event = calendar["data"]["events"][0]
+    assert calendar["data"]["version"] == "2.0"
+    assert (event["summary"], event["description"]) == ("Launch", "event description")
+    assert event["start"] == {"date": "2024-01-03T00:00:00Z", "type": "DATE"}
+    assert event["end"] == {"date": "2024-01-05T00:00:00Z", "type": "DATE"}
+
+
 @pytest.mark.parametrize(("kind", "params", "reason"), [
-    ("convertToFile", {"operation": "ods"}, "operation 'ods'"),
     ("convertToFile", {"operation": "csv", "options": {"compression": True}}, "option 'options.compression'"),
     ("extractFromFile", {"operation": "pdf"}, "operation 'pdf'"),
     ("extractFromFile", {"operation": "text", "options": {"keepSource": "both"}}, "option 'options.keepSource'"),

@@ -173,9 +173,20 @@ def test_extract_text_and_binary_to_property(run_node):
     ("xlsx", b"PK not really", "item 1 (bad.dat): the file is not an XLSX workbook"),
     ("csv", b'a,b\n"x"y,1\n', "item 1 (bad.dat): the file is not valid CSV"),
     ("text", b"\xff\xfe\xfa", "item 1 (bad.dat): the file is not valid utf-8"),
+    ("xls", b"\xd0\xcf\x11\xe0 not really", "item 1 (bad.dat): the file is not an XLS (Excel 97-2003) workbook"),
+    ("ods", b"PK not really", "item 1 (bad.dat): the file is not an ODS spreadsheet"),
+    ("rtf", b"hello", "item 1 (bad.dat): the file is not RTF"),
+    ("rtf", b"{\\rtf1 just text\\par}", "item 1 (bad.dat): the RTF file holds no table"),
+    ("html", b"<p>no table</p>", "item 1 (bad.dat): the file holds no HTML <table>"),
+    ("fromIcs", b"BEGIN:VCALENDAR\nBEGIN:VEVENT", "item 1 (bad.dat): the file is not an iCalendar (.ics) file"),
 ])
 def test_malformed_files_name_the_item(run_node, operation, content, message):
-    good = {"fromJson": b"{}", "xml": b"<a/>", "csv": b"a\n1\n", "text": b"ok"}.get(operation)
+    from flowbox.nodes._sheets import write_table
+
+    good = {"fromJson": b"{}", "xml": b"<a/>", "csv": b"a\n1\n", "text": b"ok", "html": b"<table></table>",
+            "fromIcs": b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"}.get(operation)
+    if operation in ("xls", "ods", "rtf"):
+        good = write_table(operation, [["a"], [1]])
     if good is None:
         from openpyxl import Workbook
 
@@ -196,6 +207,24 @@ def test_extract_missing_sheet_and_binary(run_node):
     assert result.status == "error" and "no sheet 'Nope' (sheets: Sheet)" in result.error["message"]
     result = run_node(extract(operation="csv"), [{"a": 1}])
     assert result.status == "error" and "item 0: the item has no binary property 'data'" in result.error["message"]
+    from flowbox.nodes._sheets import write_table
+
+    for fmt in ("xls", "ods"):
+        result = run_node(extract(operation=fmt, sheetName="Nope"), [file_item(write_table(fmt, [["a"]], "S1"), "w")])
+        assert result.status == "error" and "no sheet 'Nope' (sheets: S1)" in result.error["message"], fmt
+
+
+def test_ods_and_xls_sheet_range_and_limits(run_node):
+    """The workbook formats take sheetName and range like xlsx; XLS refuses more than 256 columns by name."""
+    from flowbox.nodes._sheets import write_table
+
+    table = [["x", "a", "b"], [None, 1, 2], [None, 3, 4], [None, 5, 6]]
+    for fmt in ("xls", "ods"):
+        item = file_item(write_table(fmt, table, "Data"), f"w.{fmt}")
+        result = run_node(extract(operation=fmt, sheetName="Data", range="B1:C3"), [item])
+        assert [i.json for i in result.runs["Extract"][-1].outputs[0]] == [{"a": 1, "b": 2}, {"a": 3, "b": 4}], fmt
+    wide = run_node(convert(operation="xls"), [{f"c{n}": n for n in range(300)}])
+    assert wide.status == "error" and "XLS holds at most 65,536 rows of 256 columns" in wide.error["message"]
 
 
 def test_convert_errors_name_the_item(run_node):
