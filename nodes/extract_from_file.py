@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import base64
 import codecs
+import copy
 import csv
-import datetime as dt
 import io
 import json
 from collections.abc import Iterable
@@ -23,9 +23,11 @@ from flowbox.node import Context, Item, ItemErrors, N8n, N8nNotes, Param, binary
 from flowbox.nodes._n8n import Params
 from flowbox.nodes._sheets import SHEET_FORMATS, cell_range, read_rows
 from flowbox.nodes._xml import from_xml
+from flowbox.nodes.ical import calendar_object
+from flowbox.nodes.read_pdf import read_pdf
 
-OPERATIONS = ["csv", "xlsx", "xls", "ods", "html", "rtf", "fromJson", "xml", "fromIcs", "text", "binaryToProperty",
-              "spreadsheet"]
+OPERATIONS = ["csv", "xlsx", "xls", "ods", "html", "rtf", "fromJson", "xml", "fromIcs", "pdf", "text",
+              "binaryToProperty", "spreadsheet"]
 WHOLE_FILE = ["fromJson", "xml", "fromIcs", "text", "binaryToProperty"]
 ROWS = ["csv", *SHEET_FORMATS, "spreadsheet"]
 WORKBOOKS = ["xlsx", "xls", "ods", "spreadsheet"]
@@ -36,8 +38,8 @@ _N8N_ROWS = ("headerRow", "delimiter", "encoding", "fromLine", "maxRowCount", "s
 def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
     """n8n's Extract from File v1/v1.1: csv (default), xlsx, xls, ods, html and rtf rows (options headerRow,
     delimiter, encoding, fromLine, maxRowCount, sheetName, range, includeEmptyCells), fromJson, xml, fromIcs, text
-    and binaryToPropery into `destinationKey` (options encoding, stripBOM). pdf, keepSource and the SheetJS read
-    options (readAsString, rawData) are not supported."""
+    and binaryToPropery into `destinationKey` (options encoding, stripBOM, keepSource), pdf (options password,
+    joinPages, maxPages, keepSource). The SheetJS read options (readAsString, rawData) are not supported."""
     p = Params(params, version)
     operation = p.take("operation", "csv")
     operation = {"binaryToPropery": "binaryToProperty"}.get(operation, operation)
@@ -48,11 +50,14 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
     out: dict[str, Any] = {"operation": operation, "binaryPropertyName": p.take("binaryPropertyName", "data")}
     if p.take("replaceJson", False):  # set by the Move Binary Data route: n8n's Extract from File has no such option
         out["replaceJson"] = True
-    if operation in WHOLE_FILE:
+    if operation == "pdf":
+        options = p.options("options", ("password", "joinPages", "maxPages", "keepSource"))
+        out.update({k: options[k] for k in ("password", "joinPages", "maxPages", "keepSource") if k in options})
+    elif operation in WHOLE_FILE:
         out["destinationKey"] = p.take("destinationKey", "data")
         options = p.options("options", ("encoding", "stripBOM", "keepSource"))
         if options.get("keepSource"):
-            p.unsupported("option 'options.keepSource' is not supported (the output holds the file's content only)")
+            out["keepSource"] = options["keepSource"]
         if options.get("stripBOM") is False:
             p.approximated("a UTF-8 byte order mark is always dropped")
     else:
@@ -134,6 +139,16 @@ MOVE_BINARY_DATA = N8n(types=("n8n-nodes-base.moveBinaryData",), versions=(1, 1.
               description="Binary property holding the file"),
         Param("destinationKey", "string", default="data", show_if={"operation": WHOLE_FILE},
               description="Field to put the file's content in (dotted paths nest)"),
+        Param("keepSource", "options", default="", options=["", "json", "binary", "both"],
+              show_if={"operation": [*WHOLE_FILE, "pdf"]},
+              description="What of the input item to keep: '' nothing but its other binary properties, json its "
+                          "fields beside the content, binary all its binary properties (the file too), both"),
+        Param("password", "string", default="", show_if={"operation": ["pdf"]},
+              description="Password of an encrypted PDF"),
+        Param("joinPages", "boolean", default=True, show_if={"operation": ["pdf"]},
+              description="One text of all pages (off: `text` is a list with each page's text)"),
+        Param("maxPages", "number", default=0, min=0, integer=True, show_if={"operation": ["pdf"]},
+              description="Read at most this many pages (0: all)"),
         Param("replaceJson", "boolean", default=False, show_if={"operation": ["fromJson"]},
               description="The file's JSON object becomes the item's json (instead of going under destinationKey)"),
         Param("headerRow", "boolean", default=True, show_if={"operation": ROWS},
@@ -177,8 +192,14 @@ async def extract_from_file(ctx: Context, items: list[Item]) -> list[list[Item]]
                                      "the item's json (replaceJson)")
                 out.append(item.derive(found, binary=None))
             elif operation in WHOLE_FILE:
-                key = ctx.param("destinationKey", i)
-                out.append(item.derive(set_path({}, key, _whole(ctx, operation, data, i)), binary=None))
+                json_, binary = _kept(ctx, item, prop, i)
+                out.append(item.derive(set_path(json_, ctx.param("destinationKey", i), _whole(ctx, operation, data, i)),
+                                       binary=binary))
+            elif operation == "pdf":
+                json_, binary = _kept(ctx, item, prop, i)
+                password = ctx.param("password", i) or None
+                found = read_pdf(data, password, _int(ctx, "maxPages", i, 0), ctx.param("joinPages", i) is not False)
+                out.append(item.derive({**json_, **found}, binary=binary))
             else:
                 raise ValueError(f"parameter 'operation': unknown format {operation!r} "
                                  f"(one of {', '.join(OPERATIONS)})")
@@ -188,6 +209,16 @@ async def extract_from_file(ctx: Context, items: list[Item]) -> list[list[Item]]
             what = f"item {i}" + (f" ({name})" if name else "")
             errors.fail(item, i, ValueError(f"{what}: {exc}"), out)
     return errors.outputs(out)
+
+
+def _kept(ctx: Context, item: Item, prop: str, i: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """What of the input item a whole-file item starts from (keepSource, as n8n): its json (json, both) and its
+    binary properties (binary, both: all; otherwise all but the file read)."""
+    keep = ctx.param("keepSource", i) or ""
+    json_ = copy.deepcopy(item.json) if keep in ("json", "both") else {}
+    if keep in ("binary", "both"):
+        return json_, item.binary
+    return json_, {k: v for k, v in (item.binary or {}).items() if k != prop} or None
 
 
 def _whole(ctx: Context, operation: str, data: bytes, i: int) -> Any:
@@ -259,59 +290,6 @@ def read_sheet(ctx: Context, fmt: str, data: bytes, i: int) -> list[dict[str, An
         rows = cell_range(rows, cells)
     return _records(rows, ctx.param("headerRow", i) is not False, _int(ctx, "maxRowCount", i, -1),
                     ctx.param("includeEmptyCells", i))
-
-
-def calendar_object(text: str) -> dict[str, Any]:
-    """An .ics calendar as n8n's fromIcs gives it (ts-ics): version, prodId, method, name and `events`, each with
-    uid, summary, description, location, url, status, start/end/stamp/created as {date, type}, organizer,
-    attendees and recurrenceRule when the event has them."""
-    from icalendar import Calendar
-
-    try:
-        cal = Calendar.from_ical(text)
-    except ValueError as exc:
-        raise ValueError(f"the file is not an iCalendar (.ics) file ({exc})") from None
-    out: dict[str, Any] = {}
-    for key, prop in (("version", "VERSION"), ("prodId", "PRODID"), ("method", "METHOD"), ("name", "X-WR-CALNAME")):
-        if prop in cal:
-            out[key] = str(cal[prop])
-    out["events"] = [_event(ev) for ev in cal.walk("VEVENT")]
-    return out
-
-
-def _event(ev: Any) -> dict[str, Any]:
-    event: dict[str, Any] = {}
-    for key, prop in (("uid", "UID"), ("summary", "SUMMARY"), ("description", "DESCRIPTION"),
-                      ("location", "LOCATION"), ("url", "URL"), ("status", "STATUS")):
-        if prop in ev:
-            event[key] = str(ev[prop])
-    for key, prop in (("start", "DTSTART"), ("end", "DTEND"), ("stamp", "DTSTAMP"), ("created", "CREATED")):
-        if prop in ev:
-            event[key] = _when(ev[prop].dt)
-    if "SEQUENCE" in ev:
-        event["sequence"] = int(ev["SEQUENCE"])
-    if "ORGANIZER" in ev:
-        event["organizer"] = _person(ev["ORGANIZER"])
-    attendees = ev.get("ATTENDEE")
-    if attendees is not None:
-        event["attendees"] = [_person(a) for a in (attendees if isinstance(attendees, list) else [attendees])]
-    if "RRULE" in ev:
-        event["recurrenceRule"] = ev["RRULE"].to_ical().decode()
-    return event
-
-
-def _when(value: Any) -> dict[str, Any]:
-    if isinstance(value, dt.datetime):
-        moment = value.astimezone(dt.UTC) if value.tzinfo else value
-        return {"date": moment.isoformat().replace("+00:00", "Z"), "type": "DATE-TIME"}
-    return {"date": f"{value.isoformat()}T00:00:00Z", "type": "DATE"}
-
-
-def _person(address: Any) -> dict[str, Any]:
-    person: dict[str, Any] = {"email": str(address).removeprefix("mailto:").removeprefix("MAILTO:")}
-    if address.params.get("CN"):
-        person["name"] = str(address.params["CN"])
-    return person
 
 
 def _records(rows: list[list[Any]], header: bool, limit: int, keep_empty: bool) -> list[dict[str, Any]]:

@@ -26,8 +26,9 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def read_pdf(data: bytes, password: str | None) -> dict[str, Any]:
-    """n8n's extractDataFromPDF result for one file; ValueError saying what is wrong."""
+def read_pdf(data: bytes, password: str | None, max_pages: int = 0, join: bool = True) -> dict[str, Any]:
+    """n8n's extractDataFromPDF result for one file (the first `max_pages` pages when > 0; `text` a list of the
+    pages' texts unless `join`); ValueError saying what is wrong."""
     import pypdf
     from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
 
@@ -40,7 +41,8 @@ def read_pdf(data: bytes, password: str | None) -> dict[str, Any]:
                 raise ValueError("the PDF is encrypted: turn on 'encrypted' and set 'password'")
             if not reader.decrypt(password):
                 raise ValueError("parameter 'password': wrong password for this PDF")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        total = len(reader.pages)
+        pages = [page.extract_text() or "" for page in reader.pages[:max_pages or total]]
         info = {**_document_flags(reader, data),
                 **{str(k).lstrip("/"): _plain(v) for k, v in (reader.metadata or {}).items()}}
     except FileNotDecryptedError:
@@ -52,7 +54,7 @@ def read_pdf(data: bytes, password: str | None) -> dict[str, Any]:
     except DependencyError as exc:
         raise ValueError(f"cannot decrypt this PDF: {exc}") from None
     # n8n also has "metadata" when the file carries XMP metadata; flowbox leaves it out (as n8n does without)
-    return {"numpages": len(pages), "numrender": len(pages), "info": info, "text": "\n\n".join(pages),
+    return {"numpages": total, "numrender": len(pages), "info": info, "text": "\n\n".join(pages) if join else pages,
             "version": f"pypdf {pypdf.__version__}"}
 
 

@@ -143,6 +143,24 @@ def test_spreadsheet_formats_round_trip_as_sheetjs_reads_them(capsys: pytest.Cap
         assert outputs(result, f"Sniff {fmt}") == expected, fmt
 
 
+def test_extract_text_keeps_what_keep_source_says(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Extract from File's keepSource (n8n's options): json and both keep the item's fields beside the content;
+    without it only the content remains (which binary properties stay: tests/nodes/test_read_pdf.py)."""
+    nodes = [n8n_node("Start", "manualTrigger"),
+             n8n_node("File", "convertToFile", 1.1, {"operation": "toText", "sourceProperty": "note", "options": {}}),
+             n8n_node("Plain", "extractFromFile", 1, {"operation": "text", "options": {}}),
+             n8n_node("Json", "extractFromFile", 1, {"operation": "text", "destinationKey": "t",
+                                                     "options": {"keepSource": "json"}}),
+             n8n_node("Both", "extractFromFile", 1, {"operation": "text", "options": {"keepSource": "both"}})]
+    connections = {"Start": {"main": [[{"node": "File", "type": "main", "index": 0}]]},
+                   "File": {"main": [[{"node": n, "type": "main", "index": 0} for n in ("Plain", "Json", "Both")]]}}
+    result = run_json(capsys, tmp_path, n8n_workflow(*nodes, connections=connections,
+                                                     pinData={"Start": [{"json": {"note": "hi", "n": 1}}]}))
+    assert outputs(result, "Plain") == [{"data": "hi"}]
+    assert outputs(result, "Json") == [{"note": "hi", "n": 1, "t": "hi"}]
+    assert outputs(result, "Both") == [{"note": "hi", "n": 1, "data": "hi"}]
+
+
 def test_convert_to_ics_and_extract_from_ics(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """Convert to File's iCal operation (the iCalendar node) and Extract from File's fromIcs: the event comes back
     as n8n's calendar object, `data.events[0]` with its summary, description and all-day dates."""
@@ -163,8 +181,7 @@ def test_convert_to_ics_and_extract_from_ics(capsys: pytest.CaptureFixture[str],
 
 @pytest.mark.parametrize(("kind", "params", "reason"), [
     ("convertToFile", {"operation": "csv", "options": {"compression": True}}, "option 'options.compression'"),
-    ("extractFromFile", {"operation": "pdf"}, "operation 'pdf'"),
-    ("extractFromFile", {"operation": "text", "options": {"keepSource": "both"}}, "option 'options.keepSource'"),
+    ("extractFromFile", {"operation": "xlsx", "options": {"readAsString": True}}, "option 'options.readAsString'"),
 ])
 def test_file_conversions_flowbox_lacks_are_placeholders(kind: str, params: dict[str, object], reason: str) -> None:
     placeholder_check(kind, 1, params, reason)

@@ -103,3 +103,24 @@ def test_continue_on_error_reads_the_good_files(run_node):
     assert result.status == "success"
     first, second = (i.json for i in result.runs["Read PDF"][-1].outputs[0])
     assert first["error"].startswith("item 0 (a.txt): the file is not a PDF") and second["text"] == "fine"
+
+
+def test_extract_from_file_pdf_pages_and_kept_source(run_node):
+    """Extract from File's pdf operation (n8n's): the first maxPages pages, each page's text with joinPages off,
+    the item's json beside it with keepSource json, the file dropped unless keepSource keeps binary."""
+    two = item(pdf("Page one", "Page two", password="pw"))
+    two["binary"]["other"] = {"data": base64.b64encode(b"x").decode(), "fileName": "x.txt", "mimeType": "text/plain"}
+    node = {"name": "Extract", "type": "extractFromFile",
+            "parameters": {"operation": "pdf", "password": "pw", "joinPages": False, "maxPages": 1,
+                           "keepSource": "json"}}
+    result = run_node(node, [two])
+    assert result.status == "success", result.error
+    [out] = result.runs["Extract"][-1].outputs[0]
+    assert out.json["text"] == ["Page one"] and out.json["keep"] == 1
+    assert (out.json["numpages"], out.json["numrender"]) == (2, 1)
+    assert set(out.binary) == {"other"}
+    both = run_node({**node, "parameters": {"operation": "pdf", "password": "pw", "keepSource": "both"}}, [two])
+    [kept] = both.runs["Extract"][-1].outputs[0]
+    assert kept.json["text"] == "Page one\n\nPage two" and set(kept.binary) == {"data", "other"}
+    wrong = run_node({**node, "parameters": {"operation": "pdf"}}, [two])
+    assert wrong.status == "error" and "the PDF is encrypted" in wrong.error["message"]
