@@ -7,7 +7,8 @@ from flowbox.node import Context, Item, N8n, N8nNotes, Param, get_path, node
 from flowbox.nodes._n8n import Params, bad, rows, split_names
 from flowbox.nodes._paths import MISSING
 
-MODES = ("append", "combineByFields", "combineByPosition", "combineAll", "chooseBranch")
+MODES = ("append", "combineByFields", "combineByPosition", "combineAll", "combineBySql", "chooseBranch")
+DEFAULT_QUERY = "SELECT * FROM input1 LEFT JOIN input2 ON input1.name = input2.id"
 
 
 def _key(item: Item, paths: list[str]) -> str | None:
@@ -99,6 +100,24 @@ def _combine(a: Item, b: Item, clash: str, deep: bool) -> Item:
     return a.derive(data, binary or None)
 
 
+def _by_sql(ctx: Context, left: list[Item], right: list[Item]) -> list[Item]:
+    """The rows of the SQL query over input1/input2, each paired with the items it took from."""
+    from flowbox.nodes._merge_sql import QueryFailed, run_query
+
+    inputs = (left, right)
+    try:
+        rows = run_query([[i.json for i in items] for items in inputs], ctx.param("query"))
+    except QueryFailed as exc:
+        raise ctx.error(f"Issue while executing query: {exc}", 0) from None
+    out = []
+    for json_, sources in rows:
+        found = [inputs[n][k] for n, k in enumerate(sources) if k is not None]
+        out.append(Item(json_, None, found[0] if found else (left or right or [None])[0], tuple(found[1:])))
+    if not out and ctx.param("emptyResult") == "success":
+        out.append(Item({"success": True}, None, (left or right or [None])[0]))
+    return out
+
+
 def _suffixed(item: Item, suffix: str) -> Item:
     return item.derive({f"{k}_{suffix}": v for k, v in item.json.items()})
 
@@ -150,13 +169,14 @@ def _merge_by_fields(p: Params, version: float) -> dict[str, Any]:
 
 def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
     """n8n's Merge. v1: append, multiplex, passThrough, mergeByIndex, mergeByKey; v2/v3: append, combine
-    (by fields, by position, all combinations), chooseBranch. SQL mode, more than two inputs, and the
-    v1 key-match filters are not supported."""
+    (by fields, by position, all combinations, SQL), chooseBranch. More than two inputs and the v1 key-match
+    filters are not supported."""
     p = Params(params, version)
     mode = p.take("mode", "append")
     if version >= 3 and p.take("numberInputs", 2) != 2:
         p.unsupported("more than two inputs are not supported")
-    known = ("clashHandling", "includeUnpaired", "multipleMatches", "fuzzyCompare", "disableDotNotation")
+    known = ("clashHandling", "includeUnpaired", "multipleMatches", "fuzzyCompare", "disableDotNotation",
+             "emptyQueryResult")
     options = p.options("options", known)
     for key in ("fuzzyCompare", "disableDotNotation"):
         if options.get(key):
@@ -173,6 +193,14 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
         p.unsupported("multipleMatches 'first' is not supported")
     if mode == "append":
         return p.done({"mode": "append"})
+    if mode == "combineBySql":
+        query = str(p.take("query", DEFAULT_QUERY))
+        if "{{" in query and not query.startswith("="):  # n8n resolves the {{ }} in the query text itself
+            query = "=" + query
+        empty = options.get("emptyQueryResult", "empty") if version >= 3.2 else "success"
+        p.approximated("the query runs in SQLite, not alasql: standard SQL gives the same rows, alasql's own "
+                       "functions and statements do not exist")
+        return p.done({"mode": "combineBySql", "query": query, "emptyResult": empty})
     if mode in ("passThrough", "chooseBranch"):
         branch = p.take("output", "input1")
         p.ignore("chooseBranchMode")
@@ -240,6 +268,10 @@ N8N = N8n(types=("n8n-nodes-base.merge",), versions=(1, 2, 2.1, 3, 3.1, 3.2), co
                 description="Put the unmatched items after the matched ones (n8n's order) instead of in input order"),
           Param("includeUnpaired", "boolean", False, show_if={"mode": ["combineByPosition"]},
                 description="Keep items that have no partner at the same position"),
+          Param("query", "code", DEFAULT_QUERY, show_if={"mode": ["combineBySql"]},
+                description="SQL over the tables input1 and input2 (SQLite); each result row is an item"),
+          Param("emptyResult", "options", "empty", options=("empty", "success"), show_if={"mode": ["combineBySql"]},
+                description="When the query returns no rows: no items, or one item {success: true}"),
           Param("branch", "options", 0, options=(0, 1, "empty"), show_if={"mode": ["chooseBranch"]},
                 description="Which input's items to output (0 or 1), or 'empty': one empty item"),
       ])
@@ -254,6 +286,8 @@ async def merge(ctx: Context, inputs: list[list[Item]]) -> list[list[Item]]:
             firsts = [items[0] for items in (left, right) if items]
             return [[Item({}, None, firsts[0] if firsts else None, tuple(firsts[1:]))]]
         return [right if branch == 1 else left]
+    if mode == "combineBySql":
+        return [_by_sql(ctx, left, right)]
     clash, deep = ctx.param("clash"), ctx.param("deepMerge")
     if mode == "combineByPosition":
         out = [_combine(a, b, clash, deep) for a, b in zip(left, right, strict=False)]

@@ -190,7 +190,8 @@ def test_nodes_catalog_lists_every_node_module(fb) -> None:
     merge = next(e for e in catalog if e["type"] == "merge")
     assert merge["inputs"] == 2
     mode = next(p for p in merge["params"] if p["name"] == "mode")
-    assert mode["options"] == ["append", "combineByFields", "combineByPosition", "combineAll", "chooseBranch"]
+    assert mode["options"] == ["append", "combineByFields", "combineByPosition", "combineAll", "combineBySql",
+                               "chooseBranch"]
     text = fb("nodes").stdout
     assert "httpRequest" in text
 
