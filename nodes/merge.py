@@ -1,6 +1,7 @@
 """Merge: wait for both inputs, then append, join by fields, zip by position, cross, or pick one."""
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from flowbox.node import Context, Item, N8n, N8nNotes, Param, get_path, node
@@ -100,11 +101,45 @@ def _combine(a: Item, b: Item, clash: str, deep: bool) -> Item:
     return a.derive(data, binary or None)
 
 
-def _by_sql(ctx: Context, left: list[Item], right: list[Item]) -> list[Item]:
-    """The rows of the SQL query over input1/input2, each paired with the items it took from."""
+def _combine_many(numbered: list[tuple[int, Item]], clash: str, deep: bool) -> Item:
+    """One item of the items at one position of three or more inputs, given as (input number, item), as
+    `_combine` does for two (addSuffix: `name_1`, `name_2`, `name_3`, ... by input)."""
+    items = [item for _, item in numbered]
+    if clash == "addSuffix":
+        parts = [{f"{k}_{n}": v for k, v in item.json.items()} for n, item in numbered]
+    else:
+        parts = [item.json for item in (reversed(items) if clash == "preferInput1" else items)]
+    data: dict[str, Any] = {}
+    binary: dict[str, Any] = {}
+    for part, item in zip(parts, reversed(items) if clash == "preferInput1" else items, strict=True):
+        data = deep_merge(data, part) if deep else {**data, **part}
+        binary.update(item.binary or {})
+    return Item(data, binary or None, items[0], tuple(items[1:]))
+
+
+def _int(value: Any, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"parameter '{name}' must be an input number; got {value!r}") from None
+
+
+def number_of_inputs(params: Mapping[str, Any]) -> int:
+    """Merge's inputs: `numberInputs` (2 to 10; 2 when it is not a number yet)."""
+    try:
+        return min(10, max(2, int(params.get("numberInputs") or 2)))
+    except (TypeError, ValueError):
+        return 2
+
+
+def _first_item(inputs: list[list[Item]]) -> Item | None:
+    return next((items[0] for items in inputs if items), None)
+
+
+def _by_sql(ctx: Context, inputs: list[list[Item]]) -> list[Item]:
+    """The rows of the SQL query over input1, input2, ..., each paired with the items it took from."""
     from flowbox.nodes._merge_sql import QueryFailed, run_query
 
-    inputs = (left, right)
     try:
         rows = run_query([[i.json for i in items] for items in inputs], ctx.param("query"))
     except QueryFailed as exc:
@@ -112,9 +147,9 @@ def _by_sql(ctx: Context, left: list[Item], right: list[Item]) -> list[Item]:
     out = []
     for json_, sources in rows:
         found = [inputs[n][k] for n, k in enumerate(sources) if k is not None]
-        out.append(Item(json_, None, found[0] if found else (left or right or [None])[0], tuple(found[1:])))
+        out.append(Item(json_, None, found[0] if found else _first_item(inputs), tuple(found[1:])))
     if not out and ctx.param("emptyResult") == "success":
-        out.append(Item({"success": True}, None, (left or right or [None])[0]))
+        out.append(Item({"success": True}, None, _first_item(inputs)))
     return out
 
 
@@ -169,12 +204,12 @@ def _merge_by_fields(p: Params, version: float) -> dict[str, Any]:
 
 def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
     """n8n's Merge. v1: append, multiplex, passThrough, mergeByIndex, mergeByKey; v2/v3: append, combine
-    (by fields, by position, all combinations, SQL), chooseBranch. More than two inputs and the v1 key-match
-    filters are not supported."""
+    (by fields, by position, all combinations, SQL), chooseBranch; v3's numberInputs (up to 10) for append,
+    by position, SQL and chooseBranch. The v1 key-match filters are not supported."""
     p = Params(params, version)
     mode = p.take("mode", "append")
-    if version >= 3 and p.take("numberInputs", 2) != 2:
-        p.unsupported("more than two inputs are not supported")
+    inputs = p.take("numberInputs", 2) if version >= 3 else 2
+    extra = {"numberInputs": inputs} if inputs != 2 else {}
     known = ("clashHandling", "includeUnpaired", "multipleMatches", "fuzzyCompare", "disableDotNotation",
              "emptyQueryResult")
     options = p.options("options", known)
@@ -192,7 +227,7 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
     if options.get("multipleMatches", "all") != "all":
         p.unsupported("multipleMatches 'first' is not supported")
     if mode == "append":
-        return p.done({"mode": "append"})
+        return p.done({"mode": "append", **extra})
     if mode == "combineBySql":
         query = str(p.take("query", DEFAULT_QUERY))
         if "{{" in query and not query.startswith("="):  # n8n resolves the {{ }} in the query text itself
@@ -200,13 +235,17 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
         empty = options.get("emptyQueryResult", "empty") if version >= 3.2 else "success"
         p.approximated("the query runs in SQLite, not alasql: standard SQL gives the same rows, alasql's own "
                        "functions and statements do not exist")
-        return p.done({"mode": "combineBySql", "query": query, "emptyResult": empty})
+        return p.done({"mode": "combineBySql", "query": query, "emptyResult": empty, **extra})
     if mode in ("passThrough", "chooseBranch"):
-        branch = p.take("output", "input1")
+        branch = p.take("output", "specifiedInput" if version >= 3 else "input1")
         p.ignore("chooseBranchMode")
-        if branch not in ("input1", "input2", "empty"):
+        if branch == "specifiedInput":  # v3: useDataOfInput, counted from 1
+            branch = f"input{p.take('useDataOfInput', 1)}"
+        if branch != "empty" and not (branch.startswith("input") and branch[5:].isdigit()):
             p.unsupported(f"output {branch!r} is not supported")
-        return p.done({"mode": "chooseBranch", "branch": {"input2": 1, "empty": "empty"}.get(branch, 0)})
+            return p.done({})
+        return p.done({"mode": "chooseBranch", "branch": "empty" if branch == "empty" else int(branch[5:]) - 1,
+                       **extra})
     if mode == "multiplex":
         return p.done({"mode": "combineAll"})
     if mode == "mergeByIndex":
@@ -234,7 +273,9 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
             return p.done(out)
         if how in ("mergeByPosition", "combineByPosition"):
             return p.done({"mode": "combineByPosition", "includeUnpaired": bool(options.get("includeUnpaired")),
-                           **merging})
+                           **merging, **extra})
+        if extra:
+            p.unsupported(f"{how} of more than two inputs is not supported")
         if how in ("multiplex", "combineAll"):
             return p.done({"mode": "combineAll", **merging})
     p.unsupported(f"mode {mode!r} is not supported")
@@ -244,10 +285,13 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
 N8N = N8n(types=("n8n-nodes-base.merge",), versions=(1, 2, 2.1, 3, 3.1, 3.2), convert=from_n8n)
 
 
-@node(n8n=N8N, type="merge", display_name="Merge", group="flow", icon="merge", inputs=2,
+@node(n8n=N8N, type="merge", display_name="Merge", group="flow", icon="merge", inputs=number_of_inputs,
       description="Wait for both inputs, then combine their items",
       params=[
           Param("mode", "options", "append", options=MODES),
+          Param("numberInputs", "number", 2, min=2, max=10, integer=True,
+                show_if={"mode": ["append", "combineByPosition", "combineBySql", "chooseBranch"]},
+                description="How many inputs the node has (the other modes combine two)"),
           Param("fields", "json", [], show_if={"mode": ["combineByFields"]},
                 description="Pairs of [input 1 field, input 2 field] that must match"),
           Param("join", "options", "inner", options=("inner", "left", "right", "outer", "leftAnti", "rightAnti",
@@ -272,23 +316,37 @@ N8N = N8n(types=("n8n-nodes-base.merge",), versions=(1, 2, 2.1, 3, 3.1, 3.2), co
                 description="SQL over the tables input1 and input2 (SQLite); each result row is an item"),
           Param("emptyResult", "options", "empty", options=("empty", "success"), show_if={"mode": ["combineBySql"]},
                 description="When the query returns no rows: no items, or one item {success: true}"),
-          Param("branch", "options", 0, options=(0, 1, "empty"), show_if={"mode": ["chooseBranch"]},
-                description="Which input's items to output (0 or 1), or 'empty': one empty item"),
+          Param("branch", "options", 0, options=(*range(10), "empty"), show_if={"mode": ["chooseBranch"]},
+                description="Which input's items to output (0 for input 1, 1 for input 2, ...), or 'empty': one "
+                            "empty item"),
       ])
 async def merge(ctx: Context, inputs: list[list[Item]]) -> list[list[Item]]:
-    left, right = (inputs + [[], []])[:2]
+    inputs = list(inputs) + [[] for _ in range(2 - len(inputs))]
+    left, right = inputs[:2]
     mode = ctx.param("mode")
     if mode == "append":
-        return [left + right]
+        return [[item for items in inputs for item in items]]
     if mode == "chooseBranch":
         branch = ctx.param("branch")
-        if branch == "empty":  # once both inputs arrived: one empty item, paired with the first item of each
-            firsts = [items[0] for items in (left, right) if items]
+        if branch == "empty":  # once every input arrived: one empty item, paired with the first item of each
+            firsts = [items[0] for items in inputs if items]
             return [[Item({}, None, firsts[0] if firsts else None, tuple(firsts[1:]))]]
-        return [right if branch == 1 else left]
+        index = _int(branch, "branch")
+        if not 0 <= index < len(inputs):
+            raise ctx.error(f"Input {index + 1} doesn't exist",
+                            description=f"The node has only {len(inputs)} inputs, so selecting input {index + 1} "
+                                        "is not possible.")
+        return [inputs[index]]
     if mode == "combineBySql":
-        return [_by_sql(ctx, left, right)]
+        return [_by_sql(ctx, inputs)]
     clash, deep = ctx.param("clash"), ctx.param("deepMerge")
+    if mode == "combineByPosition" and len(inputs) > 2:
+        length = max(map(len, inputs)) if ctx.param("includeUnpaired") else min(map(len, inputs))
+        return [[_combine_many([(n, items[i]) for n, items in enumerate(inputs, 1) if i < len(items)], clash, deep)
+                 for i in range(length)]]
+    if len(inputs) > 2:
+        raise ctx.error(f"mode {mode!r} combines two inputs; set numberInputs to 2 (append, combineByPosition, "
+                        "combineBySql and chooseBranch take more)")
     if mode == "combineByPosition":
         out = [_combine(a, b, clash, deep) for a, b in zip(left, right, strict=False)]
         if ctx.param("includeUnpaired"):

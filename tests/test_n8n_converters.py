@@ -340,7 +340,7 @@ UNSUPPORTED = [
     ("set", 3.4, {"mode": "raw", "jsonOutput": "={ \"a\": 1 }"}, "mode 'raw' (JSON output) is not supported"),
     ("code", 2, {"language": "ruby", "rubyCode": "x"}, "ruby code is not supported"),
     ("splitInBatches", 3, {"options": {"reset": True}}, "option 'reset'"),
-    ("merge", 3, {"mode": "combineBySql", "numberInputs": 3}, "more than two inputs are not supported"),
+    ("merge", 3, {"mode": "combine", "combineBy": "combineAll", "numberInputs": 3}, "combineAll of more than two inputs"),
     ("merge", 2.1, {"mode": "combine", "joinMode": "keepEverythingTwice"}, "joinMode 'keepEverythingTwice'"),
     ("merge", 1, {"mode": "mergeByIndex"}, "mergeByIndex join 'left'"),  # n8n v1's default join
     ("merge", 1, {"mode": "mergeByKey", "propertyName1": "id", "propertyName2": "id", "overwrite": "blank"},

@@ -188,7 +188,10 @@ def to_canvas(workflow: Mapping[str, Any], spec_of: Callable[[str], Any | None])
             except Exception:  # a half-typed parameter must not break drawing
                 outputs = spec.output_labels(spec.defaults())
             trigger = bool(spec.trigger)
-            inputs = 0 if trigger else spec.inputs
+            try:
+                inputs = 0 if trigger else spec.input_count(params)
+            except Exception:  # a half-typed parameter must not break drawing
+                inputs = spec.input_count(spec.defaults())
             icon, subtitle, group = material_icon(spec.icon), spec.display_name, spec.group
         placeholder = n.get("type") == PLACEHOLDER  # an n8n node flowbox cannot run (flowbox.n8n)
         if placeholder:  # the inputs its n8n connections use (it takes up to ten), not ten empty ones

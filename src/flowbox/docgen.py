@@ -76,7 +76,7 @@ def example_workflow(spec: NodeSpec) -> dict[str, Any]:
     credential = _example_credential(spec, params)
     if credential:
         node["credentials"] = {credential: "<credential id>"}
-    if spec.trigger or spec.inputs == 0:
+    if spec.trigger or spec.input_count(spec.defaults()) == 0:
         node["position"] = [0, 0]
         return {"name": f"{spec.display_name} example", "nodes": [node], "connections": {}}
     start = {"name": "Start", "type": "manualTrigger", "position": [0, 0], "parameters": {}}
@@ -103,7 +103,8 @@ def node_page(spec: NodeSpec) -> str:
     outputs = spec.output_labels(spec.defaults())
     facts = [f"type `{spec.type}`", f"group **{spec.group}**", f"icon `{spec.icon or '-'}`", f"version {spec.version}"]
     lines = [HEADER, "", f"# {spec.display_name}", "", " · ".join(facts), "", _cell(spec.description), ""]
-    io = ["a trigger: starts executions" if spec.trigger else f"inputs: {spec.inputs}",
+    inputs = f"inputs: {spec.input_count(spec.defaults())}" + (" (set by its parameters)" if callable(spec.inputs) else "")
+    io = ["a trigger: starts executions" if spec.trigger else inputs,
           f"outputs: {len(outputs)}" + (f" ({', '.join(o for o in outputs if o)})" if any(outputs) else "")]
     lines += ["- " + "; ".join(io), ""]
     if spec.credentials:

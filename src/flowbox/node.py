@@ -12,7 +12,8 @@ A node is one module in `flowbox.nodes` (or a third-party package) holding one
         return [items[:n] if ctx.param("keep") == "first" else items[-n:] if n else []]
 
 The function returns one list of items per output. Nodes with several inputs
-(`inputs=2`, Merge) receive a list of input lists instead of `items`.
+(`inputs=2`, or a function of the parameters: Merge's numberInputs) receive a list of input lists instead
+of `items`.
 The parameter list is the single source for validation, the `/api/v1/nodes`
 catalog and the editor's parameter panel.
 """
@@ -366,7 +367,7 @@ class NodeSpec:
     description: str
     params: tuple[Param, ...]
     fn: NodeFunction
-    inputs: int = 1
+    inputs: int | Callable[[Mapping[str, Any]], int] = 1
     outputs: int | Callable[[Mapping[str, Any]], int] = 1
     output_names: tuple[str, ...] | Callable[[Mapping[str, Any]], tuple[str, ...]] = ()
     version: int = 1
@@ -386,6 +387,10 @@ class NodeSpec:
     inline_workflow: str | None = None
     n8n: tuple[N8n, ...] = ()
     refuse_run: Callable[[Mapping[str, Any]], str | None] | None = None
+
+    def input_count(self, params: Mapping[str, Any]) -> int:
+        """How many inputs a node with these parameters has (Merge's numberInputs)."""
+        return self.inputs(params) if callable(self.inputs) else self.inputs
 
     def output_count(self, params: Mapping[str, Any]) -> int:
         """How many outputs a node with these parameters has (before `onError: errorOutput`)."""
@@ -418,7 +423,7 @@ class NodeSpec:
         static_outputs = None if callable(self.outputs) else self.outputs
         return {
             "type": self.type, "displayName": self.display_name, "group": self.group,
-            "description": self.description, "version": self.version, "inputs": self.inputs,
+            "description": self.description, "version": self.version, "inputs": self.input_count(self.defaults()),
             "outputs": static_outputs, "outputNames": self.output_labels(self.defaults()),
             "trigger": self.trigger, "icon": self.icon, "credentials": list(self.credentials),
             "params": [p.to_dict() for p in self.params],
@@ -522,7 +527,7 @@ class TriggerContext(Protocol):
 
 
 def node(*, type: str, display_name: str, group: str, description: str, params: Iterable[Param] = (),
-         inputs: int = 1, outputs: int | Callable[[Mapping[str, Any]], int] = 1,
+         inputs: int | Callable[[Mapping[str, Any]], int] = 1, outputs: int | Callable[[Mapping[str, Any]], int] = 1,
          output_names: tuple[str, ...] | Callable[[Mapping[str, Any]], tuple[str, ...]] = (),
          version: int = 1, trigger: bool = False, icon: str = "",
          credentials: Iterable[str] = (), cycle_ok: bool = False,

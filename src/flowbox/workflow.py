@@ -305,7 +305,7 @@ def validate(workflow: Workflow) -> dict[str, NodeSpec]:
             raise WorkflowInvalid(
                 f"node '{c.source}' has no output {c.output} (it has {n_out}); it cannot connect to '{c.target}'",
                 node=c.source, field="connections")
-        n_in = specs[c.target].inputs
+        n_in = specs[c.target].input_count(workflow.nodes[c.target].parameters)
         if c.input >= n_in or c.input < 0:
             raise WorkflowInvalid(
                 f"node '{c.target}' has no input {c.input} (it has {n_in}); connection from '{c.source}'",

@@ -238,7 +238,7 @@ class Runner:
         if triggers:
             return triggers[:1]
         return [n for n in self.workflow.nodes if not self.workflow.incoming(n)
-                and (self.specs[n].inputs or self.specs[n].output_count({}))]  # notes never run
+                and (self._inputs(n) or self.specs[n].output_count({}))]  # notes never run
 
     async def run(self, input_items: list[Item] | None = None, *, start: str | None = None) -> ExecutionResult:
         """Run from the trigger (or `start`) with the given input items; never raises for node failures."""
@@ -275,7 +275,7 @@ class Runner:
             if not stack and waiting:
                 name = self._next_waiting(waiting)
                 delivered = waiting.pop(name)
-                n_in = self.specs[name].inputs
+                n_in = self._inputs(name)
                 feeders = self._unrun_feeders(name, delivered) if self._legacy_order else []
                 if feeders:  # n8n's v0: first run what feeds the empty inputs, then come back to this node
                     waiting[name] = delivered
@@ -376,6 +376,10 @@ class Runner:
     def _legacy_order(self) -> bool:
         return self.workflow.settings.get("executionOrder") == "v0"
 
+    def _inputs(self, name: str) -> int:
+        """How many inputs node `name` has (a function of its parameters for Merge's numberInputs)."""
+        return self.specs[name].input_count(self.workflow.nodes[name].parameters)
+
     def _unrun_feeders(self, name: str, delivered: dict[int, list[Item]]) -> list[str]:
         """The never-run nodes without inputs (triggers aside) that feed an input of `name` nothing reached."""
         found: list[str] = []
@@ -421,15 +425,15 @@ class Runner:
             for c in self.workflow.targets(run.node, output):
                 if self._allowed is not None and c.target not in self._allowed:
                     continue
-                spec = self.specs[c.target]
-                if spec.inputs == 1:
+                n_in = self._inputs(c.target)
+                if n_in == 1:
                     pushes.append(Task(c.target, [items], (run.node, output)))
                     continue
                 slot = waiting.setdefault(c.target, {})
                 slot[c.input] = slot.get(c.input, []) + items
                 if self.workflow.connected_inputs(c.target) <= set(slot):
                     del waiting[c.target]
-                    pushes.append(Task(c.target, [slot.get(i, []) for i in range(spec.inputs)], (run.node, output)))
+                    pushes.append(Task(c.target, [slot.get(i, []) for i in range(n_in)], (run.node, output)))
         stack.extend(reversed(pushes))
 
     async def _run_node(self, task: Task) -> RunData:
@@ -478,7 +482,7 @@ class Runner:
         for attempt in range(tries):
             ctx = NodeContext(self, node, spec, first, run_index=run_index, source=task.source)
             try:
-                arg: Any = first if spec.inputs == 1 else task.inputs
+                arg: Any = first if self._inputs(node.name) == 1 else task.inputs
                 result = spec.fn(ctx, arg)
                 if inspect.isawaitable(result):
                     result = await result

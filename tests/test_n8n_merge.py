@@ -1,5 +1,5 @@
-"""Merge's SQL mode (n8n's combineBySql, written from n8n's documentation): an n8n export run by `flowbox run
---json`, and the query runner's limits on real SQLite."""
+"""Merge's SQL mode (n8n's combineBySql) and v3's numberInputs, written from n8n's documentation: n8n exports
+run by `flowbox run --json`, and the query runner's limits on real SQLite."""
 
 from __future__ import annotations
 
@@ -86,3 +86,46 @@ def test_the_database_stays_closed_to_files_and_bounded(tmp_path: Path, monkeypa
     many = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) SELECT i FROM n"
     with pytest.raises(QueryFailed, match="more than 1,000 rows"):
         run_query([[], []], many)
+
+
+def _three_inputs(version: float, **params: object) -> dict:
+    codes = ["return [{json: {a: 1}}, {json: {a: 2}}]", "return [{json: {b: 1}}]",
+             "return [{json: {c: 1}}, {json: {c: 2}}, {json: {c: 3}}]"]
+    nodes = [n8n_node("Start", "manualTrigger"),
+             *(n8n_node(f"In{n}", "code", 2, {"jsCode": code}) for n, code in enumerate(codes, 1)),
+             n8n_node("Merge", "merge", version, {"numberInputs": 3, **params})]
+    connections = {"Start": {"main": [[{"node": f"In{n}", "type": "main", "index": 0} for n in (1, 2, 3)]]},
+                   **{f"In{n}": {"main": [[{"node": "Merge", "type": "main", "index": n - 1}]]} for n in (1, 2, 3)}}
+    return n8n_workflow(*nodes, connections=connections)
+
+
+def test_merge_v3_with_three_inputs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """numberInputs 3: append gives every input's items in input order, chooseBranch input 3's (n8n v3's
+    useDataOfInput, counted from 1), combineByPosition merges the items at each position (addSuffix numbers
+    each input), the SQL mode sees input3."""
+    cases = {
+        "append": ({"mode": "append"}, [{"a": 1}, {"a": 2}, {"b": 1}, {"c": 1}, {"c": 2}, {"c": 3}]),
+        "branch": ({"mode": "chooseBranch", "useDataOfInput": 3}, [{"c": 1}, {"c": 2}, {"c": 3}]),
+        "position": ({"mode": "combine", "combineBy": "combineByPosition"}, [{"a": 1, "b": 1, "c": 1}]),
+        "unpaired": ({"mode": "combine", "combineBy": "combineByPosition",
+                      "options": {"includeUnpaired": True,
+                                  "clashHandling": {"values": {"resolveClash": "addSuffix"}}}},
+                     [{"a_1": 1, "b_2": 1, "c_3": 1}, {"a_1": 2, "c_3": 2}, {"c_3": 3}]),
+        "sql": ({"mode": "combineBySql", "query": "SELECT count(*) AS n FROM input3"}, [{"n": 3}]),
+    }
+    for name, (params, expected) in cases.items():
+        (tmp_path / name).mkdir()
+        assert outputs(run_json(capsys, tmp_path / name, _three_inputs(3.2, **params)), "Merge") == expected, name
+
+
+def test_an_input_past_number_inputs_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import json
+
+    from n8n_support import cli
+
+    data = _three_inputs(3.2, mode="append")
+    data["nodes"][-1]["parameters"]["numberInputs"] = 2
+    path = tmp_path / "w.json"
+    path.write_text(json.dumps(data))
+    code, _, err = cli(capsys, "run", str(path), "--data-dir", str(tmp_path / "data"))
+    assert code == 2 and "node 'Merge' has no input 2 (it has 2)" in err
