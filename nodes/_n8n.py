@@ -84,6 +84,21 @@ class Params:
         return out, self.notes
 
 
+def codec(name: Any) -> str:
+    """n8n's (iconv-lite's) name of a text encoding as Python's: windows1256 -> cp1256, latin1, utf16le, ..."""
+    import codecs
+    import re
+
+    text = str(name or "utf-8").strip()
+    found = re.fullmatch(r"(?i)(?:windows|win|cp)-?(\d{3,4})", text)
+    candidate = f"cp{found.group(1)}" if found else {"binary": "latin-1", "ucs2": "utf-16-le",
+                                                     "utf16le": "utf-16-le", "utf16be": "utf-16-be"}.get(text.lower(), text)
+    try:
+        return codecs.lookup(candidate).name
+    except LookupError:
+        return text  # the node names it when it runs
+
+
 def rows(value: Any, key: str, parameter: str) -> list[dict[str, Any]]:
     """The rows of an n8n fixedCollection (`{"parameters": [{...}]}` -> the list under `key`)."""
     if value in (None, "", {}):

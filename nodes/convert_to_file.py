@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flowbox.node import Context, Item, ItemErrors, N8n, N8nNotes, Param, get_path, make_binary, node
-from flowbox.nodes._n8n import Params
+from flowbox.nodes._n8n import Params, codec
 from flowbox.nodes._sheets import write_table
 from flowbox.nodes._xml import to_xml
 
@@ -68,7 +68,7 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
         if name in options:
             out[name] = options[name]
     if options.get("encoding"):
-        out["encoding"] = str(options["encoding"])
+        out["encoding"] = codec(options["encoding"])
     if operation == "html":
         p.approximated("the HTML table is flowbox's (<table> with <thead>), not SheetJS's page")
     return p.done(out)

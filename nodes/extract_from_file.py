@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from flowbox.node import Context, Item, ItemErrors, N8n, N8nNotes, Param, binary_bytes, node, set_path
-from flowbox.nodes._n8n import Params
+from flowbox.nodes._n8n import Params, codec
 from flowbox.nodes._sheets import SHEET_FORMATS, cell_range, read_rows
 from flowbox.nodes._xml import from_xml
 from flowbox.nodes.ical import calendar_object
@@ -69,7 +69,7 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
             if name in options:
                 out[name] = options[name]
     if options.get("encoding"):
-        out["encoding"] = str(options["encoding"])
+        out["encoding"] = codec(options["encoding"])
     return p.done(out)
 
 

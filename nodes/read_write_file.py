@@ -33,20 +33,27 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
         for name in ("fileName", "fileExtension"):
             if name in options:
                 p.unsupported(f"option 'options.{name}' is not supported")
-        out = {"operation": "read", "fileSelector": p.take("fileSelector", ""), "fileInfo": True,
+        out = {"operation": "read", "fileSelector": p.take("fileSelector", ""), "fileInfo": True, "fileFacts": "n8n",
                "dataPropertyName": options.get("dataPropertyName") or "data"}
         if options.get("mimeType"):
             out["mimeType"] = options["mimeType"]
-        p.approximated("the item's json has the file's mimeType, fileName, fileExtension and fileSize in bytes "
-                       "(n8n writes the size as text such as \"12 B\" and adds fileType)")
         return p.done(out)
     if operation != "write":
         p.unsupported(f"operation {operation!r} is not supported")
         return p.done({})
     options = p.options("options", ("append",))
     p.approximated("the output's fileName is the path inside the files folder")
-    return p.done({"operation": "write", "fileName": p.take("fileName", ""),
+    return p.done({"operation": "write", "fileName": p.take("fileName", ""), "fileFacts": "n8n",
                    "dataPropertyName": p.take("dataPropertyName", "data"), "append": bool(options.get("append"))})
+
+
+def from_n8n_read_binary_file(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
+    """n8n's legacy Read Binary File (`filePath`, `dataPropertyName`): the input item with the file added."""
+    p = Params(params, version)
+    p.approximated("paths are taken inside flowbox's files folder (FLOWBOX_FILES_DIR); an absolute path must lie "
+                   "in it")
+    return p.done({"operation": "read", "fileSelector": p.take("filePath", ""), "keepInput": True,
+                   "dataPropertyName": p.take("dataPropertyName", "data")})
 
 
 def from_n8n_read_binary_files(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8nNotes]:
@@ -71,12 +78,13 @@ def from_n8n_write_binary_file(params: dict[str, Any], version: float) -> tuple[
 
 
 N8N = N8n(types=("n8n-nodes-base.readWriteFile",), versions=(1,), convert=from_n8n)
+READ_BINARY_FILE = N8n(types=("n8n-nodes-base.readBinaryFile",), versions=(1,), convert=from_n8n_read_binary_file)
 READ_BINARY_FILES = N8n(types=("n8n-nodes-base.readBinaryFiles",), versions=(1,), convert=from_n8n_read_binary_files)
 WRITE_BINARY_FILE = N8n(types=("n8n-nodes-base.writeBinaryFile",), versions=(1,), convert=from_n8n_write_binary_file)
 
 
 @node(
-    n8n=(N8N, READ_BINARY_FILES, WRITE_BINARY_FILE),
+    n8n=(N8N, READ_BINARY_FILE, READ_BINARY_FILES, WRITE_BINARY_FILE),
     type="readWriteFile", display_name="Read/Write Files from Disk", group="files", icon="file",
     description="Read files (a glob pattern) into binary items, or write an item's binary data to a file",
     params=[
@@ -95,6 +103,12 @@ WRITE_BINARY_FILE = N8n(types=("n8n-nodes-base.writeBinaryFile",), versions=(1,)
         Param("fileInfo", "boolean", default=False, show_if={"operation": ["read"]},
               description="Also put the file's mimeType, fileName, fileExtension and fileSize (bytes) in the "
                           "item's json, as n8n does"),
+        Param("fileFacts", "options", default="bytes", options=["bytes", "n8n"],
+              description="bytes: fileSize a number of bytes; n8n (set on import): n8n's facts, fileSize as text "
+                          "(\"1.04 kB\") and fileType, and after a write they are the item's json"),
+        Param("keepInput", "boolean", default=False, show_if={"operation": ["read"]},
+              description="Each output item is its input item (json and binary) with the file added (n8n's Read "
+                          "Binary File)"),
     ],
 )
 async def read_write_file(ctx: Context, items: list[Item]) -> list[list[Item]]:
@@ -108,18 +122,50 @@ async def read_write_file(ctx: Context, items: list[Item]) -> list[list[Item]]:
             if ctx.param("operation", i) == "write":
                 path = await asyncio.to_thread(write_file, root, ctx.param("fileName", i),
                                                binary_bytes(item, prop), ctx.param("append", i))
-                out.append(item.derive({**item.json, "fileName": path}))
+                if ctx.param("fileFacts", i) == "n8n":  # n8n: the written file's facts, under its path
+                    out.append(item.derive({**n8n_facts((item.binary or {})[prop]), "fileName": path}))
+                else:
+                    out.append(item.derive({**item.json, "fileName": path}))
             else:
                 mime = ctx.param("mimeType", i) or None
                 found = await asyncio.to_thread(read_files, root, ctx.param("fileSelector", i))
-                info = ctx.param("fileInfo", i, False)
+                info, n8n, keep = ctx.param("fileInfo", i, False), ctx.param("fileFacts", i) == "n8n", \
+                    ctx.param("keepInput", i)
                 for rel, data in found:
                     entry = _binary(rel, data, mime)
-                    facts = {k: entry[k] for k in ("mimeType", "fileName", "fileExtension", "fileSize") if k in entry}
-                    out.append(Item(facts if info else {}, {prop: entry}, item))
+                    facts = n8n_facts(entry) if n8n else {
+                        k: entry[k] for k in ("mimeType", "fileName", "fileExtension", "fileSize") if k in entry}
+                    if keep:
+                        out.append(item.derive({**item.json, **(facts if info else {})},
+                                               {**(item.binary or {}), prop: entry}))
+                    else:
+                        out.append(Item(facts if info else {}, {prop: entry}, item))
         except (OSError, ValueError) as exc:
             errors.fail(item, i, ValueError(f"item {i}: {_explain(exc)}"), out)
     return errors.outputs(out)
+
+
+def n8n_facts(entry: dict[str, Any]) -> dict[str, Any]:
+    """A binary entry's facts as n8n puts them in the item's json: fileExtension, fileName, fileSize as
+    pretty-bytes text ("1.04 kB"), fileType (image, audio, video, text, json, html, pdf) and mimeType."""
+    mime = str(entry.get("mimeType") or "")
+    kind = next((k for prefixes, k in ((("application/json",), "json"), (("text/html",), "html"),
+                                       (("image/",), "image"), (("audio/",), "audio"), (("video/",), "video"),
+                                       (("text/", "application/javascript"), "text"), (("application/pdf",), "pdf"))
+                 if mime.startswith(prefixes)), None)
+    facts = {"fileExtension": entry.get("fileExtension"), "fileName": entry.get("fileName"),
+             "fileSize": pretty_bytes(int(entry.get("fileSize") or 0)), "fileType": kind, "mimeType": mime or None}
+    return {k: v for k, v in facts.items() if v is not None}
+
+
+def pretty_bytes(size: int) -> str:
+    """A byte count as the pretty-bytes library writes it (SI units, three significant digits): 12 B, 1.04 kB."""
+    units = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
+    if size < 1:
+        return f"{size} B"
+    exponent = min(len(str(size)) - 1, 3 * (len(units) - 1)) // 3
+    value = float(f"{size / 1000 ** exponent:.3g}")
+    return f"{int(value) if value.is_integer() else value} {units[exponent]}"
 
 
 def _binary(rel: str, data: bytes, mime: str | None) -> dict[str, object]:

@@ -392,12 +392,14 @@ def test_redis_placeholders(params: dict[str, Any], reason: str) -> None:
 
 @pytest.mark.parametrize(("params", "expected"), [
     ({"fileSelector": "/data/*.csv"},
-     {"operation": "read", "fileSelector": "/data/*.csv", "fileInfo": True, "dataPropertyName": "data"}),
+     {"operation": "read", "fileSelector": "/data/*.csv", "fileInfo": True, "fileFacts": "n8n",
+      "dataPropertyName": "data"}),
     ({"fileSelector": "in/a.bin", "options": {"dataPropertyName": "file", "mimeType": "application/zip"}},
-     {"operation": "read", "fileSelector": "in/a.bin", "fileInfo": True, "dataPropertyName": "file",
-      "mimeType": "application/zip"}),
+     {"operation": "read", "fileSelector": "in/a.bin", "fileInfo": True, "fileFacts": "n8n",
+      "dataPropertyName": "file", "mimeType": "application/zip"}),
     ({"operation": "write", "fileName": "out/x.txt", "options": {"append": True}},
-     {"operation": "write", "fileName": "out/x.txt", "dataPropertyName": "data", "append": True}),
+     {"operation": "write", "fileName": "out/x.txt", "fileFacts": "n8n", "dataPropertyName": "data",
+      "append": True}),
 ])
 def test_read_write_file_maps_its_layout(params: dict[str, Any], expected: dict[str, Any]) -> None:
     node = converted("readWriteFile", 1, params)
@@ -411,16 +413,24 @@ def test_read_write_file_renaming_options_become_a_placeholder(option: str) -> N
 
 def test_read_file_gives_n8ns_file_facts(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """Read Files from Disk: one item per file, its json the file's facts (n8n's docs), the bytes as binary."""
+    """Read Files from Disk: one item per file, its json the file's facts as n8n writes them (the size as
+    pretty-bytes text, the file's type), the bytes as binary; Write, then Read Binary File (legacy: the input
+    item with the file added) of what was written."""
     monkeypatch.delenv("FLOWBOX_FILES_DIR", raising=False)
     folder = tmp_path / "data" / "files"
     folder.mkdir(parents=True)
-    (folder / "r.csv").write_text("a,b\n")
+    (folder / "r.csv").write_text("a,b\n" * 300)
     data = n8n_workflow(n8n_node("Start", "manualTrigger"),
-                        n8n_node("Read", "readWriteFile", 1, {"fileSelector": "*.csv", "options": {}}))
+                        n8n_node("Read", "readWriteFile", 1, {"fileSelector": "*.csv", "options": {}}),
+                        n8n_node("Write", "readWriteFile", 1, {"operation": "write", "fileName": "copy.csv"}),
+                        n8n_node("Legacy", "readBinaryFile", 1, {"filePath": "copy.csv", "dataPropertyName": "again"}))
     result = run_json(capsys, tmp_path, data)
-    assert outputs(result, "Read") == [{"mimeType": "text/csv", "fileName": "r.csv", "fileExtension": "csv",
-                                        "fileSize": 4}]
+    facts = {"fileExtension": "csv", "fileName": "r.csv", "fileSize": "1.2 kB", "fileType": "text",
+             "mimeType": "text/csv"}
+    assert outputs(result, "Read") == [facts]
+    assert outputs(result, "Write") == [{**facts, "fileName": "copy.csv"}]
+    assert outputs(result, "Legacy") == [{**facts, "fileName": "copy.csv"}]
+    assert (folder / "copy.csv").read_text() == "a,b\n" * 300
 
 
 # ---------------------------------------------------------------- Execute Workflow Trigger

@@ -261,3 +261,21 @@ def test_legacy_move_binary_data_both_ways(capsys: pytest.CaptureFixture[str], t
     assert outputs(result, "Back") == [row]
     assert outputs(result, "AsText") == [{"raw": '{"id":7,"note":"hello","tags":["a"]}'}]
     assert outputs(result, "NoteText") == [{"data": "hello"}]
+
+
+def test_iconv_encoding_names_become_pythons(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """n8n names encodings as iconv-lite does (windows1256, latin1, utf16le): imported, the text is read and
+    written in that encoding under Python's name."""
+    arabic = "مرحبا"
+    nodes = [n8n_node("Start", "manualTrigger"),
+             n8n_node("File", "convertToFile", 1.1, {"operation": "toText", "sourceProperty": "t",
+                                                     "options": {"encoding": "windows1256"}}),
+             n8n_node("Read", "extractFromFile", 1, {"operation": "text", "options": {"encoding": "windows1256"}}),
+             n8n_node("Bytes", "extractFromFile", 1, {"operation": "text", "options": {"encoding": "latin1"}})]
+    connections = {"Start": {"main": [[{"node": "File", "type": "main", "index": 0}]]},
+                   "File": {"main": [[{"node": "Read", "type": "main", "index": 0},
+                                      {"node": "Bytes", "type": "main", "index": 0}]]}}
+    result = run_json(capsys, tmp_path, n8n_workflow(*nodes, connections=connections,
+                                                     pinData={"Start": [{"json": {"t": arabic}}]}))
+    assert outputs(result, "Read") == [{"data": arabic}]
+    assert outputs(result, "Bytes") == [{"data": arabic.encode("cp1256").decode("latin-1")}]
