@@ -69,6 +69,8 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
             out[name] = options[name]
     if options.get("encoding"):
         out["encoding"] = codec(options["encoding"])
+    if operation in ("csv", "toText"):
+        out["invalidText"] = "replace"  # iconv-lite writes what it cannot as '?'
     if operation == "html":
         p.approximated("the HTML table is flowbox's (<table> with <thead>), not SheetJS's page")
     return p.done(out)
@@ -114,6 +116,10 @@ N8N = N8n(types=("n8n-nodes-base.convertToFile",), versions=(1, 1.1), convert=fr
               description="Element that holds each item"),
         Param("encoding", "string", default="utf-8", show_if={"operation": ["csv", "toText"]},
               description="Text encoding of the file (a Python codec name: utf-8, latin-1, utf-16, ...)"),
+        Param("invalidText", "options", default="fail", options=["fail", "replace"],
+              show_if={"operation": ["csv", "toText"]},
+              description="Characters the encoding cannot write: fail the item, or write '?' for each (n8n's way, "
+                          "set on import)"),
         Param("mimeType", "string", default="", show_if={"operation": ["toBinary"]},
               description="MIME type of the file (default: guessed from the file name)"),
     ],
@@ -178,7 +184,7 @@ def _encode(ctx: Context, text: str, i: int) -> bytes:
     except LookupError:
         raise ConvertFailed(f"parameter 'encoding': unknown encoding {encoding!r}") from None
     try:
-        return text.encode(encoding)
+        return text.encode(encoding, "replace" if ctx.param("invalidText", i) == "replace" else "strict")
     except UnicodeEncodeError as exc:
         raise ConvertFailed(f"{text[exc.start:exc.end]!r} cannot be written in {encoding}") from None
 

@@ -70,6 +70,8 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
                 out[name] = options[name]
     if options.get("encoding"):
         out["encoding"] = codec(options["encoding"])
+    if operation in ("csv", "text", "fromJson", "xml", "fromIcs", "spreadsheet"):
+        out["invalidText"] = "replace"  # iconv-lite decodes what it cannot as U+FFFD
     return p.done(out)
 
 
@@ -158,6 +160,10 @@ MOVE_BINARY_DATA = N8n(types=("n8n-nodes-base.moveBinaryData",), versions=(1, 1.
         Param("encoding", "string", default="utf-8",
               show_if={"operation": ["csv", "text", "fromJson", "xml", "fromIcs", "spreadsheet"]},
               description="Text encoding of the file (a Python codec name: utf-8, latin-1, utf-16, ...)"),
+        Param("invalidText", "options", default="fail", options=["fail", "replace"],
+              show_if={"operation": ["csv", "text", "fromJson", "xml", "fromIcs", "spreadsheet"]},
+              description="Bytes that are not text in the encoding: fail the item, or replace each with U+FFFD "
+                          "(n8n's way, set on import)"),
         Param("fromLine", "number", default=1, min=1, integer=True, show_if={"operation": ["csv", "spreadsheet"]},
               description="First line to read (the header row when there is one)"),
         Param("maxRowCount", "number", default=-1, min=-1, integer=True,
@@ -224,7 +230,7 @@ def _kept(ctx: Context, item: Item, prop: str, i: int) -> tuple[dict[str, Any], 
 def _whole(ctx: Context, operation: str, data: bytes, i: int) -> Any:
     if operation == "binaryToProperty":
         return base64.b64encode(data).decode("ascii")
-    text = decode(data, ctx.param("encoding", i))
+    text = decode(data, ctx.param("encoding", i), ctx.param("invalidText", i) == "replace")
     if operation == "text":
         return text
     if operation == "fromIcs":
@@ -237,14 +243,15 @@ def _whole(ctx: Context, operation: str, data: bytes, i: int) -> Any:
         raise ValueError(f"the file is not valid JSON: {exc}") from None
 
 
-def decode(data: bytes, encoding: str) -> str:
-    """Bytes as text (a UTF-8 byte order mark is dropped); ValueError naming the encoding on failure."""
+def decode(data: bytes, encoding: str, replace: bool = False) -> str:
+    """Bytes as text (a UTF-8 byte order mark is dropped); ValueError naming the encoding on failure, or with
+    `replace` U+FFFD for each byte that is not text in it (as n8n's iconv-lite)."""
     try:
         codec = codecs.lookup(encoding)
     except LookupError:
         raise ValueError(f"parameter 'encoding': unknown encoding {encoding!r}") from None
     try:
-        return data.decode("utf-8-sig" if codec.name == "utf-8" else encoding)
+        return data.decode("utf-8-sig" if codec.name == "utf-8" else encoding, "replace" if replace else "strict")
     except UnicodeDecodeError as exc:
         raise ValueError(f"the file is not valid {encoding} (byte {exc.start}: {exc.reason}); "
                          f"set 'encoding' to the file's encoding") from None
@@ -255,7 +262,7 @@ def read_csv(ctx: Context, data: bytes, i: int) -> list[dict[str, Any]]:
     delimiter = ctx.param("delimiter", i).replace("\\t", "\t")
     if len(delimiter) != 1:
         raise ValueError(f"parameter 'delimiter' must be one character, got {delimiter!r}")
-    text = decode(data, ctx.param("encoding", i))
+    text = decode(data, ctx.param("encoding", i), ctx.param("invalidText", i) == "replace")
     lines = io.StringIO(text, newline="")
     for _ in range(max(0, _int(ctx, "fromLine", i, 1) - 1)):
         lines.readline()

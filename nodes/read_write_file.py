@@ -122,8 +122,8 @@ async def read_write_file(ctx: Context, items: list[Item]) -> list[list[Item]]:
             if ctx.param("operation", i) == "write":
                 path = await asyncio.to_thread(write_file, root, ctx.param("fileName", i),
                                                binary_bytes(item, prop), ctx.param("append", i))
-                if ctx.param("fileFacts", i) == "n8n":  # n8n: the written file's facts, under its path
-                    out.append(item.derive({**n8n_facts((item.binary or {})[prop]), "fileName": path}))
+                if ctx.param("fileFacts", i) == "n8n":  # n8n: the written file's facts, under the path as given
+                    out.append(item.derive({**n8n_facts((item.binary or {})[prop]), "fileName": ctx.param("fileName", i)}))
                 else:
                     out.append(item.derive({**item.json, "fileName": path}))
             else:

@@ -273,7 +273,7 @@ CONVERTED = [
      "ftp", {"protocol": "ftp", "operation": "rename", "oldPath": "/a", "newPath": "/b/c", "createDirectories": True}),
     ("spreadsheetFile", 1, {"options": {"headerRow": False, "sheetName": "Q1"}},
      "extractFromFile", {"operation": "spreadsheet", "binaryPropertyName": "data", "headerRow": False,
-                         "sheetName": "Q1"}),
+                         "sheetName": "Q1", "invalidText": "replace"}),
     ("spreadsheetFile", 2, {"operation": "toFile", "fileFormat": "xlsx", "binaryPropertyName": "sheet",
                             "options": {"fileName": "q.xlsx", "sheetName": "Q1"}},
      "convertToFile", {"operation": "xlsx", "binaryPropertyName": "sheet", "fileName": "q.xlsx", "sheetName": "Q1"}),

@@ -279,3 +279,15 @@ def test_iconv_encoding_names_become_pythons(capsys: pytest.CaptureFixture[str],
                                                      pinData={"Start": [{"json": {"t": arabic}}]}))
     assert outputs(result, "Read") == [{"data": arabic}]
     assert outputs(result, "Bytes") == [{"data": arabic.encode("cp1256").decode("latin-1")}]
+
+
+def test_text_an_encoding_cannot_hold_is_replaced_as_iconv_does(capsys: pytest.CaptureFixture[str],
+                                                                 tmp_path: Path) -> None:
+    """Imported, Convert to File writes '?' for a character the encoding lacks and Extract from File reads a byte
+    that is not text as U+FFFD (n8n's iconv-lite); a native workflow fails the item instead (tests/nodes)."""
+    nodes = [n8n_node("Start", "manualTrigger"),
+             n8n_node("File", "convertToFile", 1.1, {"operation": "toText", "sourceProperty": "t",
+                                                     "options": {"encoding": "windows1256"}}),
+             n8n_node("Read", "extractFromFile", 1, {"operation": "text", "options": {"encoding": "utf8"}})]
+    result = run_json(capsys, tmp_path, n8n_workflow(*nodes, pinData={"Start": [{"json": {"t": "ěaé"}}]}))
+    assert outputs(result, "Read") == [{"data": "?a\ufffd"}]  # é is byte E9 in windows1256, not UTF-8
