@@ -281,3 +281,36 @@ def test_a_long_text_built_by_concatenation_comes_back_whole() -> None:
     page = "<p>" + "x" * 5000 + "</p>"
     assert one("={{ $json.a + $json.b }}", {"a": page, "b": page}) == page * 2
     assert one("={{ { html: $json.a + $json.b } }}", {"a": page, "b": page}) == {"html": page * 2}
+
+
+# ---------------------------------------------------------------- many items: evaluated a batch at a time
+
+def test_many_items_give_what_one_at_a_time_gives() -> None:
+    """Past the first item a node asking in order gets its items evaluated in batches (engine.javascript.BATCH):
+    the values are what each item alone gives — across batch edges, with data from another node, NaN, an item
+    index, text, objects and a per-item zone."""
+    items = [{"n": n, "s": f"x{n}"} for n in range(600)]
+    out = evaluate({"double": "={{ $json.n * 2 }}", "index": "={{ $itemIndex }}",
+                    "start": "={{ $('Start').item.json.s.toUpperCase() }}", "nan": "={{ $json.n === 7 ? NaN : 0 }}",
+                    "obj": "={{ {k: $json.n % 3} }}", "day": "={{ DateTime.fromMillis($json.n * 86400000).toISODate() }}"},
+                   items, settings={"timezone": "UTC"})
+    assert len(out) == 600
+    for n, row in enumerate(out):
+        assert row["double"] == 2 * n and row["index"] == n and row["start"] == f"X{n}" and row["obj"] == {"k": n % 3}
+        assert (row["nan"] != row["nan"]) if n == 7 else row["nan"] == 0
+    assert out[599]["day"] == "1971-08-23"  # 599 days after 1970-01-01
+
+
+def test_a_failing_item_in_a_batch_fails_as_that_item() -> None:
+    """Item 300 of 600 throws: with onError continue only that item has the error (the others keep their value);
+    with stop the node fails naming the expression's error, nothing of a later item."""
+    items = [{"n": n} for n in range(600)]
+    expr = {"v": "={{ $json.n === 300 ? null.boom : $json.n }}"}
+    cont = run([node("Start", "manualTrigger"), {**node("Set", "set", fields=expr, keepOnly=True),
+                                                  "onError": "continue"}], items)
+    out = fields(cont)
+    assert [row.get("v") for row in out[:300]] == list(range(300))
+    assert "cannot read property 'boom' of null" in out[300]["error"]
+    assert [row.get("v") for row in out[301:]] == list(range(301, 600))
+    stop = run([node("Start", "manualTrigger"), node("Set", "set", fields=expr, keepOnly=True)], items)
+    assert stop.status == "error" and "cannot read property 'boom' of null" in stop.error["message"]

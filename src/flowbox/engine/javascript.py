@@ -14,7 +14,10 @@ under the watchdog's time limit (FLOWBOX_EXPRESSION_TIMEOUT) inside a context li
 FLOWBOX_EXPRESSION_MEMORY_MB of memory; a result is at most `MAX_LEN` characters. Data of
 other nodes is fetched lazily: the JavaScript side answers "I need node:X" when an expression
 first asks, Python hands it over (`__n8n.put`) and the evaluation runs again (QuickJS refuses
-calls into Python while a time limit is set, so there are no callbacks).
+calls into Python while a time limit is set, so there are no callbacks). A node that asks
+for a parameter item after item gets it evaluated `BATCH` items per call into QuickJS
+(`__n8n.runBatch`: the items' json texts joined by newlines, each item under its own time limit);
+an item's failure is kept and raised when that item is asked for.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ STACK_BYTES = 512 * 1024
 MAX_SAFE = 2**53  # a JavaScript number that is a whole number up to this comes back as a Python int
 MAX_FUNCTIONS = 5000  # compiled function bodies kept per context (n8n.js keeps as many)
 MAX_FETCHES = 64  # data requests (nodes, zones) one evaluation may make before it is refused
+BATCH = 256  # items one JavaScript call evaluates a parameter for, once a node asks for them in order
 
 
 @lru_cache(maxsize=1)
@@ -76,6 +80,7 @@ class _Engine:
         self.check = ctx.eval("__n8n.check")
         self.compile = ctx.eval("__n8n.compile")
         self.failed = ctx.eval("__n8n.failed")
+        self.run_batch = ctx.eval("__n8n.runBatch")
         self.functions: dict[str, Any] = {}
         self.token: int | None = None
         self.generation += 1
@@ -114,9 +119,10 @@ class _Failure(Exception):
         self.segment = segment
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException | str) -> str:
+    """Why an evaluation failed, from QuickJS's exception (or the text JavaScript gave for one it caught)."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if isinstance(exc, quickjs.StackOverflow) or "Maximum call stack size" in text:
+    if isinstance(exc, quickjs.StackOverflow) or "Maximum call stack size" in text or "stack overflow" in text:
         return "too deeply nested (stack overflow)"
     if "InternalError: interrupted" in text or "expression ran out of time" in text:
         return f"ran out of time (longer than {TIMEOUT:g} s)"
@@ -139,6 +145,9 @@ class JsScope:
         self.token = next(_tokens)
         self.index = 0
         self._json: tuple[int, str, str] | None = None
+        self._texts: tuple[int, int, str, str] | None = None  # the last batch window's item texts
+        self._batches: dict[int, tuple[int, list[Any]]] = {}  # step -> (first index, results)
+        self._last: dict[int, int] = {}  # step -> the index it was last evaluated for
 
     def meta(self) -> str:
         ctx = self.ctx
@@ -172,6 +181,18 @@ class JsScope:
         binary = _dumps(item.binary) if item is not None and item.binary else ""
         self._json = (i, text, binary)
         return text, binary
+
+    def batch_texts(self, start: int, end: int) -> tuple[str, str]:
+        """Items start..end-1's json texts joined by newlines, and their binaries' ("" when none has one)."""
+        cached = self._texts
+        if cached is not None and cached[:2] == (start, end):
+            return cached[2], cached[3]
+        items = self.ctx.items[start:end]
+        texts = "\n".join(_dumps(item.json) for item in items)
+        binaries = "\n".join(_dumps(item.binary) if item.binary else "" for item in items) \
+            if any(item.binary for item in items) else ""
+        self._texts = (start, end, texts, binaries)
+        return texts, binaries
 
     def fetch(self, key: str) -> str:
         """What the JavaScript side asked for, as JSON text."""
@@ -345,14 +366,79 @@ def check_js_value(value: Any, *, node: str, parameter: str) -> None:
     _Compiler(_engine(), node).plan(value, parameter)
 
 
+
 def _evaluate(step: tuple[Any, ...], scope: JsScope) -> Any:
-    """Run a plan's JavaScript step for `scope.index`, handing over the data it asks for."""
+    """A plan's JavaScript step for `scope.index`. A node that asks for the items in order gets them evaluated
+    BATCH at a time (one call into QuickJS for many items); an item's failure is raised when it is asked for."""
+    key, index = id(step[4]), scope.index
+    found = scope._batches.get(key)
+    if found is not None and 0 <= index - found[0] < len(found[1]):
+        return _entry(found[1][index - found[0]])
+    sequential = scope._last.get(key) == index - 1
+    scope._last[key] = index
+    if sequential and index + 1 < len(scope.ctx.items):
+        results = _run_batch(step, scope, index)
+        if results:
+            scope._batches[key] = (index, results)
+            return _entry(results[0])
+    return _evaluate_one(step, scope)
+
+
+def _entry(entry: Any) -> Any:
+    """One item's result from runBatch as `_evaluate_one` gives it."""
+    kind = type(entry)
+    if kind is str:
+        tag, data = entry[0], entry[1:]
+        return data if tag == "s" else orjson.loads(data)
+    if kind is dict:
+        if "x" in entry:
+            return float(entry["x"].replace("Infinity", "inf"))
+        raise _Failure(_reason(entry["e"]), int(entry.get("s", -1)))
+    if kind is float and entry.is_integer() and -MAX_SAFE <= entry <= MAX_SAFE:
+        return int(entry)
+    return entry
+
+
+def _run_batch(step: tuple[Any, ...], scope: JsScope, start: int) -> list[Any] | None:
+    """Results of step for items start.. in one call; None when the batch cannot run (the items then run one by
+    one, which names the one that fails)."""
     engine = _engine()
+    fn = _function(step, engine)
+    texts, binaries = scope.batch_texts(start, min(start + BATCH, len(scope.ctx.items)))
+    try:
+        if engine.token != scope.token:
+            engine.begin(scope.meta())
+            engine.token = scope.token
+        for _ in range(MAX_FETCHES):
+            got = orjson.loads(engine.run_batch(fn, texts, binaries, start))
+            if "f" in got:
+                engine.put(got["f"], scope.fetch(got["f"]))
+                continue
+            results = got["r"]
+            if any(type(r) is dict and "out of memory" in str(r.get("e")) for r in results):
+                engine.reset()
+                return None
+            return results
+    except quickjs.JSException as exc:
+        if "out of memory" in str(exc) or isinstance(exc, quickjs.StackOverflow):
+            engine.reset()
+    except _Failure:
+        pass
+    return None
+
+
+def _function(step: tuple[Any, ...], engine: _Engine) -> Any:
     slot = step[4]  # [(engine, generation, function)]: read once, so another thread's swap cannot mix them
     entry = slot[0]
     if entry[0] is not engine or entry[1] != engine.generation:
         entry = slot[0] = (engine, engine.generation, engine.function(step[1]))
-    fn = entry[2]
+    return entry[2]
+
+
+def _evaluate_one(step: tuple[Any, ...], scope: JsScope) -> Any:
+    """Run a plan's JavaScript step for `scope.index`, handing over the data it asks for."""
+    engine = _engine()
+    fn = _function(step, engine)
     try:
         if engine.token != scope.token:
             engine.begin(scope.meta())

@@ -15,6 +15,7 @@
   const { DateTime, Duration, Interval, Settings } = G.luxon;
   const jmespath = G.jmespath;
   const MAX_TEXT = 10000000;
+  const BATCH_TEXT = 4000000; // results of one runBatch call, in characters
   const parseJSON = JSON.parse; // flowbox's own parsing of items and results: not the timed built-in below
   const stringifyJSON = JSON.stringify;
 
@@ -344,6 +345,35 @@
       }
     },
     failed: () => { deadline = Infinity; return failed; },
+    // Items start..start+n-1 of one function in one call (their json texts joined by newlines, which JSON text
+    // never holds raw): a JSON list of what run() gives for each, an error as {e, s} (message, segment), a
+    // non-finite number as {x}; {f: key} when an item asks for data first (handed over, then run again). Stops
+    // early past BATCH_TEXT characters of results.
+    runBatch(fn, texts, bins, start) {
+      const T = texts.split("\n");
+      const B = bins ? bins.split("\n") : null;
+      const out = [];
+      let size = 0;
+      for (let k = 0; k < T.length; k++) {
+        let r;
+        try {
+          r = G.__n8n.run(fn, T[k], B ? B[k] : "", start + k);
+        } catch (exc) {
+          out.push({ e: String(exc), s: failed });
+          continue;
+        }
+        if (typeof r === "string") {
+          if (r[0] === "n") return JSON.stringify({ f: r.slice(1) });
+          size += r.length;
+        } else if (typeof r === "number" && !Number.isFinite(r)) {
+          r = { x: String(r) };
+        }
+        out.push(r);
+        if (size > BATCH_TEXT) break;
+      }
+      deadline = Infinity;
+      return JSON.stringify({ r: out });
+    },
   });
 
   // ---------------------------------------------------------------- time checks inside long built-ins
