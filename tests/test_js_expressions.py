@@ -314,3 +314,12 @@ def test_a_failing_item_in_a_batch_fails_as_that_item() -> None:
     assert [row.get("v") for row in out[301:]] == list(range(301, 600))
     stop = run([node("Start", "manualTrigger"), node("Set", "set", fields=expr, keepOnly=True)], items)
     assert stop.status == "error" and "cannot read property 'boom' of null" in stop.error["message"]
+
+
+def test_a_batch_past_the_time_limit_runs_its_items_one_by_one() -> None:
+    """Each item's expression takes a few ms, together more than the limit of one call into QuickJS: the batch
+    is given up and the items run one at a time, each within its own limit — no item fails."""
+    slow = {"v": "={{ (() => { let s = 0; for (let i = 0; i < 30000; i++) s += i; return s + $json.n })() }}"}
+    result = run([node("Start", "manualTrigger"), {**node("Set", "set", fields=slow, keepOnly=True),
+                                                    "onError": "continue"}], [{"n": n} for n in range(300)])
+    assert [row["v"] for row in fields(result)] == [449985000 + n for n in range(300)]

@@ -148,6 +148,7 @@ class JsScope:
         self._texts: tuple[int, int, str, str] | None = None  # the last batch window's item texts
         self._batches: dict[int, tuple[int, list[Any]]] = {}  # step -> (first index, results)
         self._last: dict[int, int] = {}  # step -> the index it was last evaluated for
+        self._one_by_one: set[int] = set()  # steps whose batch could not run: their items go one at a time
 
     def meta(self) -> str:
         ctx = self.ctx
@@ -376,11 +377,12 @@ def _evaluate(step: tuple[Any, ...], scope: JsScope) -> Any:
         return _entry(found[1][index - found[0]])
     sequential = scope._last.get(key) == index - 1
     scope._last[key] = index
-    if sequential and index + 1 < len(scope.ctx.items):
+    if sequential and index + 1 < len(scope.ctx.items) and key not in scope._one_by_one:
         results = _run_batch(step, scope, index)
         if results:
             scope._batches[key] = (index, results)
             return _entry(results[0])
+        scope._one_by_one.add(key)  # a batch ran out of time or memory once: never again for this node run
     return _evaluate_one(step, scope)
 
 
