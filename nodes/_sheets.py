@@ -58,7 +58,7 @@ def _number(value: float) -> int | float:
     return int(value) if value.is_integer() and abs(value) < 2**53 else value
 
 
-def _guess(text: str) -> Any:
+def guess(text: str) -> Any:
     """A text cell as SheetJS reads it: a number, a boolean, None when empty, else the text."""
     text = text.strip()
     if not text:
@@ -280,7 +280,7 @@ def _read_html(data: bytes) -> list[list[Any]]:
     table = soup.find("table")
     if table is None:
         raise ValueError("the file holds no HTML <table>")
-    return [[_guess(cell.get_text()) for cell in tr.find_all(("td", "th"))] for tr in table.find_all("tr")]
+    return [[guess(cell.get_text()) for cell in tr.find_all(("td", "th"))] for tr in table.find_all("tr")]
 
 
 def _text(value: Any) -> str:
@@ -324,7 +324,7 @@ def _read_rtf(data: bytes) -> list[list[Any]]:
             if word in _RTF_SKIP:
                 skip_depth = depth
             elif word == "cell":
-                row.append(_guess(_pairs("".join(cell))))
+                row.append(guess(_pairs("".join(cell))))
                 cell = []
             elif word == "row":
                 rows.append(row)

@@ -69,6 +69,11 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
             out[name] = options[name]
     if options.get("encoding"):
         out["encoding"] = codec(options["encoding"])
+    if operation == "toText" and out.get("encoding") in ("base64", "hex"):  # iconv-lite's text-to-byte encodings
+        if out.pop("encoding") == "hex":
+            p.unsupported("encoding 'hex' is not supported")
+        out["operation"] = "toBinary"
+        return p.done(out)
     if operation in ("csv", "toText"):
         out["invalidText"] = "replace"  # iconv-lite writes what it cannot as '?'
     if operation == "html":

@@ -21,7 +21,7 @@ from typing import Any
 
 from flowbox.node import Context, Item, ItemErrors, N8n, N8nNotes, Param, binary_bytes, node, set_path
 from flowbox.nodes._n8n import Params, codec
-from flowbox.nodes._sheets import SHEET_FORMATS, cell_range, read_rows
+from flowbox.nodes._sheets import SHEET_FORMATS, cell_range, guess, read_rows
 from flowbox.nodes._xml import from_xml
 from flowbox.nodes.ical import calendar_object
 from flowbox.nodes.read_pdf import read_pdf
@@ -50,6 +50,8 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
     out: dict[str, Any] = {"operation": operation, "binaryPropertyName": p.take("binaryPropertyName", "data")}
     if p.take("replaceJson", False):  # set by the Move Binary Data route: n8n's Extract from File has no such option
         out["replaceJson"] = True
+    if p.take("guessTypes", False):  # set by the Spreadsheet File v1 route
+        out["guessTypes"] = True
     if operation == "pdf":
         options = p.options("options", ("password", "joinPages", "maxPages", "keepSource"))
         out.update({k: options[k] for k in ("password", "joinPages", "maxPages", "keepSource") if k in options})
@@ -62,14 +64,21 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
             p.approximated("a UTF-8 byte order mark is always dropped")
     else:
         options = p.options("options", _N8N_ROWS)
-        for name in ("readAsString", "rawData", "relaxQuotes", "enableBOM"):
-            if options.get(name):
-                p.unsupported(f"option 'options.{name}' is not supported")
-        for name in ("headerRow", "delimiter", "fromLine", "maxRowCount", "sheetName", "range", "includeEmptyCells"):
+        if options.get("readAsString"):
+            p.approximated("option 'options.readAsString' changes nothing: flowbox reads a CSV as text")
+        for name in ("headerRow", "delimiter", "fromLine", "maxRowCount", "sheetName", "range", "includeEmptyCells",
+                     "rawData", "relaxQuotes"):
             if name in options:
                 out[name] = options[name]
+        if operation in ("csv", "spreadsheet"):
+            out["keepBom"] = not options.get("enableBOM")  # n8n keeps a BOM unless told (enableBOM)
     if options.get("encoding"):
         out["encoding"] = codec(options["encoding"])
+    if operation == "text" and out.get("encoding") in ("base64", "hex"):  # iconv-lite's byte-to-text encodings
+        if out.pop("encoding") == "hex":
+            p.unsupported("encoding 'hex' is not supported")
+        out["operation"] = "binaryToProperty"
+        return p.done(out)
     if operation in ("csv", "text", "fromJson", "xml", "fromIcs", "spreadsheet"):
         out["invalidText"] = "replace"  # iconv-lite decodes what it cannot as U+FFFD
     return p.done(out)
@@ -93,6 +102,8 @@ def route_spreadsheet(params: dict[str, Any], version: float) -> tuple[str, floa
                                                                             if k not in kept}}}
     fmt = params.get("fileFormat", "autodetect")
     rest = {k: v for k, v in params.items() if k not in ("operation", "fileFormat", "binaryPropertyName", "options")}
+    if version < 2 and not options.get("rawData"):  # v1 reads a CSV with SheetJS: numbers become numbers
+        rest["guessTypes"] = True
     return "n8n-nodes-base.extractFromFile", 1, {"operation": "spreadsheet" if fmt == "autodetect" else fmt,
                                                  "binaryPropertyName": name, **rest, "options": options}
 
@@ -173,7 +184,15 @@ MOVE_BINARY_DATA = N8n(types=("n8n-nodes-base.moveBinaryData",), versions=(1, 1.
         Param("range", "string", default="", show_if={"operation": WORKBOOKS}, placeholder="A3:D20",
               description="Cells to read, in A1 notation (default: the whole sheet); its first row is the header"),
         Param("includeEmptyCells", "boolean", default=False, show_if={"operation": ROWS},
-              description="Keep empty cells as null instead of leaving the key out"),
+              description="Keep empty cells (null, or \"\" in a CSV) instead of leaving the key out"),
+        Param("rawData", "boolean", default=False, show_if={"operation": [*SHEET_FORMATS, "spreadsheet"]},
+              description="Every cell as text (\"1\", not 1), as SheetJS's raw data"),
+        Param("guessTypes", "boolean", default=False, show_if={"operation": ["csv", "spreadsheet"]},
+              description="CSV cells that look like numbers or TRUE/FALSE become those (n8n's Spreadsheet File v1)"),
+        Param("relaxQuotes", "boolean", default=False, show_if={"operation": ["csv", "spreadsheet"]},
+              description="Accept a quote inside an unquoted CSV field"),
+        Param("keepBom", "boolean", default=False, show_if={"operation": ["csv", "spreadsheet"]},
+              description="Keep a UTF-8 byte order mark at the start (n8n does unless enableBOM)"),
     ],
 )
 async def extract_from_file(ctx: Context, items: list[Item]) -> list[list[Item]]:
@@ -243,15 +262,16 @@ def _whole(ctx: Context, operation: str, data: bytes, i: int) -> Any:
         raise ValueError(f"the file is not valid JSON: {exc}") from None
 
 
-def decode(data: bytes, encoding: str, replace: bool = False) -> str:
-    """Bytes as text (a UTF-8 byte order mark is dropped); ValueError naming the encoding on failure, or with
-    `replace` U+FFFD for each byte that is not text in it (as n8n's iconv-lite)."""
+def decode(data: bytes, encoding: str, replace: bool = False, keep_bom: bool = False) -> str:
+    """Bytes as text (a UTF-8 byte order mark is dropped unless `keep_bom`); ValueError naming the encoding on
+    failure, or with `replace` U+FFFD for each byte that is not text in it (as n8n's iconv-lite)."""
     try:
         codec = codecs.lookup(encoding)
     except LookupError:
         raise ValueError(f"parameter 'encoding': unknown encoding {encoding!r}") from None
     try:
-        return data.decode("utf-8-sig" if codec.name == "utf-8" else encoding, "replace" if replace else "strict")
+        plain = codec.name != "utf-8" or keep_bom
+        return data.decode(encoding if plain else "utf-8-sig", "replace" if replace else "strict")
     except UnicodeDecodeError as exc:
         raise ValueError(f"the file is not valid {encoding} (byte {exc.start}: {exc.reason}); "
                          f"set 'encoding' to the file's encoding") from None
@@ -262,15 +282,19 @@ def read_csv(ctx: Context, data: bytes, i: int) -> list[dict[str, Any]]:
     delimiter = ctx.param("delimiter", i).replace("\\t", "\t")
     if len(delimiter) != 1:
         raise ValueError(f"parameter 'delimiter' must be one character, got {delimiter!r}")
-    text = decode(data, ctx.param("encoding", i), ctx.param("invalidText", i) == "replace")
+    text = decode(data, ctx.param("encoding", i), ctx.param("invalidText", i) == "replace", ctx.param("keepBom", i))
     lines = io.StringIO(text, newline="")
     for _ in range(max(0, _int(ctx, "fromLine", i, 1) - 1)):
         lines.readline()
     try:
-        rows = list(csv.reader(lines, delimiter=delimiter, strict=True))
+        rows: list[list[Any]] = list(csv.reader(lines, delimiter=delimiter, strict=not ctx.param("relaxQuotes", i)))
     except csv.Error as exc:
         raise ValueError(f"the file is not valid CSV: {exc}") from None
-    return _records(rows, ctx.param("headerRow", i) is not False, _int(ctx, "maxRowCount", i, -1), True)
+    if ctx.param("guessTypes", i):
+        rows = [[guess(v) if v else v for v in row] for row in rows]
+    keep = ctx.param("includeEmptyCells", i)
+    found = _records(rows, ctx.param("headerRow", i) is not False, _int(ctx, "maxRowCount", i, -1), True)
+    return found if keep else [{k: v for k, v in row.items() if v != ""} for row in found]
 
 
 def sniff(data: bytes) -> str:
@@ -295,8 +319,14 @@ def read_sheet(ctx: Context, fmt: str, data: bytes, i: int) -> list[dict[str, An
     cells = ctx.param("range", i).strip() if workbook else ""
     if cells:
         rows = cell_range(rows, cells)
+    if ctx.param("rawData", i):  # SheetJS's formatted text of each cell
+        rows = [[v if v is None or isinstance(v, str) else _text(v) for v in row] for row in rows]
     return _records(rows, ctx.param("headerRow", i) is not False, _int(ctx, "maxRowCount", i, -1),
                     ctx.param("includeEmptyCells", i))
+
+
+def _text(value: Any) -> str:
+    return ("TRUE" if value else "FALSE") if isinstance(value, bool) else str(value)
 
 
 def _records(rows: list[list[Any]], header: bool, limit: int, keep_empty: bool) -> list[dict[str, Any]]:

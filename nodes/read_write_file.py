@@ -73,7 +73,7 @@ def from_n8n_write_binary_file(params: dict[str, Any], version: float) -> tuple[
     options = p.options("options", ("append",))
     p.approximated("paths are taken inside flowbox's files folder (FLOWBOX_FILES_DIR); the output's fileName is "
                    "the path inside it")
-    return p.done({"operation": "write", "fileName": p.take("fileName", ""),
+    return p.done({"operation": "write", "fileName": p.take("fileName", ""), "fileFacts": "n8n",
                    "dataPropertyName": p.take("dataPropertyName", "data"), "append": bool(options.get("append"))})
 
 
@@ -105,7 +105,7 @@ WRITE_BINARY_FILE = N8n(types=("n8n-nodes-base.writeBinaryFile",), versions=(1,)
                           "item's json, as n8n does"),
         Param("fileFacts", "options", default="bytes", options=["bytes", "n8n"],
               description="bytes: fileSize a number of bytes; n8n (set on import): n8n's facts, fileSize as text "
-                          "(\"1.04 kB\") and fileType, and after a write they are the item's json"),
+                          "(\"1.04 kB\") and fileType, and a write's fileName as the parameter gave it"),
         Param("keepInput", "boolean", default=False, show_if={"operation": ["read"]},
               description="Each output item is its input item (json and binary) with the file added (n8n's Read "
                           "Binary File)"),
@@ -122,10 +122,8 @@ async def read_write_file(ctx: Context, items: list[Item]) -> list[list[Item]]:
             if ctx.param("operation", i) == "write":
                 path = await asyncio.to_thread(write_file, root, ctx.param("fileName", i),
                                                binary_bytes(item, prop), ctx.param("append", i))
-                if ctx.param("fileFacts", i) == "n8n":  # n8n: the written file's facts, under the path as given
-                    out.append(item.derive({**n8n_facts((item.binary or {})[prop]), "fileName": ctx.param("fileName", i)}))
-                else:
-                    out.append(item.derive({**item.json, "fileName": path}))
+                given = ctx.param("fileName", i) if ctx.param("fileFacts", i) == "n8n" else path
+                out.append(item.derive({**item.json, "fileName": given}))  # n8n: the path as given
             else:
                 mime = ctx.param("mimeType", i) or None
                 found = await asyncio.to_thread(read_files, root, ctx.param("fileSelector", i))

@@ -181,7 +181,7 @@ def test_convert_to_ics_and_extract_from_ics(capsys: pytest.CaptureFixture[str],
 
 @pytest.mark.parametrize(("kind", "params", "reason"), [
     ("convertToFile", {"operation": "csv", "options": {"compression": True}}, "option 'options.compression'"),
-    ("extractFromFile", {"operation": "xlsx", "options": {"readAsString": True}}, "option 'options.readAsString'"),
+    ("extractFromFile", {"operation": "text", "options": {"encoding": "hex"}}, "encoding 'hex'"),
 ])
 def test_file_conversions_flowbox_lacks_are_placeholders(kind: str, params: dict[str, object], reason: str) -> None:
     placeholder_check(kind, 1, params, reason)
@@ -291,3 +291,48 @@ def test_text_an_encoding_cannot_hold_is_replaced_as_iconv_does(capsys: pytest.C
              n8n_node("Read", "extractFromFile", 1, {"operation": "text", "options": {"encoding": "utf8"}})]
     result = run_json(capsys, tmp_path, n8n_workflow(*nodes, pinData={"Start": [{"json": {"t": "ěaé"}}]}))
     assert outputs(result, "Read") == [{"data": "?a\ufffd"}]  # é is byte E9 in windows1256, not UTF-8
+
+
+def test_spreadsheet_file_reads_csv_as_each_version_does(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spreadsheet File v1 reads a CSV as SheetJS (numbers become numbers, rawData keeps text), v2 as csv-parse
+    (text); a BOM stays in the first key unless enableBOM; an empty cell is left out unless includeEmptyCells;
+    relaxQuotes takes a quote inside a field."""
+    monkeypatch.delenv("FLOWBOX_FILES_DIR", raising=False)
+    folder = tmp_path / "data" / "files"
+    folder.mkdir(parents=True)
+    (folder / "s.csv").write_bytes("\ufeffa,b,c\n1,,x\"y\n".encode())
+    reads = {"V1": (1, {}), "V1 raw": (1, {"rawData": True}), "V2": (2, {"fileFormat": "csv"}),
+             "V2 bom": (2, {"fileFormat": "csv", "enableBOM": True, "includeEmptyCells": True})}
+    nodes = [n8n_node("Start", "manualTrigger"), n8n_node("Read", "readBinaryFiles", 1, {"fileSelector": "s.csv"}),
+             *(n8n_node(name, "spreadsheetFile", version, {**{k: v for k, v in options.items() if k == "fileFormat"},
+                                                            "options": {"relaxQuotes": True, **{
+                                                                k: v for k, v in options.items()
+                                                                if k != "fileFormat"}}})
+               for name, (version, options) in reads.items())]
+    connections = {"Start": {"main": [[{"node": "Read", "type": "main", "index": 0}]]},
+                   "Read": {"main": [[{"node": name, "type": "main", "index": 0} for name in reads]]}}
+    result = run_json(capsys, tmp_path, n8n_workflow(*nodes, connections=connections))
+    assert outputs(result, "V1") == [{"\ufeffa": 1, "c": 'x"y'}]
+    assert outputs(result, "V1 raw") == [{"\ufeffa": "1", "c": 'x"y'}]
+    assert outputs(result, "V2") == [{"\ufeffa": "1", "c": 'x"y'}]
+    assert outputs(result, "V2 bom") == [{"a": "1", "b": "", "c": 'x"y'}]
+
+
+def test_move_binary_data_base64_and_write_binary_file_names(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Move Binary Data's encoding base64 gives the file as base64 text (iconv-lite's base64); Write Binary File
+    answers with the item and the fileName as given."""
+    monkeypatch.delenv("FLOWBOX_FILES_DIR", raising=False)
+    nodes = [n8n_node("Start", "manualTrigger"),
+             n8n_node("File", "convertToFile", 1.1, {"operation": "toText", "sourceProperty": "t", "options": {}}),
+             n8n_node("B64", "moveBinaryData", 1, {"setAllData": False, "options": {"encoding": "base64"}}),
+             n8n_node("Write", "writeBinaryFile", 1, {"fileName": "out/./w.txt"})]
+    connections = {"Start": {"main": [[{"node": "File", "type": "main", "index": 0}]]},
+                   "File": {"main": [[{"node": "B64", "type": "main", "index": 0},
+                                      {"node": "Write", "type": "main", "index": 0}]]}}
+    result = run_json(capsys, tmp_path, n8n_workflow(*nodes, connections=connections,
+                                                     pinData={"Start": [{"json": {"t": "hi"}}]}))
+    assert outputs(result, "B64") == [{"data": base64.b64encode(b"hi").decode()}]
+    assert outputs(result, "Write") == [{"t": "hi", "fileName": "out/./w.txt"}]
+    assert (tmp_path / "data" / "files" / "out" / "w.txt").read_text() == "hi"

@@ -54,7 +54,11 @@ def file_item(data: bytes, name: str, **json: Any) -> dict[str, Any]:
 
 
 def test_csv_round_trip(run_node):
-    assert round_trip(run_node, ITEMS, convert(operation="csv"), extract(operation="csv")) == ITEMS
+    """Every value comes back with includeEmptyCells; without it an empty cell leaves its key out (n8n's)."""
+    assert round_trip(run_node, ITEMS, convert(operation="csv"), extract(operation="csv", includeEmptyCells=True)) \
+        == ITEMS
+    dropped = round_trip(run_node, ITEMS, convert(operation="csv"), extract(operation="csv"))
+    assert dropped == [{k: v for k, v in item.items() if v != ""} for item in ITEMS] != ITEMS
 
 
 def test_csv_round_trip_with_options(run_node):
