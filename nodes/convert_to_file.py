@@ -53,7 +53,8 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
         p.unsupported(f"operation {operation!r} is not supported")
         p.ignore(*p.raw)
         return p.done({})
-    out: dict[str, Any] = {"operation": operation, "binaryPropertyName": p.take("binaryPropertyName", "data")}
+    out: dict[str, Any] = {"operation": operation, "binaryPropertyName": p.take("binaryPropertyName", "data"),
+                           "keepInput": p.take("keepInput", "none")}  # n8n's output item holds the file alone
     if operation == "toJson":
         out["mode"] = p.take("mode", "once")
     if operation in ("toText", "toBinary"):
@@ -108,6 +109,11 @@ N8N = N8n(types=("n8n-nodes-base.convertToFile",), versions=(1, 1.1), convert=fr
               description="Field holding the text (toText) or the base64 data (toBinary)"),
         Param("binaryPropertyName", "string", default="data", required=True,
               description="Binary property to put the file in"),
+        Param("keepInput", "options", default="all", options=["all", "binary", "none"],
+              show_if={"operation": ["toText", "toBinary", "csv", "html", "toJson", "xlsx", "xls", "ods", "rtf",
+                                     "xml"]},
+              description="One file per item: what of the input item stays beside the file — all (its json and "
+                          "binary properties), binary (its binary properties), none (n8n's Convert to File)"),
         Param("fileName", "string", default="", description="File name (default: file.<extension>)"),
         Param("headerRow", "boolean", default=True, show_if={"operation": TABLES},
               description="Write the column names as the first row"),
@@ -141,7 +147,10 @@ async def convert_to_file(ctx: Context, items: list[Item]) -> list[list[Item]]:
         out: list[Item] = []
         for i, item in enumerate(items):
             try:
-                out.append(item.derive(item.json, {**(item.binary or {}), **_file(ctx, operation, [item], i)}))
+                keep = ctx.param("keepInput", i)
+                out.append(item.derive(item.json if keep == "all" else {},
+                                       {**((item.binary or {}) if keep != "none" else {}),
+                                        **_file(ctx, operation, [item], i)}))
             except ValueError as exc:
                 errors.fail(item, i, ConvertFailed(f"item {i}: {exc}"), out)
         return errors.outputs(out)

@@ -123,10 +123,11 @@ def route_move_binary_data(params: dict[str, Any], version: float) -> tuple[str,
     if params.get("mode", "binaryToJson") == "jsonToBinary":
         write = {k: options.pop(k) for k in ("fileName", "mimeType", "encoding", "addBOM") if k in options}
         out: dict[str, Any] = {"binaryPropertyName": params.get("destinationKey", "data"), **rest}
-        if params.get("convertAllData", True):
-            out.update(operation="toJson", mode="each")
-        else:
-            out.update(operation="toText", sourceProperty=params.get("sourceKey", "data"))
+        keep = options.pop("keepSource", False)
+        if params.get("convertAllData", True):  # the json goes into the file; other binary properties stay
+            out.update(operation="toJson", mode="each", keepInput="all" if keep else "binary")
+        else:  # n8n also drops sourceKey from the json unless keepSource: flowbox keeps the whole json
+            out.update(operation="toText", sourceProperty=params.get("sourceKey", "data"), keepInput="all")
         return "n8n-nodes-base.convertToFile", 1.1, {**out, "options": {**write, **options}}
     read = {k: options.pop(k) for k in ("encoding", "stripBOM", "keepSource") if k in options}
     out = {"binaryPropertyName": params.get("sourceKey", "data"), **rest}

@@ -276,9 +276,10 @@ CONVERTED = [
                          "headerRow": False, "sheetName": "Q1", "keepBom": True, "invalidText": "replace"}),
     ("spreadsheetFile", 2, {"operation": "toFile", "fileFormat": "xlsx", "binaryPropertyName": "sheet",
                             "options": {"fileName": "q.xlsx", "sheetName": "Q1"}},
-     "convertToFile", {"operation": "xlsx", "binaryPropertyName": "sheet", "fileName": "q.xlsx", "sheetName": "Q1"}),
+     "convertToFile", {"operation": "xlsx", "binaryPropertyName": "sheet", "keepInput": "none", "fileName": "q.xlsx",
+                       "sheetName": "Q1"}),
     ("spreadsheetFile", 1, {"operation": "toFile"},  # v1 writes xls by default
-     "convertToFile", {"operation": "xls", "binaryPropertyName": "data"}),
+     "convertToFile", {"operation": "xls", "binaryPropertyName": "data", "keepInput": "none"}),
     ("dateTime", 2, {"operation": "getTimeBetweenDates", "startDate": "={{ $json.a }}", "endDate": "={{ $json.b }}",
                      "units": ["day", "hour"], "options": {"isoString": True}},
      "dateTime", {"operation": "diff", "value": "={{ $json.a }}", "value2": "={{ $json.b }}", "units": ["days", "hours"],

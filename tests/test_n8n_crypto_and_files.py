@@ -147,15 +147,19 @@ def test_extract_text_keeps_what_keep_source_says(capsys: pytest.CaptureFixture[
     """Extract from File's keepSource (n8n's options): json and both keep the item's fields beside the content;
     without it only the content remains (which binary properties stay: tests/nodes/test_read_pdf.py)."""
     nodes = [n8n_node("Start", "manualTrigger"),
-             n8n_node("File", "convertToFile", 1.1, {"operation": "toText", "sourceProperty": "note", "options": {}}),
+             n8n_node("Made", "convertToFile", 1.1, {"operation": "toText", "sourceProperty": "note", "options": {}}),
+             n8n_node("File", "merge", 3, {"mode": "combine", "combineBy": "combineByPosition", "options": {}}),
              n8n_node("Plain", "extractFromFile", 1, {"operation": "text", "options": {}}),
              n8n_node("Json", "extractFromFile", 1, {"operation": "text", "destinationKey": "t",
                                                      "options": {"keepSource": "json"}}),
              n8n_node("Both", "extractFromFile", 1, {"operation": "text", "options": {"keepSource": "both"}})]
-    connections = {"Start": {"main": [[{"node": "File", "type": "main", "index": 0}]]},
+    connections = {"Start": {"main": [[{"node": "Made", "type": "main", "index": 0},
+                                       {"node": "File", "type": "main", "index": 0}]]},
+                   "Made": {"main": [[{"node": "File", "type": "main", "index": 1}]]},
                    "File": {"main": [[{"node": n, "type": "main", "index": 0} for n in ("Plain", "Json", "Both")]]}}
     result = run_json(capsys, tmp_path, n8n_workflow(*nodes, connections=connections,
                                                      pinData={"Start": [{"json": {"note": "hi", "n": 1}}]}))
+    assert outputs(result, "Made") == [{}]  # n8n's Convert to File: the item holds the file alone
     assert outputs(result, "Plain") == [{"data": "hi"}]
     assert outputs(result, "Json") == [{"note": "hi", "n": 1, "t": "hi"}]
     assert outputs(result, "Both") == [{"note": "hi", "n": 1, "data": "hi"}]
@@ -258,6 +262,8 @@ def test_legacy_move_binary_data_both_ways(capsys: pytest.CaptureFixture[str], t
     row = {"id": 7, "note": "hello", "tags": ["a"]}
     result = run_json(capsys, tmp_path, n8n_workflow(*nodes, connections=connections,
                                                      pinData={"Start": [{"json": row}]}))
+    assert outputs(result, "ToFile") == [{}]  # the json went into the file (no keepSource)
+    assert outputs(result, "Note") == [row]
     assert outputs(result, "Back") == [row]
     assert outputs(result, "AsText") == [{"raw": '{"id":7,"note":"hello","tags":["a"]}'}]
     assert outputs(result, "NoteText") == [{"data": "hello"}]
@@ -322,7 +328,7 @@ def test_spreadsheet_file_reads_csv_as_each_version_does(capsys: pytest.CaptureF
 def test_move_binary_data_base64_and_write_binary_file_names(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """Move Binary Data's encoding base64 gives the file as base64 text (iconv-lite's base64); Write Binary File
-    answers with the item and the fileName as given."""
+    answers with the item's json and the fileName as given."""
     monkeypatch.delenv("FLOWBOX_FILES_DIR", raising=False)
     nodes = [n8n_node("Start", "manualTrigger"),
              n8n_node("File", "convertToFile", 1.1, {"operation": "toText", "sourceProperty": "t", "options": {}}),
@@ -334,5 +340,5 @@ def test_move_binary_data_base64_and_write_binary_file_names(capsys: pytest.Capt
     result = run_json(capsys, tmp_path, n8n_workflow(*nodes, connections=connections,
                                                      pinData={"Start": [{"json": {"t": "hi"}}]}))
     assert outputs(result, "B64") == [{"data": base64.b64encode(b"hi").decode()}]
-    assert outputs(result, "Write") == [{"t": "hi", "fileName": "out/./w.txt"}]
+    assert outputs(result, "Write") == [{"fileName": "out/./w.txt"}]  # Convert to File's item: the file alone
     assert (tmp_path / "data" / "files" / "out" / "w.txt").read_text() == "hi"
