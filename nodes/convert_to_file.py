@@ -109,11 +109,12 @@ N8N = N8n(types=("n8n-nodes-base.convertToFile",), versions=(1, 1.1), convert=fr
               description="Field holding the text (toText) or the base64 data (toBinary)"),
         Param("binaryPropertyName", "string", default="data", required=True,
               description="Binary property to put the file in"),
-        Param("keepInput", "options", default="all", options=["all", "binary", "none"],
+        Param("keepInput", "options", default="all", options=["all", "allButSource", "binary", "none"],
               show_if={"operation": ["toText", "toBinary", "csv", "html", "toJson", "xlsx", "xls", "ods", "rtf",
                                      "xml"]},
               description="One file per item: what of the input item stays beside the file — all (its json and "
-                          "binary properties), binary (its binary properties), none (n8n's Convert to File)"),
+                          "binary properties), allButSource (the same without the sourceProperty field: n8n's "
+                          "Move Binary Data), binary (its binary properties), none (n8n's Convert to File)"),
         Param("fileName", "string", default="", description="File name (default: file.<extension>)"),
         Param("headerRow", "boolean", default=True, show_if={"operation": TABLES},
               description="Write the column names as the first row"),
@@ -148,7 +149,9 @@ async def convert_to_file(ctx: Context, items: list[Item]) -> list[list[Item]]:
         for i, item in enumerate(items):
             try:
                 keep = ctx.param("keepInput", i)
-                out.append(item.derive(item.json if keep == "all" else {},
+                json_ = {k: v for k, v in item.json.items() if k != ctx.param("sourceProperty", i)} \
+                    if keep == "allButSource" else item.json if keep == "all" else {}
+                out.append(item.derive(json_,
                                        {**((item.binary or {}) if keep != "none" else {}),
                                         **_file(ctx, operation, [item], i)}))
             except ValueError as exc:

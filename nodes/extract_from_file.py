@@ -126,8 +126,9 @@ def route_move_binary_data(params: dict[str, Any], version: float) -> tuple[str,
         keep = options.pop("keepSource", False)
         if params.get("convertAllData", True):  # the json goes into the file; other binary properties stay
             out.update(operation="toJson", mode="each", keepInput="all" if keep else "binary")
-        else:  # n8n also drops sourceKey from the json unless keepSource: flowbox keeps the whole json
-            out.update(operation="toText", sourceProperty=params.get("sourceKey", "data"), keepInput="all")
+        else:  # the field's text goes into the file, and out of the json unless keepSource
+            out.update(operation="toText", sourceProperty=params.get("sourceKey", "data"),
+                       keepInput="all" if keep else "allButSource")
         return "n8n-nodes-base.convertToFile", 1.1, {**out, "options": {**write, **options}}
     read = {k: options.pop(k) for k in ("encoding", "stripBOM", "keepSource") if k in options}
     out = {"binaryPropertyName": params.get("sourceKey", "data"), **rest}

@@ -263,7 +263,7 @@ def test_legacy_move_binary_data_both_ways(capsys: pytest.CaptureFixture[str], t
     result = run_json(capsys, tmp_path, n8n_workflow(*nodes, connections=connections,
                                                      pinData={"Start": [{"json": row}]}))
     assert outputs(result, "ToFile") == [{}]  # the json went into the file (no keepSource)
-    assert outputs(result, "Note") == [row]
+    assert outputs(result, "Note") == [{"id": 7, "tags": ["a"]}]  # the field went into the file
     assert outputs(result, "Back") == [row]
     assert outputs(result, "AsText") == [{"raw": '{"id":7,"note":"hello","tags":["a"]}'}]
     assert outputs(result, "NoteText") == [{"data": "hello"}]
