@@ -20,11 +20,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from flowbox.node import Context, Item, ItemErrors, N8n, N8nNotes, Param, binary_bytes, node, set_path
+from flowbox.nodes._calendar import calendar_object
 from flowbox.nodes._n8n import Params, codec
+from flowbox.nodes._pdf import read_pdf
 from flowbox.nodes._sheets import SHEET_FORMATS, cell_range, guess, read_rows
 from flowbox.nodes._xml import from_xml
-from flowbox.nodes.ical import calendar_object
-from flowbox.nodes.read_pdf import read_pdf
 
 OPERATIONS = ["csv", "xlsx", "xls", "ods", "html", "rtf", "fromJson", "xml", "fromIcs", "pdf", "text",
               "binaryToProperty", "spreadsheet"]
