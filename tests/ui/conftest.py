@@ -31,10 +31,18 @@ Scenario = Callable[[User, Harness], Awaitable[None]]
 def simulate(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Callable[..., None]:
     def run(scenario: Scenario, *, setup: Callable[[Harness], Awaitable[Any]] | None = None) -> None:
         asyncio.run(_run(tmp_path / "data", scenario, setup))
-        errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
+        errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR and not _all_cancelled(r)]
         assert not errors, "\n".join(r.getMessage() + (f"\n{r.exc_text}" if r.exc_text else "") for r in errors)
 
     return run
+
+
+def _all_cancelled(record: logging.LogRecord) -> bool:
+    """NiceGUI's teardown waits 2 s for the page tasks it cancels and logs an ERROR past that, naming the tasks
+    still running; on a loaded machine the loop may be late while every task has ended: nothing named, no
+    error of the page."""
+    return (record.name == "nicegui" and str(record.msg).startswith("Could not cancel")
+            and isinstance(record.args, tuple) and len(record.args) == 2 and not record.args[1])
 
 
 async def _run(data_dir: Path, scenario: Scenario, setup: Callable[[Harness], Awaitable[Any]] | None) -> None:
