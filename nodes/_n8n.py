@@ -99,6 +99,17 @@ def codec(name: Any) -> str:
         return text  # the node names it when it runs
 
 
+def byte_encoding(out: dict[str, Any], p: Params, text_operation: str, byte_operation: str) -> bool:
+    """iconv-lite's byte encodings (base64, hex) on a text operation: n8n moves bytes, not text, so the operation
+    becomes `byte_operation` (hex, which flowbox lacks, reported unsupported). Whether it did."""
+    if out.get("operation") != text_operation or out.get("encoding") not in ("base64", "hex"):
+        return False
+    if out.pop("encoding") == "hex":
+        p.unsupported("encoding 'hex' is not supported")
+    out["operation"] = byte_operation
+    return True
+
+
 def rows(value: Any, key: str, parameter: str) -> list[dict[str, Any]]:
     """The rows of an n8n fixedCollection (`{"parameters": [{...}]}` -> the list under `key`)."""
     if value in (None, "", {}):

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flowbox.node import Context, Item, ItemErrors, N8n, N8nNotes, Param, get_path, make_binary, node
-from flowbox.nodes._n8n import Params, codec
+from flowbox.nodes._n8n import Params, byte_encoding, codec
 from flowbox.nodes._sheets import write_table
 from flowbox.nodes._xml import to_xml
 
@@ -70,10 +70,7 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
             out[name] = options[name]
     if options.get("encoding"):
         out["encoding"] = codec(options["encoding"])
-    if operation == "toText" and out.get("encoding") in ("base64", "hex"):  # iconv-lite's text-to-byte encodings
-        if out.pop("encoding") == "hex":
-            p.unsupported("encoding 'hex' is not supported")
-        out["operation"] = "toBinary"
+    if byte_encoding(out, p, "toText", "toBinary"):
         return p.done(out)
     if operation in ("csv", "toText"):
         out["invalidText"] = "replace"  # iconv-lite writes what it cannot as '?'

@@ -21,7 +21,7 @@ from typing import Any
 
 from flowbox.node import Context, Item, ItemErrors, N8n, N8nNotes, Param, binary_bytes, node, set_path
 from flowbox.nodes._calendar import calendar_object
-from flowbox.nodes._n8n import Params, codec
+from flowbox.nodes._n8n import Params, byte_encoding, codec
 from flowbox.nodes._pdf import read_pdf
 from flowbox.nodes._sheets import SHEET_FORMATS, cell_range, guess, read_rows
 from flowbox.nodes._xml import from_xml
@@ -74,10 +74,7 @@ def from_n8n(params: dict[str, Any], version: float) -> tuple[dict[str, Any], N8
             out["keepBom"] = not options.get("enableBOM")  # n8n keeps a BOM unless told (enableBOM)
     if options.get("encoding"):
         out["encoding"] = codec(options["encoding"])
-    if operation == "text" and out.get("encoding") in ("base64", "hex"):  # iconv-lite's byte-to-text encodings
-        if out.pop("encoding") == "hex":
-            p.unsupported("encoding 'hex' is not supported")
-        out["operation"] = "binaryToProperty"
+    if byte_encoding(out, p, "text", "binaryToProperty"):
         return p.done(out)
     if operation in ("csv", "text", "fromJson", "xml", "fromIcs", "spreadsheet"):
         out["invalidText"] = "replace"  # iconv-lite decodes what it cannot as U+FFFD
